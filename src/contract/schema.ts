@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+// Forbidden in every contract; a contract may add to this set, never remove from it.
+export const DEFAULT_FORBIDDEN_ACTIONS = [
+  'push',
+  'merge',
+  'deploy',
+  'close',
+  'pr-open',
+  'issue-close',
+  'publish',
+  'credential-change',
+  'infra-mutation',
+] as const;
+
+const nonEmpty = z.string().trim().min(1);
+
+export const ValidationSpec = z
+  .object({
+    command: nonEmpty,
+    timeoutSeconds: z.number().int().positive().max(86_400).default(600),
+  })
+  .strict();
+
+export const Limits = z
+  .object({
+    backendSeconds: z.number().int().positive().max(86_400).default(900),
+    outcomeDeadlineHours: z.number().positive().max(24 * 90).default(72),
+  })
+  .strict();
+
+/** The contract as the operator writes it (YAML, JSON, or Markdown front matter + body as brief). */
+export const ContractInput = z
+  .object({
+    title: nonEmpty,
+    workItem: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/, 'a work item id such as CTO-WORK-049')
+      .optional(),
+    target: nonEmpty,
+    backend: nonEmpty,
+    brief: nonEmpty,
+    references: z.array(nonEmpty).min(1, 'name the PRD or issue the task comes from'),
+    architectureNotes: z.string().trim().optional(),
+    allowedPaths: z.array(nonEmpty).min(1),
+    forbiddenActions: z.array(nonEmpty).default([]),
+    successCriteria: z.array(nonEmpty).min(1),
+    validation: ValidationSpec.optional(),
+    noTestRationale: nonEmpty.optional(),
+    rollback: nonEmpty,
+    isolation: z.enum(['required', 'best-effort']).default('required'),
+    setup: ValidationSpec.optional(),
+    limits: Limits.default({ backendSeconds: 900, outcomeDeadlineHours: 72 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.validation && !c.noTestRationale) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['validation'],
+        message: 'name a validation command, or give an explicit noTestRationale',
+      });
+    }
+    if (c.validation && c.noTestRationale) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['noTestRationale'],
+        message: 'give a validation command or a noTestRationale, not both',
+      });
+    }
+  });
+
+/** The contract as admitted: defaults applied, forbidden actions merged and sorted. */
+export const Contract = z
+  .object({
+    title: z.string(),
+    workItem: z.string().optional(),
+    target: z.string(),
+    backend: z.string(),
+    brief: z.string(),
+    references: z.array(z.string()),
+    architectureNotes: z.string().optional(),
+    allowedPaths: z.array(z.string()),
+    forbiddenActions: z.array(z.string()),
+    successCriteria: z.array(z.string()),
+    validation: z.object({ command: z.string(), timeoutSeconds: z.number() }).strict().optional(),
+    noTestRationale: z.string().optional(),
+    rollback: z.string(),
+    isolation: z.enum(['required', 'best-effort']),
+    setup: z.object({ command: z.string(), timeoutSeconds: z.number() }).strict().optional(),
+    limits: z.object({ backendSeconds: z.number(), outcomeDeadlineHours: z.number() }).strict(),
+  })
+  .strict();
+
+export type Contract = z.infer<typeof Contract>;
+
+export function normalizeContract(input: z.infer<typeof ContractInput>): Contract {
+  const forbidden = new Set<string>([...DEFAULT_FORBIDDEN_ACTIONS, ...input.forbiddenActions]);
+  return { ...input, forbiddenActions: [...forbidden].sort() };
+}

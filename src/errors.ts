@@ -1,0 +1,53 @@
+import type { GateId } from './events/gates.js';
+
+// One small family of typed errors, thrown at the edges; the CLI maps each to an exit code in one place.
+
+export class BadInput extends Error {
+  override readonly name = 'BadInput';
+}
+
+export class Refused extends Error {
+  override readonly name = 'Refused';
+  constructor(
+    readonly gate: GateId,
+    readonly detail: string,
+  ) {
+    super(`refused by gate ${gate}: ${detail}`);
+  }
+}
+
+export class Conflict extends Error {
+  override readonly name = 'Conflict';
+  constructor(
+    readonly stream: string,
+    readonly expected: string,
+    readonly actual: number,
+  ) {
+    super(`stream ${stream}: expected version ${expected}, but it is at ${actual < 0 ? 'no-stream' : actual}`);
+  }
+}
+
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
+export class ChainBroken extends Error {
+  override readonly name = 'ChainBroken';
+  constructor(
+    readonly stream: string,
+    readonly version: number,
+    readonly eventId: string,
+    readonly reason: string,
+  ) {
+    super(`hash chain broken in stream ${stream} at version ${version} (event ${eventId}): ${reason}`);
+  }
+}
+
+export const EXIT = { ok: 0, refused: 1, badInput: 2, store: 3 } as const;
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof Refused) return EXIT.refused;
+  if (err instanceof BadInput) return EXIT.badInput;
+  if (err instanceof Conflict) return EXIT.store;
+  return EXIT.store;
+}

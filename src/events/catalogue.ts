@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { Contract } from '../contract/schema.js';
+import { GATE_IDS } from './gates.js';
+
+// Every event type is declared once here; TypeScript types and validation derive from it.
+
+const sha = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest');
+const commit = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'a git commit id');
+const isoTime = z.iso.datetime({ offset: true });
+const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'a ULID');
+const gate = z.enum(GATE_IDS);
+
+export const TargetAdmittedData = z
+  .object({
+    targetId: z.string(),
+    path: z.string(),
+    remoteUrl: z.string().nullable(),
+    rootCommit: commit,
+    head: commit,
+    owner: z.string(),
+    ownership: z.literal('owned'),
+    criticality: z.literal('noncritical'),
+    risk: z.literal('low'),
+    admittedBy: z.string(),
+    expiresAt: isoTime,
+  })
+  .strict();
+
+export const TargetAdmissionRevokedData = z
+  .object({ targetId: z.string(), revokedBy: z.string(), reason: z.string() })
+  .strict();
+
+export const BackendEnabledData = z
+  .object({ backendId: z.string(), configDigest: sha, enabledBy: z.string(), note: z.string() })
+  .strict();
+
+export const BackendDisabledData = z
+  .object({ backendId: z.string(), disabledBy: z.string(), reason: z.string() })
+  .strict();
+
+export const ContractAdmittedData = z
+  .object({
+    runId: ulid,
+    contract: Contract,
+    contractDigest: sha,
+    source: z.object({ file: z.string(), format: z.enum(['yaml', 'json', 'markdown']) }).strict(),
+    target: z
+      .object({
+        targetId: z.string(),
+        admissionEventId: ulid,
+        admissionHash: sha,
+        rootCommit: commit,
+        path: z.string(),
+      })
+      .strict(),
+    backend: z.object({ id: z.string(), configDigest: sha }).strict(),
+    admittedBy: z.string(),
+  })
+  .strict();
+
+export const ApprovalRecordedData = z
+  .object({
+    decision: z.enum(['approved', 'denied']),
+    operator: z.string(),
+    contractDigest: sha,
+    baseCommit: commit,
+    expiresAt: isoTime,
+    note: z.string(),
+  })
+  .strict();
+
+export const ExecutionRefusedData = z
+  .object({ gate, detail: z.string(), requestedBy: z.string() })
+  .strict();
+
+export const CommandRefusedData = z
+  .object({ command: z.string(), gate, detail: z.string(), requestedBy: z.string() })
+  .strict();
+
+export const GateResult = z.object({ gate, ok: z.boolean(), detail: z.string() }).strict();
+
+export const CaseExecutedData = z
+  .object({
+    backendId: z.string(),
+    approvalEventId: ulid,
+    baseCommit: commit,
+    isolation: z.enum(['bubblewrap', 'unshare', 'none']),
+    startedAt: isoTime,
+    endedAt: isoTime,
+    exit: z.object({ code: z.number().int().nullable(), signal: z.string().nullable(), timedOut: z.boolean() }).strict(),
+    changedPaths: z.array(z.object({ path: z.string(), change: z.string() }).strict()),
+    gateResults: z.array(GateResult),
+    status: z.enum(['succeeded', 'failed-closed']),
+    failedGate: gate.nullable(),
+  })
+  .strict();
+
+export const Artifact = z.object({ name: z.string(), sha256: sha, size: z.number().int().nonnegative() }).strict();
+
+export const EvidenceDigestedData = z
+  .object({
+    artifacts: z.array(Artifact).min(1),
+    bundleDigest: sha,
+    freshness: z
+      .object({
+        baseCommit: commit,
+        targetHead: commit,
+        streamVersion: z.number().int().nonnegative(),
+        lastEventHash: sha,
+        at: isoTime,
+      })
+      .strict(),
+  })
+  .strict();
+
+export const OutcomeRecordedData = z
+  .object({
+    decision: z.enum(['accepted', 'rejected']),
+    operator: z.string(),
+    reason: z.string(),
+    bundleDigest: sha.nullable(),
+    gate: gate.nullable(),
+  })
+  .strict();
+
+/** type -> { current schema version, data schema }. */
+export const CATALOGUE = {
+  TargetAdmitted: { schemaVersion: 1, data: TargetAdmittedData },
+  TargetAdmissionRevoked: { schemaVersion: 1, data: TargetAdmissionRevokedData },
+  BackendEnabled: { schemaVersion: 1, data: BackendEnabledData },
+  BackendDisabled: { schemaVersion: 1, data: BackendDisabledData },
+  ContractAdmitted: { schemaVersion: 1, data: ContractAdmittedData },
+  ApprovalRecorded: { schemaVersion: 1, data: ApprovalRecordedData },
+  ExecutionRefused: { schemaVersion: 1, data: ExecutionRefusedData },
+  CommandRefused: { schemaVersion: 1, data: CommandRefusedData },
+  CaseExecuted: { schemaVersion: 1, data: CaseExecutedData },
+  EvidenceDigested: { schemaVersion: 1, data: EvidenceDigestedData },
+  OutcomeRecorded: { schemaVersion: 1, data: OutcomeRecordedData },
+} as const;
+
+type Catalogue = typeof CATALOGUE;
+export type EventType = keyof Catalogue;
+export const EVENT_TYPES = Object.keys(CATALOGUE) as EventType[];
+
+export type EventData<T extends EventType> = z.infer<Catalogue[T]['data']>;
+
+/** The part of an event the writer chooses; the ledger adds id, version, hashes and time. */
+export type EventDraft = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];

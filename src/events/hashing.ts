@@ -1,0 +1,13 @@
+import { createHash } from 'node:crypto';
+import { canonicalize } from 'json-canonicalize';
+
+export function sha256Hex(bytes: string | Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** sha256 of the RFC 8785 canonical JSON of a value: the digest of contracts, configs and events. */
+export function digestOf(value: unknown): string {
+  return sha256Hex(canonicalize(value));
+}
+
+export { canonicalize };

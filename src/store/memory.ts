@@ -1,0 +1,91 @@
+import { BadInput } from '../errors.js';
+import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
+import { checkExpected, checkStreamName } from './append-rules.js';
+import { sameEvent } from './idempotency.js';
+import { changeSignal, pollingSubscription } from './subscription.js';
+import type { AppendResult, EventStore, ExpectedVersion } from './types.js';
+
+type Row = { position: number; stream: string; version: number; id: string; body: string; hash: string };
+
+/** In-memory store for unit tests: the same sealing and checks as SQLite, nothing durable. */
+export function createMemoryStore(): EventStore {
+  const log: Row[] = [];
+  const streams = new Map<string, Row[]>();
+  const byId = new Map<string, Row>();
+  const changed = changeSignal(1_000);
+  let closed = false;
+
+  function open(row: Row, prev?: string | null): RecordedEvent {
+    return { position: row.position, event: openSealed(row.body, row.hash, prev) };
+  }
+
+  function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
+    const rows = events.map((e) => byId.get(e.id));
+    if (rows.every((r) => r === undefined)) return null;
+    const last = rows[rows.length - 1];
+    const consistent = rows.every(
+      (r, i) => r && r.stream === stream && r.version === rows[0]!.version + i && sameEvent(r.body, events[i]!),
+    );
+    if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
+    return { version: last.version, position: last.position, duplicate: true };
+  }
+
+  return {
+    kind: 'memory',
+    async append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+      if (closed) throw new BadInput('store is closed');
+      checkStreamName(stream);
+      if (events.length === 0) throw new BadInput('nothing to append');
+      events.forEach(validateNew);
+      const rows = streams.get(stream) ?? [];
+      const tail = rows[rows.length - 1];
+      const dup = duplicateOf(stream, events);
+      if (dup) return dup;
+      checkExpected(stream, expected, tail ? tail.version : -1);
+      let prev = tail ? tail.hash : null;
+      let version = tail ? tail.version : -1;
+      for (const e of events) {
+        version += 1;
+        const sealed = seal(e, stream, version, prev);
+        const row: Row = { position: log.length + 1, stream, version, id: e.id, body: sealed.body, hash: sealed.hash };
+        log.push(row);
+        rows.push(row);
+        byId.set(e.id, row);
+        prev = sealed.hash;
+      }
+      streams.set(stream, rows);
+      changed.notify();
+      return { version, position: log.length, duplicate: false };
+    },
+    async readStream(stream: string): Promise<LedgerEvent[]> {
+      let prev: string | null = null;
+      return (streams.get(stream) ?? []).map((row) => {
+        const opened = open(row, prev).event;
+        prev = row.hash;
+        return opened;
+      });
+    },
+    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+      for (let i = options.after ?? 0; i < log.length; i++) yield open(log[i]!);
+    },
+    subscribe(options = {}) {
+      return pollingSubscription(
+        options.after ?? 0,
+        async (after) => (closed ? null : log.slice(after, after + 500).map((row) => open(row))),
+        (signal) => changed.wait(signal),
+      );
+    },
+    async lastPosition() {
+      return log.length;
+    },
+    async streamTails() {
+      return [...streams.entries()]
+        .map(([stream, rows]) => ({ stream, version: rows.length - 1, hash: rows[rows.length - 1]!.hash }))
+        .sort((a, b) => a.stream.localeCompare(b.stream));
+    },
+    async close() {
+      closed = true;
+      changed.notify();
+    },
+  };
+}

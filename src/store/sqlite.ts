@@ -1,0 +1,257 @@
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { ulid } from 'ulid';
+import { BadInput, ChainBroken, Conflict, StoreUnavailable } from '../errors.js';
+import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
+import { checkExpected, checkStreamName } from './append-rules.js';
+import { sameEvent } from './idempotency.js';
+import { changeSignal, pollingSubscription } from './subscription.js';
+import type { AppendResult, EventStore, ExpectedVersion } from './types.js';
+
+/** Version of the table layout below; a ledger written by a newer layout is refused, never guessed. */
+export const STORE_SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  stream TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (stream, version)
+) STRICT;
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'cto-ledger events are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'cto-ledger events are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS meta_no_delete BEFORE DELETE ON meta
+  BEGIN SELECT RAISE(ABORT, 'cto-ledger meta is append-only: DELETE refused'); END;
+`;
+
+export type SqliteStoreOptions = {
+  file: string;
+  /** Create the file and schema when missing (init); otherwise a missing file is bad input. */
+  create?: boolean;
+  /** How often a live subscription looks for commits made by other processes. */
+  pollMs?: number;
+};
+
+type Pending = {
+  stream: string;
+  events: readonly NewEvent[];
+  expected: ExpectedVersion;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+};
+
+type Row = { position: number; stream: string; version: number; body: string; hash: string };
+
+function openDatabase(file: string, create: boolean): Database.Database {
+  if (!create && !existsSync(file)) throw new BadInput(`no ledger at ${file} (run: cto-ledger init)`);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: !create });
+  } catch (err) {
+    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
+  }
+  try {
+    db.pragma('busy_timeout = 15000');
+    db.pragma('journal_mode = WAL');
+    // FULL: an acknowledged append is on disk before its promise resolves, power loss included.
+    db.pragma('synchronous = FULL');
+    const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'`).get();
+    if (!hasMeta) {
+      const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
+      if (!create || tables.n > 0) throw new BadInput(`${file} is not a cto-ledger ledger (no ledger schema in it)`);
+      db.exec(SCHEMA);
+      const put = db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`);
+      db.transaction(() => {
+        put.run('format', 'cto-ledger');
+        put.run('schemaVersion', String(STORE_SCHEMA_VERSION));
+        put.run('ledgerId', ulid());
+        put.run('createdAt', new Date().toISOString());
+      })();
+    }
+    const meta = Object.fromEntries(
+      (db.prepare(`SELECT key, value FROM meta`).all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
+    );
+    if (meta.format !== 'cto-ledger') throw new BadInput(`${file} is not a cto-ledger ledger (meta.format is ${meta.format})`);
+    const version = Number(meta.schemaVersion);
+    if (!(version <= STORE_SCHEMA_VERSION)) {
+      throw new BadInput(
+        `${file} was written by a newer cto-ledger (store schema v${meta.schemaVersion}; this one reads up to v${STORE_SCHEMA_VERSION})`,
+      );
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof BadInput) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === 'SQLITE_NOTADB') throw new BadInput(`${file} is not a cto-ledger ledger (not a SQLite database)`);
+    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads the ledger's identity (id, schema version, creation time). */
+export function readLedgerMeta(store: EventStore): Record<string, string> {
+  const db = (store as { db?: Database.Database }).db;
+  if (!db) return {};
+  return Object.fromEntries(
+    (db.prepare(`SELECT key, value FROM meta`).all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
+  );
+}
+
+/** The embedded default store: one SQLite file, WAL, durable group commit, several processes at once. */
+export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db: Database.Database } {
+  const { file, create = false, pollMs = 50 } = options;
+  const db = openDatabase(file, create);
+
+  const tailOf = db.prepare(`SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`);
+  const byId = db.prepare(`SELECT position, stream, version, body FROM events WHERE id = ?`);
+  const insert = db.prepare(`INSERT INTO events (id, stream, version, type, body, hash) VALUES (?, ?, ?, ?, ?, ?)`);
+  const page = db.prepare(`SELECT position, stream, version, body, hash FROM events WHERE position > ? ORDER BY position LIMIT ?`);
+  const streamRows = db.prepare(`SELECT position, id, stream, version, body, hash FROM events WHERE stream = ? ORDER BY version`);
+  const maxPosition = db.prepare(`SELECT coalesce(max(position), 0) AS p FROM events`);
+  const tails = db.prepare(
+    `SELECT e.stream, e.version, e.hash FROM events e
+       JOIN (SELECT stream, max(version) AS v FROM events GROUP BY stream) t ON e.stream = t.stream AND e.version = t.v
+     ORDER BY e.stream`,
+  );
+
+  const changed = changeSignal(pollMs);
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let closed = false;
+
+  function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
+    const rows = events.map((e) => byId.get(e.id) as (Row & { position: number }) | undefined);
+    if (rows.every((r) => r === undefined)) return null;
+    const first = rows[0];
+    const consistent = rows.every(
+      (r, i) => r && first && r.stream === stream && r.version === first.version + i && sameEvent(r.body, events[i]!),
+    );
+    const last = rows[rows.length - 1];
+    if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
+    return { version: last.version, position: last.position, duplicate: true };
+  }
+
+  // Nested in the batch transaction, so a refused append rolls back to its own savepoint only.
+  const appendOne = db.transaction((p: Pending): AppendResult => {
+    const dup = duplicateOf(p.stream, p.events);
+    if (dup) return dup;
+    const tail = tailOf.get(p.stream) as { version: number; hash: string } | undefined;
+    checkExpected(p.stream, p.expected, tail ? tail.version : -1);
+    let prev = tail ? tail.hash : null;
+    let version = tail ? tail.version : -1;
+    let position = 0;
+    for (const e of p.events) {
+      version += 1;
+      const sealed = seal(e, p.stream, version, prev);
+      position = Number(insert.run(e.id, p.stream, version, e.type, sealed.body, sealed.hash).lastInsertRowid);
+      prev = sealed.hash;
+    }
+    return { version, position, duplicate: false };
+  });
+
+  type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+  // One transaction, one fsync, for every append queued since the last flush: group commit.
+  const commitBatch = db.transaction((batch: Pending[]): Outcome[] =>
+    batch.map((p) => {
+      try {
+        return { ok: true, result: appendOne(p) };
+      } catch (error) {
+        if (error instanceof Conflict || error instanceof BadInput) return { ok: false, error };
+        throw error;
+      }
+    }),
+  );
+
+  function flush(): void {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    let outcomes: Outcome[];
+    try {
+      outcomes = commitBatch.immediate(batch);
+    } catch (err) {
+      const wrapped = new StoreUnavailable(`append to ${file} failed: ${(err as Error).message}`);
+      for (const p of batch) p.reject(wrapped);
+      return;
+    }
+    outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+    changed.notify();
+  }
+
+  function open(row: Row, prev?: string | null): RecordedEvent {
+    return { position: row.position, event: openSealed(row.body, row.hash, prev) };
+  }
+
+  function readPage(after: number, size: number): RecordedEvent[] {
+    return (page.all(after, size) as Row[]).map((row) => open(row));
+  }
+
+  return {
+    kind: 'sqlite',
+    db,
+    append(stream, events, expected) {
+      try {
+        if (closed) throw new StoreUnavailable('store is closed');
+        checkStreamName(stream);
+        if (events.length === 0) throw new BadInput('nothing to append');
+        events.forEach(validateNew);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return new Promise<AppendResult>((resolve, reject) => {
+        queue.push({ stream, events, expected, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    async readStream(stream: string): Promise<LedgerEvent[]> {
+      let prev: string | null = null;
+      return (streamRows.all(stream) as Array<Row & { id: string }>).map((row, index) => {
+        if (row.version !== index) throw new ChainBroken(stream, index, row.id, `version ${index} is missing`);
+        const event = open(row, prev).event;
+        prev = row.hash;
+        return event;
+      });
+    },
+    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+      const size = options.pageSize ?? 1_000;
+      let after = options.after ?? 0;
+      for (;;) {
+        const rows = readPage(after, size);
+        if (rows.length === 0) return;
+        yield* rows;
+        after = rows[rows.length - 1]!.position;
+      }
+    },
+    subscribe(options = {}) {
+      return pollingSubscription(
+        options.after ?? 0,
+        async (after) => (closed ? null : readPage(after, 500)),
+        (signal) => changed.wait(signal),
+      );
+    },
+    async lastPosition() {
+      return (maxPosition.get() as { p: number }).p;
+    },
+    async streamTails() {
+      return tails.all() as Array<{ stream: string; version: number; hash: string }>;
+    },
+    async close() {
+      if (closed) return;
+      if (scheduled) flush();
+      closed = true;
+      changed.notify();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { LedgerEvent, NewEvent, RecordedEvent } from '../events/envelope.js';
+
+/**
+ * Expected version of a stream before an append, as EventStoreDB's expected revision:
+ * 'no-stream' (must not exist), 'any', or the version of the stream's last event.
+ */
+export type ExpectedVersion = 'no-stream' | 'any' | number;
+
+export type AppendResult = {
+  /** Version of the last event of the stream after the append. */
+  version: number;
+  /** Global position of the last appended event. */
+  position: number;
+  /** True when every event id was already recorded: an idempotent re-append, nothing new written. */
+  duplicate: boolean;
+};
+
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  /** Ends the iteration; a pending `next()` resolves done. */
+  close(): void;
+}
+
+/** The one interface every store adapter implements; the conformance suite in test/ checks it. */
+export interface EventStore {
+  readonly kind: 'sqlite' | 'memory';
+  /** Appends atomically after checking the expected version; the store places each event in the hash chain. */
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  /** Every event of a stream in version order; the chain is checked from version 0. */
+  readStream(stream: string): Promise<LedgerEvent[]>;
+  /** Events with global position greater than `after`, in global order, streamed in pages. */
+  readAll(options?: { after?: number; pageSize?: number }): AsyncIterable<RecordedEvent>;
+  /** Catch-up from `after`, then live, with no gap and no duplicate; across processes where the store allows. */
+  subscribe(options?: { after?: number }): Subscription;
+  /** Position of the last event in the global log, 0 when empty. */
+  lastPosition(): Promise<number>;
+  /** Names of all streams with their last version and hash (health checks every tail). */
+  streamTails(): Promise<Array<{ stream: string; version: number; hash: string }>>;
+  close(): Promise<void>;
+}

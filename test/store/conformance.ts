@@ -1,0 +1,125 @@
+import { expect, it, describe, afterEach } from 'vitest';
+import type { EventStore } from '../../src/store/types.js';
+import { BadInput, Conflict } from '../../src/errors.js';
+import type { RecordedEvent } from '../../src/events/envelope.js';
+import { sampleEvent } from '../fixtures/events.js';
+
+export type StoreHarness = { store: EventStore; cleanup: () => Promise<void> };
+
+/** The one suite every EventStore adapter runs (memory, SQLite; EventStoreDB and PostgreSQL next). */
+export function storeConformance(name: string, make: () => Promise<StoreHarness>): void {
+  describe(`${name} store conformance`, () => {
+    let current: StoreHarness | undefined;
+    afterEach(async () => {
+      await current?.cleanup();
+      current = undefined;
+    });
+    const open = async () => (current = await make()).store;
+
+    it('reads a stream back in version order with a linked hash chain', async () => {
+      const store = await open();
+      const first = await store.append('run-a', [sampleEvent(0), sampleEvent(1)], 'no-stream');
+      expect(first).toMatchObject({ version: 1, duplicate: false });
+      await store.append('run-a', [sampleEvent(2)], 1);
+      const events = await store.readStream('run-a');
+      expect(events.map((e) => e.version)).toEqual([0, 1, 2]);
+      expect(events[0]!.prevHash).toBeNull();
+      expect(events[1]!.prevHash).toBe(events[0]!.hash);
+      expect(events[2]!.prevHash).toBe(events[1]!.hash);
+      expect(new Set(events.map((e) => e.hash)).size).toBe(3);
+      expect(await store.readStream('run-none')).toEqual([]);
+    });
+
+    it('keeps one global order across streams, readable from any position', async () => {
+      const store = await open();
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const e = sampleEvent(i);
+        ids.push(e.id);
+        await store.append(`run-${i % 3}`, [e], 'any');
+      }
+      const all: RecordedEvent[] = [];
+      for await (const r of store.readAll({ pageSize: 7 })) all.push(r);
+      expect(all.map((r) => r.event.id)).toEqual(ids);
+      expect(all.map((r) => r.position)).toEqual([...all.map((r) => r.position)].sort((a, b) => a - b));
+      const tail: string[] = [];
+      for await (const r of store.readAll({ after: all[19]!.position })) tail.push(r.event.id);
+      expect(tail).toEqual(ids.slice(20));
+      expect(await store.lastPosition()).toBe(all[29]!.position);
+      expect((await store.streamTails()).map((t) => [t.stream, t.version])).toEqual([
+        ['run-0', 9],
+        ['run-1', 9],
+        ['run-2', 9],
+      ]);
+    });
+
+    it('refuses an append whose expected version is wrong, with a typed Conflict', async () => {
+      const store = await open();
+      await store.append('run-x', [sampleEvent(0)], 'no-stream');
+      await expect(store.append('run-x', [sampleEvent(1)], 'no-stream')).rejects.toBeInstanceOf(Conflict);
+      await expect(store.append('run-x', [sampleEvent(1)], 5)).rejects.toBeInstanceOf(Conflict);
+      await expect(store.append('run-y', [sampleEvent(1)], 0)).rejects.toBeInstanceOf(Conflict);
+      await expect(store.append('run-x', [sampleEvent(1)], 0)).resolves.toMatchObject({ version: 1 });
+      await expect(store.append('run-x', [sampleEvent(2)], 'any')).resolves.toMatchObject({ version: 2 });
+      expect((await store.readStream('run-x')).length).toBe(3);
+      expect((await store.readStream('run-y')).length).toBe(0);
+    });
+
+    it('lets exactly one of two concurrent appends with the same expected version win', async () => {
+      const store = await open();
+      await store.append('run-c', [sampleEvent(0)], 'no-stream');
+      const results = await Promise.allSettled([
+        store.append('run-c', [sampleEvent(1)], 0),
+        store.append('run-c', [sampleEvent(2)], 0),
+        store.append('run-other', [sampleEvent(3)], 'no-stream'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(Conflict);
+      expect((await store.readStream('run-c')).length).toBe(2);
+    });
+
+    it('treats a re-append of the same event ids as idempotent, and other content under a used id as bad input', async () => {
+      const store = await open();
+      const batch = [sampleEvent(0), sampleEvent(1)];
+      await store.append('run-i', batch, 'no-stream');
+      const again = await store.append('run-i', batch, 'no-stream');
+      expect(again).toMatchObject({ version: 1, duplicate: true });
+      expect((await store.readStream('run-i')).length).toBe(2);
+      const forged = { ...sampleEvent(9), id: batch[0]!.id };
+      await expect(store.append('run-i', [forged], 'any')).rejects.toBeInstanceOf(BadInput);
+      expect(await store.lastPosition()).toBe(2);
+    });
+
+    it('refuses invalid events and stream names without writing anything', async () => {
+      const store = await open();
+      const bad = { ...sampleEvent(0), data: { backendId: 'x' } } as unknown as ReturnType<typeof sampleEvent>;
+      await expect(store.append('run-v', [bad], 'any')).rejects.toBeInstanceOf(BadInput);
+      const unknown = { ...sampleEvent(0), type: 'Nope' } as unknown as ReturnType<typeof sampleEvent>;
+      await expect(store.append('run-v', [unknown], 'any')).rejects.toThrow(/unknown event type/);
+      await expect(store.append('../etc', [sampleEvent(1)], 'any')).rejects.toBeInstanceOf(BadInput);
+      expect(await store.lastPosition()).toBe(0);
+    });
+
+    it('subscribes with catch-up then live, with no gap and no duplicate', async () => {
+      const store = await open();
+      for (let i = 0; i < 40; i++) await store.append(`run-s${i % 4}`, [sampleEvent(i)], 'any');
+      const sub = store.subscribe({ after: 10 });
+      const seen: number[] = [];
+      const writer = (async () => {
+        for (let i = 40; i < 80; i++) {
+          await store.append(`run-s${i % 4}`, [sampleEvent(i)], 'any');
+          if (i % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      for await (const r of sub) {
+        seen.push(r.position);
+        if (seen.length === 70) sub.close();
+      }
+      await writer;
+      const all: number[] = [];
+      for await (const r of store.readAll({ after: 10 })) all.push(r.position);
+      expect(seen).toEqual(all);
+      expect(new Set(seen).size).toBe(70);
+    });
+  });
+}

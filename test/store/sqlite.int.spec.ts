@@ -1,0 +1,148 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { BadInput, ChainBroken } from '../../src/errors.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { sampleEvent } from '../fixtures/events.js';
+import { lineChild, STORE_CHILD } from '../fixtures/child.js';
+import { tempDir } from '../fixtures/tmp.js';
+import { storeConformance } from './conformance.js';
+
+storeConformance('sqlite', async () => {
+  const tmp = tempDir();
+  const store = openSqliteStore({ file: join(tmp.dir, 'ledger.db'), create: true, pollMs: 10 });
+  return { store, cleanup: async () => (await store.close(), tmp.remove()) };
+});
+
+function withLedger() {
+  const tmp = tempDir();
+  const file = join(tmp.dir, 'ledger.db');
+  return { file, tmp, store: openSqliteStore({ file, create: true, pollMs: 10 }) };
+}
+
+describe('sqlite store: append-only and tamper-evident', () => {
+  it('refuses UPDATE and DELETE in the schema itself', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-t', [sampleEvent(0)], 'no-stream');
+    const raw = new Database(file);
+    expect(() => raw.prepare(`UPDATE events SET body = 'x'`).run()).toThrow(/append-only/);
+    expect(() => raw.prepare(`DELETE FROM events`).run()).toThrow(/append-only/);
+    raw.close();
+    expect((await store.readStream('run-t')).length).toBe(1);
+    await store.close();
+    tmp.remove();
+  });
+
+  it('names stream, version and event id when a stored event was altered behind its back', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-t', [sampleEvent(0), sampleEvent(1), sampleEvent(2)], 'no-stream');
+    const [, second] = await store.readStream('run-t');
+    const raw = new Database(file);
+    raw.exec('DROP TRIGGER events_no_update');
+    raw.prepare(`UPDATE events SET body = replace(body, 'event 1', 'event 7') WHERE id = ?`).run(second!.id);
+    raw.close();
+    const err = await store.readStream('run-t').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChainBroken);
+    expect(err).toMatchObject({ stream: 'run-t', version: 1, eventId: second!.id });
+    await store.close();
+    tmp.remove();
+  });
+
+  it('finds an event removed from the middle of a stream', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-t', [sampleEvent(0), sampleEvent(1), sampleEvent(2)], 'no-stream');
+    const raw = new Database(file);
+    raw.exec('DROP TRIGGER events_no_delete');
+    raw.prepare(`DELETE FROM events WHERE version = 1`).run();
+    raw.close();
+    await expect(store.readStream('run-t')).rejects.toThrow(/run-t at version 1/);
+    await store.close();
+    tmp.remove();
+  });
+
+  it('refuses a file that is not a ledger, a missing one, and one written by a newer schema', async () => {
+    const tmp = tempDir();
+    const text = join(tmp.dir, 'notes.db');
+    writeFileSync(text, 'just some text, not SQLite at all '.repeat(200));
+    expect(() => openSqliteStore({ file: text })).toThrow(/not a cto-ledger ledger \(not a SQLite database\)/);
+    expect(readFileSync(text, 'utf8')).toMatch(/^just some text/);
+    const other = join(tmp.dir, 'other.db');
+    const db = new Database(other);
+    db.exec('CREATE TABLE t (x)');
+    db.close();
+    expect(() => openSqliteStore({ file: other, create: true })).toThrow(BadInput);
+    expect(() => openSqliteStore({ file: join(tmp.dir, 'missing.db') })).toThrow(/no ledger at/);
+    const newer = join(tmp.dir, 'newer.db');
+    await openSqliteStore({ file: newer, create: true }).close();
+    const raw = new Database(newer);
+    raw.prepare(`UPDATE meta SET value = '99' WHERE key = 'schemaVersion'`).run();
+    raw.close();
+    expect(() => openSqliteStore({ file: newer })).toThrow(/written by a newer cto-ledger \(store schema v99/);
+    tmp.remove();
+  });
+});
+
+describe('sqlite store: several OS processes on one file', () => {
+  it('lets exactly one of two processes win each race on the same expected version', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-race', [sampleEvent(0)], 'no-stream');
+    const a = lineChild([STORE_CHILD, 'conflict', file, 'run-race']);
+    const b = lineChild([STORE_CHILD, 'conflict', file, 'run-race']);
+    expect([await a.next(), await b.next()]).toEqual(['ready', 'ready']);
+    for (let round = 0; round < 20; round++) {
+      a.send(String(round));
+      b.send(String(round));
+      const answers = [await a.next(), await b.next()].sort();
+      expect(answers).toEqual(['conflict', 'ok']);
+    }
+    a.send('quit');
+    b.send('quit');
+    await Promise.all([a.exited, b.exited]);
+    const events = await store.readStream('run-race');
+    expect(events.map((e) => e.version)).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    await store.close();
+    tmp.remove();
+  }, 30_000);
+
+  it('delivers another process\'s appends to a live subscription', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-p', [sampleEvent(0)], 'no-stream');
+    const sub = store.subscribe({ after: 0 });
+    const child = lineChild([STORE_CHILD, 'append', file, 'run-q', '25']);
+    const seen: string[] = [];
+    for await (const r of sub) {
+      seen.push(r.event.stream);
+      if (seen.length === 26) sub.close();
+    }
+    expect(seen[0]).toBe('run-p');
+    expect(seen.slice(1).every((s) => s === 'run-q')).toBe(true);
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    await store.close();
+    tmp.remove();
+  }, 30_000);
+
+  it('keeps every acknowledged event, and none half-written, when a writer is killed with SIGKILL mid-burst', async () => {
+    const { file, tmp, store } = withLedger();
+    const child = lineChild([STORE_CHILD, 'burst', file, 'run-k', '100000']);
+    const acked: string[] = [];
+    while (acked.length < 400) acked.push(await child.next());
+    child.child.kill('SIGKILL');
+    expect((await child.exited).signal).toBe('SIGKILL');
+    acked.push(...child.lines);
+    await store.close();
+    const reopened = openSqliteStore({ file });
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    raw.close();
+    const found = new Set<string>();
+    for await (const r of reopened.readAll()) found.add(r.event.id);
+    for (const id of acked) expect(found.has(id)).toBe(true);
+    for (const tail of await reopened.streamTails()) {
+      const events = await reopened.readStream(tail.stream);
+      expect(events.length).toBe(tail.version + 1);
+    }
+    await reopened.close();
+    tmp.remove();
+  }, 30_000);
+});
