@@ -96,5 +96,6 @@ export type Contract = z.infer<typeof Contract>;
 
 export function normalizeContract(input: z.infer<typeof ContractInput>): Contract {
   const forbidden = new Set<string>([...DEFAULT_FORBIDDEN_ACTIONS, ...input.forbiddenActions]);
-  return { ...input, forbiddenActions: [...forbidden].sort() };
+  // Through JSON so absent optional fields carry no `undefined` into the digest.
+  return JSON.parse(JSON.stringify({ ...input, forbiddenActions: [...forbidden].sort() })) as Contract;
 }

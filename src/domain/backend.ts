@@ -24,3 +24,25 @@ export function foldBackend(backendId: string, events: readonly LedgerEvent[]): 
 }
 
 export const backendStream = (backendId: string) => `backend-${backendId}`;
+
+/** Whether a backend may run for a target of `risk` now: declared, not killed, enabled on the ledger for this exact config. */
+export function backendEligibility(
+  backendId: string,
+  declared: { enabled: boolean; eligibleRisks: readonly string[] } | undefined,
+  configDigest: string | null,
+  activation: BackendActivation,
+  risk: string,
+): { ok: true } | { ok: false; detail: string } {
+  if (!declared) return { ok: false, detail: `backend ${backendId} is not declared in config.yaml` };
+  if (!declared.enabled) return { ok: false, detail: `backend ${backendId} is switched off in config.yaml (enabled: false)` };
+  if (!activation.enabled) {
+    return { ok: false, detail: `backend ${backendId} is not enabled on the ledger (runtime default activation is false; run: cto-ledger backend enable ${backendId})` };
+  }
+  if (activation.configDigest !== configDigest) {
+    return { ok: false, detail: `backend ${backendId}'s config.yaml entry changed since it was enabled; enable it again to activate the new entry` };
+  }
+  if (!declared.eligibleRisks.includes(risk)) {
+    return { ok: false, detail: `backend ${backendId} is not eligible for ${risk}-risk targets (eligible: ${declared.eligibleRisks.join(', ')})` };
+  }
+  return { ok: true };
+}

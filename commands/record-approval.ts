@@ -1,0 +1,73 @@
+import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import { checkAdmission, foldTarget, targetStream, type TargetState } from '../src/domain/target.js';
+import { BadInput } from '../src/errors.js';
+import type { LedgerEvent } from '../src/events/envelope.js';
+import type { Ledger } from '../src/ledger/ledger.js';
+import type { RepoFacts } from '../src/target/repo.js';
+import { accept, invalid, refuse, type Decision } from './decision.js';
+import { runCommand } from './runner.js';
+
+export type RecordApproval = {
+  runId: string;
+  decision: 'approved' | 'denied';
+  operator: string;
+  expiresInHours: number;
+  note: string;
+  /** The digest the operator was shown; when given it must match the admitted contract. */
+  contractDigest?: string;
+};
+
+export type ApprovalFacts = { now: Date; target: TargetState; repo: RepoFacts | null };
+
+export function decideApproval(run: RunState, cmd: RecordApproval, facts: ApprovalFacts): Decision {
+  if (run.status === 'none' || !run.contractDigest) return invalid(`unknown run ${cmd.runId}`);
+  if (run.outcome) return refuse('approval-consumed', `run ${cmd.runId} is closed (${run.outcome.decision})`);
+  if (run.execution) return refuse('approval-consumed', `run ${cmd.runId} was executed; its approval is spent and cannot be renewed`);
+  if (cmd.contractDigest && cmd.contractDigest !== run.contractDigest) {
+    return refuse('approval-mismatch', `contract digest ${cmd.contractDigest} is not the admitted contract's ${run.contractDigest}`);
+  }
+  let baseCommit = facts.repo?.head ?? facts.target.admission?.head;
+  if (cmd.decision === 'approved') {
+    const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
+    if (!admission.ok) return refuse(admission.gate, admission.detail);
+    baseCommit = facts.repo!.head;
+  }
+  if (!baseCommit) return refuse('target-admission-missing', `target ${run.targetId} has no admission to bind to`);
+  return accept({
+    type: 'ApprovalRecorded',
+    data: {
+      decision: cmd.decision,
+      operator: cmd.operator,
+      contractDigest: run.contractDigest,
+      baseCommit,
+      expiresAt: new Date(facts.now.getTime() + cmd.expiresInHours * 3_600_000).toISOString(),
+      note: cmd.note,
+    },
+  });
+}
+
+/** Loads a run's state, or fails with bad input naming the unknown run id. */
+export async function loadRun(ledger: Ledger, runId: string): Promise<RunState> {
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(runId)) throw new BadInput(`${JSON.stringify(runId)} is not a run id (a ULID)`);
+  const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
+  if (run.status === 'none') throw new BadInput(`unknown run ${runId}`);
+  return run;
+}
+
+export async function recordApproval(ledger: Ledger, cmd: RecordApproval): Promise<LedgerEvent> {
+  const run = await loadRun(ledger, cmd.runId);
+  const targetId = run.targetId!;
+  const target = foldTarget(targetId, await ledger.store.readStream(targetStream(targetId)));
+  let repo: RepoFacts | null = null;
+  if (target.admission) repo = await ledger.inspectRepo(target.admission.path).catch(() => null);
+  const facts: ApprovalFacts = { now: ledger.now(), target, repo };
+  const { appended } = await runCommand(ledger, {
+    command: cmd.decision === 'approved' ? 'approve' : 'deny',
+    stream: runStream(cmd.runId),
+    actor: { kind: 'operator', id: cmd.operator },
+    correlationId: cmd.runId,
+    recordRefusal: 'CommandRefused',
+    decide: (events) => decideApproval(foldRun(cmd.runId, events), cmd, facts),
+  });
+  return appended[0]!;
+}

@@ -1,0 +1,52 @@
+import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import type { LedgerEvent } from '../src/events/envelope.js';
+import { verifyArtifacts, type EvidenceCheck } from '../src/evidence/verify.js';
+import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
+import { accept, invalid, refuse, type Decision } from './decision.js';
+import { loadRun } from './record-approval.js';
+import { runCommand } from './runner.js';
+
+export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
+
+/** Facts for an acceptance: the artifacts re-hashed now, and the target's HEAD now. */
+export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null };
+
+export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
+  if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
+  if (run.outcome) return invalid(`run ${cmd.runId} already has an outcome (${run.outcome.decision} by ${run.outcome.operator})`);
+  const bundleDigest = run.evidence?.bundleDigest ?? null;
+  if (cmd.decision === 'accepted') {
+    if (run.execution?.status === 'failed-closed') {
+      return refuse(run.execution.failedGate ?? 'evidence-missing', `run ${cmd.runId} failed closed; it can only be rejected`);
+    }
+    if (!run.execution) return refuse('evidence-missing', `run ${cmd.runId} has not been executed: there is no evidence to accept`);
+    if (!run.evidence || !facts.evidence) return refuse('evidence-missing', `run ${cmd.runId} has no digested evidence`);
+    if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
+    if (facts.targetHead !== run.execution.baseCommit) {
+      return refuse('evidence-stale', `the target moved from ${run.execution.baseCommit} to ${facts.targetHead ?? 'nowhere'} since the evidence was made`);
+    }
+  }
+  return accept({
+    type: 'OutcomeRecorded',
+    data: { decision: cmd.decision, operator: cmd.operator, reason: cmd.reason, bundleDigest, gate: null },
+  });
+}
+
+export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise<LedgerEvent> {
+  const run = await loadRun(ledger, cmd.runId);
+  let facts: OutcomeFacts = { evidence: null, targetHead: null };
+  if (cmd.decision === 'accepted' && run.evidence) {
+    const evidence = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
+    const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
+    facts = { evidence, targetHead };
+  }
+  const { appended } = await runCommand(ledger, {
+    command: 'outcome',
+    stream: runStream(cmd.runId),
+    actor: { kind: 'operator', id: cmd.operator },
+    correlationId: cmd.runId,
+    recordRefusal: 'CommandRefused',
+    decide: (events) => decideOutcome(foldRun(cmd.runId, events), cmd, facts),
+  });
+  return appended[0]!;
+}

@@ -1,0 +1,24 @@
+import { foldTarget, targetStream, type TargetState } from '../src/domain/target.js';
+import type { LedgerEvent } from '../src/events/envelope.js';
+import type { Ledger } from '../src/ledger/ledger.js';
+import { accept, refuse, type Decision } from './decision.js';
+import { runCommand } from './runner.js';
+
+export type RevokeTarget = { targetId: string; revokedBy: string; reason: string };
+
+export function decideRevokeTarget(state: TargetState, cmd: RevokeTarget): Decision {
+  if (state.status === 'none') return refuse('target-admission-missing', `target ${cmd.targetId} was never admitted`);
+  if (state.status === 'revoked') return refuse('target-admission-stale', `target ${cmd.targetId} is already revoked`);
+  return accept({ type: 'TargetAdmissionRevoked', data: { targetId: cmd.targetId, revokedBy: cmd.revokedBy, reason: cmd.reason } });
+}
+
+export async function revokeTarget(ledger: Ledger, cmd: RevokeTarget): Promise<LedgerEvent> {
+  const { appended } = await runCommand(ledger, {
+    command: 'target revoke',
+    stream: targetStream(cmd.targetId),
+    actor: { kind: 'operator', id: cmd.revokedBy },
+    correlationId: cmd.targetId,
+    decide: (events) => decideRevokeTarget(foldTarget(cmd.targetId, events), cmd),
+  });
+  return appended[0]!;
+}

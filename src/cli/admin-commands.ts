@@ -1,0 +1,231 @@
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { admitTarget } from '../../commands/admit-target.js';
+import { revokeTarget } from '../../commands/revoke-target.js';
+import { setBackend } from '../../commands/set-backend.js';
+import { backendConfigDigest } from '../config/config.js';
+import { backendEligibility, backendStream, foldBackend } from '../domain/backend.js';
+import { checkAdmission, foldTarget } from '../domain/target.js';
+import { BadInput, StoreUnavailable } from '../errors.js';
+import { detectIsolation } from '../harness/isolation.js';
+import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
+import { rebuildAllProjections } from '../ledger/projections.js';
+import { readLedgerMeta } from '../store/sqlite.js';
+import { operatorName, type CliContext } from './context.js';
+import { json, table } from './output.js';
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'target';
+}
+
+/** Every backend declared or ever enabled, with whether it is active now and why not. */
+export async function backendStatuses(ledger: Ledger) {
+  const declared = ledger.config().backends;
+  const onLedger = (await ledger.store.streamTails()).filter((t) => t.stream.startsWith('backend-')).map((t) => t.stream.slice(8));
+  const ids = [...new Set([...declared.map((b) => b.id), ...onLedger])].sort();
+  return Promise.all(
+    ids.map(async (id) => {
+      const config = declared.find((b) => b.id === id);
+      const activation = foldBackend(id, await ledger.store.readStream(backendStream(id)));
+      const eligibility = backendEligibility(id, config, config ? backendConfigDigest(config) : null, activation, 'low');
+      return {
+        id,
+        declared: Boolean(config),
+        enabledInConfig: config?.enabled ?? false,
+        enabledOnLedger: activation.enabled,
+        active: eligibility.ok,
+        reason: eligibility.ok ? null : eligibility.detail,
+        command: config?.command ?? null,
+        eligibleRisks: config?.eligibleRisks ?? [],
+        network: config?.network ?? null,
+        secrets: config?.secrets ?? [],
+        changedBy: activation.changedBy,
+        changedAt: activation.changedAt,
+      };
+    }),
+  );
+}
+
+export function registerAdminCommands(program: Command, ctx: CliContext): void {
+  const { output } = ctx;
+
+  program
+    .command('init')
+    .description('create a ledger (SQLite store and config template) in the ledger directory')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const result = await initLedger(ctx.ledgerDir());
+      if (opts.json) output.out(json(result));
+      else output.out(`${result.created ? 'created' : 'already a ledger:'} ${result.root}`);
+    });
+
+  const target = program.command('target').description('admit, list and revoke target repositories');
+  target
+    .command('admit <path>')
+    .description('admit a local git repository for delegated work (owned, noncritical, low risk only)')
+    .option('--id <id>', 'target id (default: the directory name)')
+    .requiredOption('--owner <owner>', 'who owns the repository')
+    .option('--ownership <ownership>', 'owned | unowned | vendor', 'owned')
+    .option('--criticality <criticality>', 'noncritical | critical', 'noncritical')
+    .option('--risk <risk>', 'low | medium | high', 'low')
+    .option('--expires-days <days>', 'admission lifetime in days', positiveNumber('--expires-days'), 7)
+    .option('--by <operator>', 'operator admitting it')
+    .option('--json', 'machine-readable output')
+    .action(async (path: string, opts: Record<string, string | number | boolean | undefined>) => {
+      const targetId = String(opts.id ?? slug(basename(path)));
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(targetId)) throw new BadInput(`--id ${targetId}: use lowercase letters, digits and dashes`);
+      const event = await ctx.withLedger((ledger) =>
+        admitTarget(ledger, {
+          path,
+          targetId,
+          owner: String(opts.owner),
+          ownership: String(opts.ownership),
+          criticality: String(opts.criticality),
+          risk: String(opts.risk),
+          expiresInDays: Number(opts.expiresDays),
+          admittedBy: operatorName(opts.by as string | undefined),
+        }),
+      );
+      if (opts.json) output.out(json(event));
+      else if (event.type === 'TargetAdmitted') {
+        output.out(`admitted target ${targetId}: ${event.data.path} at ${event.data.head.slice(0, 12)} until ${event.data.expiresAt}`);
+      }
+    });
+  target
+    .command('list')
+    .description('list targets and whether their admission is current')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await ctx.withLedger(
+        async (ledger) => {
+          const now = ledger.now();
+          const streams = (await ledger.store.streamTails()).filter((t) => t.stream.startsWith('target-'));
+          return Promise.all(
+            streams.map(async (t) => {
+              const id = t.stream.slice(7);
+              const state = foldTarget(id, await ledger.store.readStream(t.stream));
+              const check = checkAdmission(state, now);
+              return { targetId: id, status: state.status, current: check.ok, gate: check.ok ? null : check.gate, detail: check.ok ? null : check.detail, admission: state.admission };
+            }),
+          );
+        },
+        { refresh: false },
+      );
+      if (opts.json) return output.out(json(rows));
+      if (rows.length === 0) return output.out('no targets admitted');
+      output.out(
+        table([
+          ['TARGET', 'STATUS', 'CURRENT', 'EXPIRES', 'PATH'],
+          ...rows.map((r) => [r.targetId, r.status, r.current ? 'yes' : `no (${r.gate})`, r.admission?.expiresAt ?? '-', r.admission?.path ?? '-']),
+        ]),
+      );
+    });
+  target
+    .command('revoke <id>')
+    .description("revoke a target's admission")
+    .requiredOption('--reason <text>', 'why')
+    .option('--by <operator>', 'operator revoking it')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { reason: string; by?: string; json?: boolean }) => {
+      const event = await ctx.withLedger((ledger) => revokeTarget(ledger, { targetId: id, revokedBy: operatorName(opts.by), reason: opts.reason }));
+      output.out(opts.json ? json(event) : `revoked target ${id}`);
+    });
+
+  const backend = program.command('backend').description('list, enable and disable case backends (declared in config.yaml)');
+  backend
+    .command('list')
+    .description('declared backends and whether each is active')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const rows = await ctx.withLedger(backendStatuses, { refresh: false });
+      if (opts.json) return output.out(json(rows));
+      if (rows.length === 0) return output.out('no backends declared (see config.yaml); none is active by default');
+      output.out(table([['BACKEND', 'ACTIVE', 'COMMAND', 'WHY NOT'], ...rows.map((r) => [r.id, r.active ? 'yes' : 'no', (r.command ?? []).join(' '), r.reason ?? ''])]));
+    });
+  for (const enable of [true, false]) {
+    backend
+      .command(`${enable ? 'enable' : 'disable'} <id>`)
+      .description(enable ? 'activate a declared backend (recorded on the ledger, bound to its config entry)' : 'deactivate a backend')
+      .option('--by <operator>', 'operator')
+      .option('--note <text>', 'why', '')
+      .option('--json', 'machine-readable output')
+      .action(async (id: string, opts: { by?: string; note: string; json?: boolean }) => {
+        const changed = await ctx.withLedger((ledger) => setBackend(ledger, { backendId: id, enable, by: operatorName(opts.by), note: opts.note }));
+        if (opts.json) output.out(json({ backendId: id, enabled: enable, changed }));
+        else output.out(`backend ${id} ${enable ? 'enabled' : 'disabled'}${changed ? '' : ' (no change)'}`);
+      });
+  }
+
+  program
+    .command('health')
+    .description('store reachable, schema version, last position, every chain checked, isolation, active backends')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const report = await ctx.withLedger(
+        async (ledger) => {
+          const meta = readLedgerMeta(ledger.store);
+          const tails = await ledger.store.streamTails();
+          const broken: string[] = [];
+          for (const t of tails) {
+            try {
+              const events = await ledger.store.readStream(t.stream);
+              if (events[events.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
+            } catch (err) {
+              broken.push((err as Error).message);
+            }
+          }
+          const backends = await backendStatuses(ledger);
+          return {
+            ok: broken.length === 0,
+            ledger: ledger.dir,
+            store: { kind: ledger.store.kind, file: ledgerPaths(ledger.dir).db, reachable: true, schemaVersion: Number(meta.schemaVersion), ledgerId: meta.ledgerId },
+            lastPosition: await ledger.store.lastPosition(),
+            chains: { streams: tails.length, broken },
+            isolation: detectIsolation(),
+            activeBackends: backends.filter((b) => b.active).map((b) => b.id),
+          };
+        },
+        { refresh: false },
+      );
+      if (opts.json) output.out(json(report));
+      else {
+        output.out(
+          [
+            `ledger      ${report.ledger} (${report.store.kind}, schema v${report.store.schemaVersion}, id ${report.store.ledgerId})`,
+            `position    ${report.lastPosition}`,
+            `chains      ${report.chains.streams} streams, ${report.chains.broken.length ? `BROKEN: ${report.chains.broken.join('; ')}` : 'every one intact'}`,
+            `isolation   ${report.isolation.kind}: ${report.isolation.detail}`,
+            `backends    ${report.activeBackends.length ? report.activeBackends.join(', ') : 'none active'}`,
+          ].join('\n'),
+        );
+      }
+      if (!report.ok) throw new StoreUnavailable(`health check failed: ${report.chains.broken.length} broken chain(s)`);
+    });
+
+  program
+    .command('rebuild')
+    .description('rebuild every projection from the start of the log and swap it in whole')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      let last = 0;
+      const result = await ctx.withLedger(
+        (ledger) =>
+          rebuildAllProjections(ledger, (done) => {
+            if (!opts.json && done - last >= 50_000) {
+              output.err(`rebuilt ${done} events...`);
+              last = done;
+            }
+          }),
+        { refresh: false },
+      );
+      output.out(opts.json ? json(result) : `rebuilt projections from ${result.applied} events (position ${result.position})`);
+    });
+}

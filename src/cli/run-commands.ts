@@ -1,0 +1,201 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { admitContract } from '../../commands/admit-contract.js';
+import { loadRun, recordApproval } from '../../commands/record-approval.js';
+import { recordOutcome } from '../../commands/record-outcome.js';
+import { normalizedLine, renderRunState, RUN_FILES, traceLine } from '../../projections/run-files.js';
+import type { RunListEntry } from '../../projections/run-list.js';
+import { PROJECTION_FILES } from '../../projections/runner.js';
+import { loadContract } from '../contract/load.js';
+import { foldRun, runStream } from '../domain/run.js';
+import { BadInput } from '../errors.js';
+import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
+import { ledgerPaths } from '../ledger/ledger.js';
+import { operatorName, type CliContext } from './context.js';
+import { json, table } from './output.js';
+
+function hours(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`--expires-hours must be a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function describeEvent(e: LedgerEvent): string {
+  switch (e.type) {
+    case 'ApprovalRecorded':
+      return `${e.data.decision} by ${e.data.operator}, base ${e.data.baseCommit.slice(0, 12)}, until ${e.data.expiresAt}`;
+    case 'CommandRefused':
+    case 'ExecutionRefused':
+      return `refused by gate ${e.data.gate}: ${e.data.detail}`;
+    case 'OutcomeRecorded':
+      return `${e.data.decision} by ${e.data.operator}: ${e.data.reason}`;
+    case 'ContractAdmitted':
+      return `${e.data.contract.title} (digest ${e.data.contractDigest.slice(0, 12)})`;
+    default:
+      return '';
+  }
+}
+
+export function registerRunCommands(program: Command, ctx: CliContext): void {
+  const { output } = ctx;
+  const contract = program.command('contract').description('validate and admit task contracts (YAML, JSON, or Markdown with front matter)');
+  contract
+    .command('validate <file>')
+    .description('check a contract file without touching the ledger; prints its digest')
+    .option('--json', 'machine-readable output')
+    .action((file: string, opts: { json?: boolean }) => {
+      const loaded = loadContract(file);
+      if (opts.json) output.out(json(loaded));
+      else output.out(`valid contract "${loaded.contract.title}" (${loaded.format}), digest ${loaded.contractDigest}`);
+    });
+  contract
+    .command('admit <file>')
+    .description('admit a contract as a new run; prints the run id')
+    .option('--by <operator>', 'operator admitting it')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts: { by?: string; json?: boolean }) => {
+      const loaded = loadContract(file);
+      const event = await ctx.withLedger((ledger) => admitContract(ledger, { file: resolve(file), loaded, admittedBy: operatorName(opts.by) }));
+      if (event.type !== 'ContractAdmitted') throw new Error('unexpected event');
+      if (opts.json) output.out(json({ runId: event.data.runId, contractDigest: event.data.contractDigest, event }));
+      else output.out(event.data.runId);
+    });
+
+  for (const decision of ['approved', 'denied'] as const) {
+    program
+      .command(`${decision === 'approved' ? 'approve' : 'deny'} <run>`)
+      .description(decision === 'approved' ? "approve a run: binds the contract digest and the target's HEAD now" : 'deny a run')
+      .option('--by <operator>', 'operator deciding')
+      .option('--note <text>', 'note', '')
+      .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)')
+      .option('--expires-hours <hours>', 'approval lifetime', hours, 24)
+      .option('--json', 'machine-readable output')
+      .action(async (runId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {
+        const event = await ctx.withLedger((ledger) =>
+          recordApproval(ledger, {
+            runId,
+            decision,
+            operator: operatorName(opts.by),
+            note: opts.note,
+            expiresInHours: opts.expiresHours,
+            ...(opts.digest ? { contractDigest: opts.digest } : {}),
+          }),
+        );
+        output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
+      });
+  }
+
+  program
+    .command('outcome <run>')
+    .description('accept or reject a run; acceptance needs digested evidence that re-verifies now')
+    .option('--accept', 'accept the change')
+    .option('--reject', 'reject the change')
+    .option('--by <operator>', 'operator deciding')
+    .requiredOption('--reason <text>', 'why')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, opts: { accept?: boolean; reject?: boolean; by?: string; reason: string; json?: boolean }) => {
+      if (Boolean(opts.accept) === Boolean(opts.reject)) throw new BadInput('give exactly one of --accept or --reject');
+      const event = await ctx.withLedger((ledger) =>
+        recordOutcome(ledger, { runId, decision: opts.accept ? 'accepted' : 'rejected', operator: operatorName(opts.by), reason: opts.reason }),
+      );
+      output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
+    });
+
+  program
+    .command('status [run]')
+    .description('one run in full, or every run with its status and the gate of its last refusal')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string | undefined, opts: { json?: boolean }) => {
+      await ctx.withLedger(async (ledger) => {
+        if (runId) await loadRun(ledger, runId);
+      });
+      const projections = ledgerPaths(ctx.ledgerDir()).projections;
+      if (runId) {
+        const text = readFileSync(join(projections, PROJECTION_FILES.runsDir, runId, RUN_FILES.state), 'utf8');
+        if (opts.json) return output.out(text.trimEnd());
+        const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
+        output.out(
+          [
+            `run         ${run.runId}${run.contract?.workItem ? ` [${run.contract.workItem}]` : ''}`,
+            `title       ${run.contract?.title ?? '-'}`,
+            `status      ${run.status}`,
+            `target      ${run.targetId} (${run.targetPath})`,
+            `backend     ${run.backendId}`,
+            `contract    ${run.contractDigest}`,
+            `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}` : 'none'}`,
+            `refused     ${run.lastRefusal ? `gate ${run.lastRefusal.gate} (${run.lastRefusal.command}): ${run.lastRefusal.detail}` : '-'}`,
+            `outcome     ${run.outcome ? `${run.outcome.decision} by ${run.outcome.operator}: ${run.outcome.reason}` : run.outcomeDeadline ? `due by ${run.outcomeDeadline}` : '-'}`,
+            `replay      ${Object.entries(run.replay).filter(([k]) => k !== 'dir').map(([, v]) => v).join('\n            ')}`,
+          ].join('\n'),
+        );
+        return;
+      }
+      const entries = JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[];
+      const now = Date.now();
+      const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
+      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId) }));
+      if (entries.length === 0) return output.out('no runs');
+      output.out(
+        table([
+          ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
+          ...entries.map((e) => [e.runId, e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', e.title ?? '-']),
+        ]),
+      );
+      if (overdue.length) output.out(`\npast their outcome deadline (cto-ledger sweep closes them): ${overdue.map((e) => e.runId).join(', ')}`);
+    });
+
+  program
+    .command('events')
+    .description('the events of one stream (chain-checked) or of the whole log in global order')
+    .option('--stream <stream>', 'one stream, e.g. run-<id> or target-<id>')
+    .option('--after <position>', 'global position to start after', '0')
+    .option('--json', 'one JSON object per line')
+    .action(async (opts: { stream?: string; after: string; json?: boolean }) => {
+      const after = Number(opts.after);
+      if (!Number.isInteger(after) || after < 0) throw new BadInput(`--after must be a position (a whole number), got ${opts.after}`);
+      await ctx.withLedger(
+        async (ledger) => {
+          const print = (r: { position: number | null; event: LedgerEvent }) =>
+            output.out(
+              opts.json
+                ? JSON.stringify(r.position === null ? r.event : { position: r.position, ...r.event })
+                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
+            );
+          if (opts.stream) {
+            const events = await ledger.store.readStream(opts.stream);
+            if (events.length === 0) throw new BadInput(`no stream ${opts.stream}`);
+            events.forEach((event) => print({ position: null, event }));
+          } else {
+            for await (const r of ledger.store.readAll({ after }) as AsyncIterable<RecordedEvent>) print(r);
+          }
+        },
+        { refresh: false },
+      );
+    });
+
+  program
+    .command('replay <run>')
+    .description("rebuild one run's projection files (run.json, events.normalized.jsonl, trace.jsonl) from its stream")
+    .requiredOption('--out <dir>', 'where to write them')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, opts: { out: string; json?: boolean }) => {
+      const events = await ctx.withLedger(
+        async (ledger) => {
+          await loadRun(ledger, runId);
+          return ledger.store.readStream(runStream(runId));
+        },
+        { refresh: false },
+      );
+      if (existsSync(opts.out) && !existsSync(join(opts.out, '.'))) throw new BadInput(`${opts.out} is not a directory`);
+      mkdirSync(opts.out, { recursive: true });
+      const files = {
+        [RUN_FILES.state]: renderRunState(foldRun(runId, events)),
+        [RUN_FILES.normalized]: events.map(normalizedLine).join(''),
+        [RUN_FILES.trace]: events.map(traceLine).join(''),
+      };
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(opts.out, name), text);
+      const written = Object.keys(files).map((f) => join(resolve(opts.out), f));
+      output.out(opts.json ? json({ runId, events: events.length, files: written }) : `replayed ${events.length} events of run ${runId} into:\n${written.join('\n')}`);
+    });
+}

@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { BadInput } from '../errors.js';
+import { formatIssues } from '../events/envelope.js';
+import { digestOf } from '../events/hashing.js';
+
+const host = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'an exact host, optionally with :port');
+
+export const BackendConfig = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    description: z.string().default(''),
+    /** argv, run without a shell; the harness resolves relative paths against the ledger dir. */
+    command: z.array(z.string().min(1)).min(1),
+    /** A kill switch: false means it can never be activated, whatever the ledger says. */
+    enabled: z.boolean().default(true),
+    eligibleRisks: z.array(z.enum(['low', 'medium', 'high'])).min(1).default(['low']),
+    /** 'none', or the exact hosts reachable through the harness's filtering proxy. */
+    network: z.union([z.literal('none'), z.object({ allow: z.array(host).min(1) }).strict()]).default('none'),
+    /** Names of environment variables passed through to the backend; values never reach the ledger. */
+    secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+  })
+  .strict();
+export type BackendConfig = z.infer<typeof BackendConfig>;
+
+export const LedgerConfig = z
+  .object({
+    backends: z.array(BackendConfig).default([]),
+  })
+  .strict();
+export type LedgerConfig = z.infer<typeof LedgerConfig>;
+
+export const CONFIG_TEMPLATE = `# cto-ledger configuration.
+# Backends are the programs that do the coding work. Declaring one here does not activate it:
+# runtime default activation is false. Activate with \`cto-ledger backend enable ID\` (recorded on the
+# ledger, bound to this entry's digest: edit the entry and it is inactive until enabled again).
+backends: []
+#  - id: my-agent
+#    description: an agent CLI
+#    command: [my-agent, --print]   # argv, no shell
+#    enabled: true                  # false is a kill switch
+#    eligibleRisks: [low]
+#    network: none                  # or: { allow: [api.example.com:443] }
+#    secrets: [EXAMPLE_API_KEY]     # passed by name; values are never recorded
+`;
+
+export function loadConfig(file: string): LedgerConfig {
+  if (!existsSync(file)) return { backends: [] };
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0];
+      throw new BadInput(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${err.message.split('\n')[0]}`);
+    }
+    throw new BadInput(`${file}: cannot read: ${(err as Error).message}`);
+  }
+  const parsed = LedgerConfig.safeParse(raw ?? {});
+  if (!parsed.success) throw new BadInput(`${file}: ${formatIssues(parsed.error)}`);
+  const ids = parsed.data.backends.map((b) => b.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) throw new BadInput(`${file}: backend ${twice} is declared twice`);
+  return parsed.data;
+}
+
+/** The digest an enablement and a contract bind to: change the entry and the binding breaks. */
+export function backendConfigDigest(backend: BackendConfig): string {
+  return digestOf(backend);
+}

@@ -1,0 +1,34 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type ArtifactRef = { name: string; sha256: string; size: number };
+export type EvidenceCheck = { ok: true } | { ok: false; detail: string };
+
+/** Where an artifact with this digest lives in the ledger's content-addressed store. */
+export function artifactPath(artifactsDir: string, sha256: string): string {
+  return join(artifactsDir, 'sha256', sha256.slice(0, 2), sha256);
+}
+
+async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/** Re-hashes every artifact now: evidence counts only if every byte is still what was digested. */
+export async function verifyArtifacts(artifactsDir: string, artifacts: readonly ArtifactRef[]): Promise<EvidenceCheck> {
+  for (const a of artifacts) {
+    const file = artifactPath(artifactsDir, a.sha256);
+    if (!existsSync(file)) return { ok: false, detail: `artifact ${a.name} (${a.sha256}) is missing from the store` };
+    const now = await hashFile(file);
+    if (now.sha256 !== a.sha256 || now.size !== a.size) {
+      return { ok: false, detail: `artifact ${a.name} no longer hashes to ${a.sha256}` };
+    }
+  }
+  return { ok: true };
+}

@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
+import { BadInput } from '../errors.js';
+import { openSqliteStore } from '../store/sqlite.js';
+import type { EventStore } from '../store/types.js';
+import { inspectRepo, type RepoFacts } from '../target/repo.js';
+
+/** Everything a command handler may touch: the store, the config, a clock and the repo inspector. */
+export type Ledger = {
+  dir: string;
+  store: EventStore;
+  configFile: string;
+  config(): LedgerConfig;
+  now(): Date;
+  inspectRepo(path: string): Promise<RepoFacts>;
+  close(): Promise<void>;
+};
+
+export type LedgerOptions = {
+  store?: EventStore;
+  now?: () => Date;
+  inspectRepo?: (path: string) => Promise<RepoFacts>;
+};
+
+export const DEFAULT_LEDGER_DIR = '.cto-ledger';
+
+export function ledgerPaths(dir: string) {
+  const root = resolve(dir);
+  return {
+    root,
+    db: join(root, 'ledger.db'),
+    config: join(root, 'config.yaml'),
+    projections: join(root, 'projections'),
+    artifacts: join(root, 'artifacts'),
+  };
+}
+
+/** Creates the ledger dir, its store and a config template; an existing ledger is left as it is. */
+export async function initLedger(dir: string): Promise<{ created: boolean; root: string }> {
+  const paths = ledgerPaths(dir);
+  const created = !existsSync(paths.db);
+  mkdirSync(paths.root, { recursive: true });
+  await openSqliteStore({ file: paths.db, create: true }).close();
+  if (!existsSync(paths.config)) writeFileSync(paths.config, CONFIG_TEMPLATE, { flag: 'wx' });
+  return { created, root: paths.root };
+}
+
+export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
+  const paths = ledgerPaths(dir);
+  if (!options.store && !existsSync(paths.root)) {
+    throw new BadInput(`no ledger at ${paths.root} (run: cto-ledger init, or pass --ledger DIR)`);
+  }
+  const store = options.store ?? openSqliteStore({ file: paths.db });
+  return {
+    dir: paths.root,
+    store,
+    configFile: paths.config,
+    config: () => loadConfig(paths.config),
+    now: options.now ?? (() => new Date()),
+    inspectRepo: options.inspectRepo ?? inspectRepo,
+    close: () => store.close(),
+  };
+}

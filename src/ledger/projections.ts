@@ -1,0 +1,38 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
+import { StoreUnavailable } from '../errors.js';
+import { ledgerPaths, type Ledger } from './ledger.js';
+
+/** One projection writer at a time per ledger dir, across processes. */
+async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Promise<T> {
+  const { root } = ledgerPaths(ledger.dir);
+  mkdirSync(root, { recursive: true });
+  let release: () => Promise<void>;
+  try {
+    release = await lockfile.lock(root, {
+      lockfilePath: join(root, 'projections.lock'),
+      retries: { retries: 200, minTimeout: 20, maxTimeout: 100 },
+      stale: 30_000,
+    });
+  } catch (err) {
+    throw new StoreUnavailable(`cannot lock the projections of ${root}: ${(err as Error).message}`);
+  }
+  try {
+    return await work();
+  } finally {
+    await release();
+  }
+}
+
+/** Brings the projection files under the ledger dir up to the end of the log. */
+export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
+  return withProjectionLock(ledger, () =>
+    projectionRunner(ledger.store, ledgerPaths(ledger.dir).projections, { onProgress }).catchUp(),
+  );
+}
+
+export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
+  return withProjectionLock(ledger, () => rebuildProjections(ledger.store, ledgerPaths(ledger.dir).projections, onProgress));
+}

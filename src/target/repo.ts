@@ -1,0 +1,62 @@
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { BadInput } from '../errors.js';
+
+/** Facts about a git repository, read at the edge and handed to the pure deciders. */
+export type RepoFacts = {
+  /** Absolute, symlink-resolved top-level path of the working tree. */
+  path: string;
+  rootCommit: string;
+  head: string;
+  remoteUrl: string | null;
+  /** `git status --porcelain` lines, untracked included; empty when clean. */
+  dirty: string[];
+};
+
+// Repository config can run code on our git calls (THREATS.md 1): switch off what git would execute.
+const HARDENED_CONFIG = ['core.fsmonitor=false', 'core.hooksPath=/dev/null', 'core.pager=cat', 'diff.external=', 'core.untrackedCache=false'];
+
+function cleanGitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !key.startsWith('GIT_')) env[key] = value;
+  }
+  return env;
+}
+
+export function hardenedGit(dir: string): SimpleGit {
+  // simple-git refuses these keys whatever their value; ours only switch the machinery off.
+  const unsafe = { allowUnsafeFsMonitor: true, allowUnsafeHooksPath: true, allowUnsafePager: true, allowUnsafeDiffExternal: true };
+  return simpleGit({ baseDir: dir, config: HARDENED_CONFIG, trimmed: true, unsafe }).env(cleanGitEnv());
+}
+
+/** Reads a repository's identity and state; a path that is no git repository is bad input naming it. */
+export async function inspectRepo(path: string): Promise<RepoFacts> {
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new BadInput(`${path}: no such directory`);
+  const dir = realpathSync(path);
+  const git = hardenedGit(dir);
+  let top: string;
+  try {
+    top = await git.revparse(['--show-toplevel']);
+  } catch {
+    throw new BadInput(`${path} is not a git repository`);
+  }
+  if (realpathSync(top) !== dir) throw new BadInput(`${path} is inside the git repository ${top}: give its top level`);
+  let head: string;
+  try {
+    head = await git.revparse(['--verify', 'HEAD^{commit}']);
+  } catch {
+    throw new BadInput(`${path} has no commits yet`);
+  }
+  const roots = (await git.raw(['rev-list', '--max-parents=0', 'HEAD'])).split('\n').filter(Boolean).sort();
+  const remotes = await git.getRemotes(true);
+  const origin = remotes.find((r) => r.name === 'origin') ?? remotes[0];
+  const status = await git.raw(['status', '--porcelain=v1', '--untracked-files=all', '--ignore-submodules=none']);
+  return {
+    path: dir,
+    rootCommit: roots[0]!,
+    head,
+    remoteUrl: origin ? origin.refs.fetch || null : null,
+    dirty: status.split('\n').filter(Boolean),
+  };
+}
