@@ -32,6 +32,7 @@ export function projectionRunner(store: EventStore, dir: string, options: { batc
 
   function load(): void {
     mkdirSync(runsDir, { recursive: true });
+    linesWritten.clear(); // the files are the truth: re-count them at every catch-up
     const checkpoint = join(dir, PROJECTION_FILES.checkpoint);
     position = existsSync(checkpoint) ? (JSON.parse(readFileSync(checkpoint, 'utf8')) as { position: number }).position : 0;
     const runs = join(dir, PROJECTION_FILES.runs);

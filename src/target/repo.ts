@@ -16,10 +16,12 @@ export type RepoFacts = {
 // Repository config can run code on our git calls (THREATS.md 1): switch off what git would execute.
 const HARDENED_CONFIG = ['core.fsmonitor=false', 'core.hooksPath=/dev/null', 'core.pager=cat', 'diff.external=', 'core.untrackedCache=false'];
 
+/** An allowlisted environment: no GIT_* overrides, editors, pagers or askpass helpers reach git. */
 function cleanGitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith('GIT_')) env[key] = value;
+  for (const key of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR']) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
   }
   return env;
 }

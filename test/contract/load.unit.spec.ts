@@ -1,0 +1,76 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadContract } from '../../src/contract/load.js';
+import { DEFAULT_FORBIDDEN_ACTIONS } from '../../src/contract/schema.js';
+import { BadInput } from '../../src/errors.js';
+import { contractYaml } from '../fixtures/ledgers.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+const tmp = tempDir('cto-contract-');
+afterAll(() => tmp.remove());
+let n = 0;
+function file(ext: string, text: string): string {
+  const path = join(tmp.dir, `c${n++}${ext}`);
+  writeFileSync(path, text);
+  return path;
+}
+function failure(path: string): string {
+  try {
+    loadContract(path);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BadInput);
+    return (err as Error).message;
+  }
+  throw new Error('expected the contract to be refused');
+}
+
+describe('contract files', () => {
+  it('reads YAML, JSON and Markdown-with-front-matter to the same contract and digest', () => {
+    const fromYaml = loadContract(file('.yaml', contractYaml()));
+    const fields = JSON.parse(JSON.stringify(fromYaml.contract));
+    const fromJson = loadContract(file('.json', JSON.stringify({ ...fields, forbiddenActions: [] })));
+    const { brief, ...front } = fields;
+    const md = `---\n${contractYaml({ brief: undefined }).replace(/^brief:.*\n/m, '')}---\n\n${brief}\n`;
+    const fromMd = loadContract(file('.md', md));
+    expect(fromYaml.format).toBe('yaml');
+    expect(fromMd.format).toBe('markdown');
+    expect(fromJson.contractDigest).toBe(fromYaml.contractDigest);
+    expect(fromMd.contractDigest).toBe(fromYaml.contractDigest);
+    expect(fromMd.contract.brief).toBe(brief);
+    expect(front.workItem).toBe('CTO-WORK-049');
+  });
+
+  it('always forbids the default actions; a contract may add, never remove', () => {
+    const c = loadContract(file('.yaml', contractYaml({ forbiddenActions: ['schema-migration'] }))).contract;
+    expect(c.forbiddenActions).toEqual([...DEFAULT_FORBIDDEN_ACTIONS, 'schema-migration'].sort());
+    const only = loadContract(file('.yaml', contractYaml({ forbiddenActions: ['push'] }))).contract;
+    expect(only.forbiddenActions).toEqual([...DEFAULT_FORBIDDEN_ACTIONS].sort());
+  });
+
+  it('changes the digest when any field changes', () => {
+    const a = loadContract(file('.yaml', contractYaml())).contractDigest;
+    const b = loadContract(file('.yaml', contractYaml({ allowedPaths: ['src/**', 'docs/**'] }))).contractDigest;
+    expect(a).not.toBe(b);
+  });
+
+  it('names the file, line and field of what is wrong', () => {
+    expect(failure(file('.yaml', 'title: [unclosed\nbrief: x\n'))).toMatch(/contract-invalid: .*c\d+\.yaml:\d+:\d+: malformed YAML/);
+    expect(failure(file('.json', '{"title": '))).toMatch(/malformed JSON/);
+    expect(failure(file('.yaml', contractYaml({ colour: 'blue' })))).toMatch(/Unrecognized key.*colour/);
+    expect(failure(file('.yaml', contractYaml({ allowedPaths: [] })))).toMatch(/allowedPaths/);
+    expect(failure(file('.yaml', contractYaml({ rollback: undefined })))).toMatch(/rollback/);
+    expect(failure(file('.yaml', contractYaml({ validation: undefined })))).toMatch(/validation: name a validation command, or give an explicit noTestRationale/);
+    expect(failure(file('.yaml', contractYaml({ noTestRationale: 'docs only' })))).toMatch(/not both/);
+    expect(failure(file('.yaml', contractYaml({ workItem: 'work 49' })))).toMatch(/workItem/);
+    expect(failure(file('.md', '# no front matter\n'))).toMatch(/front matter/);
+    expect(failure(file('.txt', 'x'))).toMatch(/unknown contract format \.txt/);
+    expect(failure(join(tmp.dir, 'missing.yaml'))).toMatch(/missing\.yaml: no such file/);
+  });
+
+  it('accepts an explicit no-test rationale instead of a validation command', () => {
+    const c = loadContract(file('.yaml', contractYaml({ validation: undefined, noTestRationale: 'documentation only' }))).contract;
+    expect(c.noTestRationale).toBe('documentation only');
+    expect(c.validation).toBeUndefined();
+  });
+});

@@ -1,0 +1,128 @@
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { admitContract } from '../../commands/admit-contract.js';
+import { admitTarget } from '../../commands/admit-target.js';
+import { recordApproval } from '../../commands/record-approval.js';
+import { recordOutcome } from '../../commands/record-outcome.js';
+import { setBackend } from '../../commands/set-backend.js';
+import { normalizedLine, RUN_FILES } from '../../projections/run-files.js';
+import { projectionRunner, rebuildProjections } from '../../projections/runner.js';
+import { loadContract } from '../../src/contract/load.js';
+import { runStream } from '../../src/domain/run.js';
+import { openSealed } from '../../src/events/envelope.js';
+import { sha256Hex } from '../../src/events/hashing.js';
+import { ledgerPaths } from '../../src/ledger/ledger.js';
+import { main } from '../../src/cli/main.js';
+import { contractYaml, makeLedger, type Adapter } from '../fixtures/ledgers.js';
+import { makeTargetRepo } from '../fixtures/repos.js';
+import { snapshotTree } from '../fixtures/tree.js';
+
+for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
+  describe(`projections (${adapter})`, () => {
+    const cleanups: Array<() => unknown> = [];
+    afterEach(async () => {
+      for (const c of cleanups.splice(0)) await c();
+    });
+
+    /** Three runs in different states, the projections caught up after every command. */
+    async function populated() {
+      const made = await makeLedger(adapter);
+      const repo = makeTargetRepo();
+      cleanups.push(made.cleanup, repo.remove);
+      const { ledger } = made;
+      const dir = join(made.dir, 'projections');
+      const runner = projectionRunner(ledger.store, dir, { batchSize: 3 });
+      const step = async <T>(p: Promise<T>) => {
+        const r = await p.catch((e: unknown) => e as T);
+        await runner.catchUp();
+        return r;
+      };
+      await step(admitTarget(ledger, { path: repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' }));
+      await step(setBackend(ledger, { backendId: 'demo', enable: true, by: 'jp', note: '' }));
+      const file = join(made.dir, '..', 'c.yaml');
+      writeFileSync(file, contractYaml());
+      const runs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const e = await admitContract(ledger, { file, loaded: loadContract(file), admittedBy: 'jp' });
+        if (e.type === 'ContractAdmitted') runs.push(e.data.runId);
+        await runner.catchUp();
+      }
+      await step(recordApproval(ledger, { runId: runs[0]!, decision: 'approved', operator: 'jp', expiresInHours: 24, note: '' }));
+      await step(recordOutcome(ledger, { runId: runs[0]!, decision: 'accepted', operator: 'jp', reason: 'x' }));
+      await step(recordApproval(ledger, { runId: runs[1]!, decision: 'denied', operator: 'jp', expiresInHours: 24, note: 'no' }));
+      await step(recordOutcome(ledger, { runId: runs[1]!, decision: 'rejected', operator: 'jp', reason: 'denied' }));
+      return { ...made, dir, runs, runner };
+    }
+
+    it('rebuilds from scratch to the same bytes, twice, as the incremental runner wrote', async () => {
+      const { ledger, dir } = await populated();
+      const incremental = snapshotTree(dir);
+      await rebuildProjections(ledger.store, dir);
+      const first = snapshotTree(dir);
+      await rebuildProjections(ledger.store, dir);
+      const second = snapshotTree(dir);
+      expect(Object.keys(first).length).toBeGreaterThanOrEqual(3 * 3 + 3);
+      expect(second).toEqual(first);
+      expect(first).toEqual(incremental);
+    });
+
+    it('writes one canonical line per run event whose hash re-verifies, and the states and queues', async () => {
+      const { ledger, dir, runs } = await populated();
+      const events = await ledger.store.readStream(runStream(runs[0]!));
+      const lines = readFileSync(join(dir, 'runs', runs[0]!, RUN_FILES.normalized), 'utf8').split('\n').filter(Boolean);
+      expect(lines).toEqual(events.map((e) => normalizedLine(e).trimEnd()));
+      for (const line of lines) {
+        const { hash, ...body } = JSON.parse(line) as { hash: string };
+        expect(openSealed(JSON.stringify(Object.fromEntries(Object.entries(body).sort())), hash).hash).toBe(hash);
+        expect(sha256Hex(JSON.stringify(Object.fromEntries(Object.entries(body).sort())))).toBe(hash);
+      }
+      const trace = readFileSync(join(dir, 'runs', runs[0]!, RUN_FILES.trace), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(trace.map((s) => s.name)).toEqual(['contract.admit', 'approval.record', 'command.refused']);
+      expect(trace[2]).toMatchObject({ status: 'error', attributes: { gate: 'evidence-missing' } });
+      const surface = JSON.parse(readFileSync(join(dir, 'control-surface.json'), 'utf8'));
+      expect(surface.waitingForApproval.map((r: { runId: string }) => r.runId)).toEqual([runs[2]]);
+      expect(surface.waitingForApproval[0].replay.normalizedEvents).toBe(`projections/runs/${runs[2]}/events.normalized.jsonl`);
+      expect(surface.totals).toEqual({ runs: 3, accepted: 0, rejected: 1 });
+      const list = JSON.parse(readFileSync(join(dir, 'runs.json'), 'utf8'));
+      expect(list.map((r: { status: string }) => r.status)).toEqual(['approved', 'rejected', 'awaiting-approval']);
+      expect(list[0].lastRefusalGate).toBe('evidence-missing');
+    });
+
+    it('mends a crash that left half a line and a stale checkpoint', async () => {
+      const { ledger, dir, runs, runner } = await populated();
+      const clean = snapshotTree(dir);
+      writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify({ position: 2 }) + '\n');
+      appendFileSync(join(dir, 'runs', runs[0]!, RUN_FILES.normalized), '{"half":');
+      appendFileSync(join(dir, 'runs', runs[1]!, RUN_FILES.trace), '{"traceId":"x"}\n');
+      await runner.catchUp();
+      expect(snapshotTree(dir)).toEqual(clean);
+      expect(ledger.store.kind).toBe(adapter);
+    });
+  });
+}
+
+describe('replay', () => {
+  it("writes a run's files byte-identical to the ledger's projection", async () => {
+    const made = await makeLedger('sqlite');
+    const repo = makeTargetRepo();
+    try {
+      await admitTarget(made.ledger, { path: repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+      await setBackend(made.ledger, { backendId: 'demo', enable: true, by: 'jp', note: '' });
+      const file = join(made.dir, '..', 'c.yaml');
+      writeFileSync(file, contractYaml());
+      const e = await admitContract(made.ledger, { file, loaded: loadContract(file), admittedBy: 'jp' });
+      const runId = e.type === 'ContractAdmitted' ? e.data.runId : '';
+      await recordApproval(made.ledger, { runId, decision: 'approved', operator: 'jp', expiresInHours: 24, note: '' });
+      await made.ledger.close();
+      const out = join(made.dir, '..', 'replayed');
+      const quiet = { out: () => {}, err: () => {} };
+      expect(await main(['--ledger', made.dir, 'status'], quiet)).toBe(0);
+      expect(await main(['--ledger', made.dir, 'replay', runId, '--out', out], quiet)).toBe(0);
+      expect(snapshotTree(out)).toEqual(snapshotTree(join(ledgerPaths(made.dir).projections, 'runs', runId)));
+    } finally {
+      repo.remove();
+      await made.cleanup().catch(() => {});
+    }
+  });
+});
