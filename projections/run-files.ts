@@ -1,6 +1,9 @@
-import { initialRunState, type RunState } from '../src/domain/run.js';
-import type { LedgerEvent } from '../src/events/envelope.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { foldRun, initialRunState, type RunState } from '../src/domain/run.js';
+import { canonicalWithHash, type LedgerEvent } from '../src/events/envelope.js';
 import { canonicalize } from '../src/events/hashing.js';
+import { writeAtomic } from './files.js';
 
 // The per-run projection files: pure renderers, so the runner and `replay` write the same bytes.
 
@@ -33,9 +36,9 @@ export function parseRunState(text: string, runId: string): RunState {
   return { ...initialRunState(runId), ...state };
 }
 
-/** One canonical JSON line per ledger event of the run: the envelope exactly as hashed, plus its hash. */
-export function normalizedLine(event: LedgerEvent): string {
-  return canonicalize(event) + '\n';
+/** One canonical JSON line per ledger event: the envelope exactly as hashed, plus its hash. */
+export function normalizedLine(event: LedgerEvent, body?: string): string {
+  return (body ? canonicalWithHash(body, event.hash) : canonicalize(event)) + '\n';
 }
 
 const PHASE: Record<LedgerEvent['type'], string> = {
@@ -57,40 +60,58 @@ export function traceLine(event: LedgerEvent): string {
   let start = event.recordedAt;
   let end = event.recordedAt;
   let status: 'ok' | 'error' = 'ok';
-  const attributes: Record<string, unknown> = { 'event.type': event.type, 'event.version': event.version, actor: `${event.actor.kind}:${event.actor.id}` };
+  // Keys in sorted order, so JSON.stringify gives the canonical form without the slower canonicalizer.
+  const attributes: Record<string, unknown> = { actor: `${event.actor.kind}:${event.actor.id}` };
   switch (event.type) {
     case 'CaseExecuted':
       start = event.data.startedAt;
       end = event.data.endedAt;
       status = event.data.status === 'succeeded' ? 'ok' : 'error';
-      attributes['case.status'] = event.data.status;
       attributes['case.isolation'] = event.data.isolation;
-      if (event.data.failedGate) attributes.gate = event.data.failedGate;
-      break;
-    case 'ExecutionRefused':
-    case 'CommandRefused':
-      status = 'error';
-      attributes.gate = event.data.gate;
+      attributes['case.status'] = event.data.status;
       break;
     case 'ApprovalRecorded':
-      attributes.decision = event.data.decision;
-      break;
     case 'OutcomeRecorded':
       attributes.decision = event.data.decision;
       break;
     default:
       break;
   }
+  attributes['event.type'] = event.type;
+  attributes['event.version'] = event.version;
+  const gate =
+    event.type === 'CaseExecuted' ? event.data.failedGate : event.type === 'ExecutionRefused' || event.type === 'CommandRefused' ? event.data.gate : null;
+  if (gate) {
+    attributes.gate = gate;
+    status = 'error';
+  }
   return (
-    canonicalize({
-      traceId: event.correlationId,
-      spanId: event.id,
-      parentSpanId: event.causationId,
-      name: PHASE[event.type],
-      startTime: start,
-      endTime: end,
-      status,
+    JSON.stringify({
       attributes,
+      endTime: end,
+      name: PHASE[event.type],
+      parentSpanId: event.causationId,
+      spanId: event.id,
+      startTime: start,
+      status,
+      traceId: event.correlationId,
     }) + '\n'
   );
+}
+
+/** A run's three files, rendered from its stream alone: the runner and `replay` write the same bytes. */
+export function renderRunFiles(runId: string, events: readonly LedgerEvent[]): Record<string, string> {
+  return {
+    [RUN_FILES.state]: renderRunState(foldRun(runId, events)),
+    [RUN_FILES.normalized]: events.map((e) => normalizedLine(e)).join(''),
+    [RUN_FILES.trace]: events.map(traceLine).join(''),
+  };
+}
+
+export function writeRunFiles(dir: string, runId: string, events: readonly LedgerEvent[]): string[] {
+  mkdirSync(dir, { recursive: true });
+  return Object.entries(renderRunFiles(runId, events)).map(([name, text]) => {
+    writeAtomic(join(dir, name), text);
+    return join(dir, name);
+  });
 }

@@ -34,25 +34,21 @@ export function listEntry(state: RunState): RunListEntry {
   };
 }
 
+/** Runs the control surface shows: each waits for someone. Closed runs are only counted. */
+export const ACTIVE_STATUSES: readonly RunState['status'][] = ['awaiting-approval', 'approved', 'executed', 'evidenced', 'failed-closed', 'denied'];
+
 /** The control-surface summary Hermes reads: runs by what they wait for, each with its replay paths. */
-export function renderControlSurface(entries: readonly RunListEntry[], position: number): string {
+export function renderControlSurface(active: readonly RunListEntry[], counts: Record<string, number>, position: number): string {
   const withReplay = (e: RunListEntry) => ({ ...e, replay: replayPaths(e.runId) });
-  const by = (...statuses: RunListEntry['status'][]) => entries.filter((e) => statuses.includes(e.status)).map(withReplay);
+  const by = (...statuses: RunListEntry['status'][]) => active.filter((e) => statuses.includes(e.status)).map(withReplay);
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const summary = {
     position,
-    totals: {
-      runs: entries.length,
-      accepted: entries.filter((e) => e.status === 'accepted').length,
-      rejected: entries.filter((e) => e.status === 'rejected').length,
-    },
+    totals: { runs: total, accepted: counts.accepted ?? 0, rejected: counts.rejected ?? 0 },
     waitingForApproval: by('awaiting-approval'),
     approvedNotExecuted: by('approved'),
     awaitingOutcome: by('executed', 'evidenced', 'failed-closed'),
     denied: by('denied'),
   };
   return JSON.stringify(summary, null, 2) + '\n';
-}
-
-export function renderRunList(entries: readonly RunListEntry[]): string {
-  return JSON.stringify(entries, null, 2) + '\n';
 }

@@ -1,17 +1,18 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
-import { normalizedLine, renderRunState, RUN_FILES, traceLine } from '../../projections/run-files.js';
+import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
 import type { RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
-import { foldRun, runStream } from '../domain/run.js';
+import { type foldRun, runStream } from '../domain/run.js';
 import { BadInput } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths } from '../ledger/ledger.js';
+import { materializeRunFiles } from '../ledger/projections.js';
 import { operatorName, type CliContext } from './context.js';
 import { json, table } from './output.js';
 
@@ -107,12 +108,14 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .description('one run in full, or every run with its status and the gate of its last refusal')
     .option('--json', 'machine-readable output')
     .action(async (runId: string | undefined, opts: { json?: boolean }) => {
-      await ctx.withLedger(async (ledger) => {
-        if (runId) await loadRun(ledger, runId);
-      });
       const projections = ledgerPaths(ctx.ledgerDir()).projections;
       if (runId) {
-        const text = readFileSync(join(projections, PROJECTION_FILES.runsDir, runId, RUN_FILES.state), 'utf8');
+        const state = await ctx.withLedger(async (ledger) => {
+          const loaded = await loadRun(ledger, runId);
+          await materializeRunFiles(ledger, runId);
+          return loaded;
+        });
+        const text = renderRunState(state);
         if (opts.json) return output.out(text.trimEnd());
         const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
         output.out(
@@ -131,6 +134,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         );
         return;
       }
+      await ctx.withLedger(async () => undefined); // brings the projections up to date
       const entries = JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[];
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
@@ -187,15 +191,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         },
         { refresh: false },
       );
-      if (existsSync(opts.out) && !existsSync(join(opts.out, '.'))) throw new BadInput(`${opts.out} is not a directory`);
-      mkdirSync(opts.out, { recursive: true });
-      const files = {
-        [RUN_FILES.state]: renderRunState(foldRun(runId, events)),
-        [RUN_FILES.normalized]: events.map(normalizedLine).join(''),
-        [RUN_FILES.trace]: events.map(traceLine).join(''),
-      };
-      for (const [name, text] of Object.entries(files)) writeFileSync(join(opts.out, name), text);
-      const written = Object.keys(files).map((f) => join(resolve(opts.out), f));
+      const written = writeRunFiles(resolve(opts.out), runId, events);
       output.out(opts.json ? json({ runId, events: events.length, files: written }) : `replayed ${events.length} events of run ${runId} into:\n${written.join('\n')}`);
     });
 }

@@ -38,8 +38,11 @@ export type NewEvent = EventDraft & {
   causationId: string | null;
 };
 
-/** A ledger event with its position in the global log (not hashed: positions differ between stores). */
-export type RecordedEvent = { position: number; event: LedgerEvent };
+/**
+ * A ledger event with its position in the global log (not hashed: positions differ between stores)
+ * and the canonical body its hash covers.
+ */
+export type RecordedEvent = { position: number; event: LedgerEvent; body: string };
 
 export class UnsupportedEvent extends BadInput {}
 
@@ -105,6 +108,15 @@ export function openSealed(body: string, hash: string, expectedPrev?: string | n
   const data = CATALOGUE[env.type].data.safeParse(env.data);
   if (!data.success) throw new ChainBroken(env.stream, env.version, env.id, `data invalid: ${formatIssues(data.error)}`);
   return { ...env, hash } as LedgerEvent;
+}
+
+/**
+ * The canonical JSON of the whole event, hash included, made from the stored canonical body without
+ * re-serialising: `hash` sorts between `data` and `id`, and everything after `data` is flat.
+ */
+export function canonicalWithHash(body: string, hash: string): string {
+  const at = body.lastIndexOf(',"id":"');
+  return `${body.slice(0, at)},"hash":"${hash}"${body.slice(at)}`;
 }
 
 export function formatIssues(error: z.ZodError): string {

@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
+import { materializeRun, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { StoreUnavailable } from '../errors.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
 /** One projection writer at a time per ledger dir, across processes. */
-async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Promise<T> {
-  const { root } = ledgerPaths(ledger.dir);
+async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>): Promise<T> {
+  const { root } = ledgerPaths(ledgerDir);
   mkdirSync(root, { recursive: true });
   let release: () => Promise<void>;
   try {
@@ -28,11 +28,16 @@ async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Pr
 
 /** Brings the projection files under the ledger dir up to the end of the log. */
 export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
-  return withProjectionLock(ledger, () =>
+  return withProjectionLock(ledger.dir, () =>
     projectionRunner(ledger.store, ledgerPaths(ledger.dir).projections, { onProgress }).catchUp(),
   );
 }
 
 export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
-  return withProjectionLock(ledger, () => rebuildProjections(ledger.store, ledgerPaths(ledger.dir).projections, onProgress));
+  return withProjectionLock(ledger.dir, () => rebuildProjections(ledger.store, ledgerPaths(ledger.dir).projections, onProgress));
+}
+
+/** Writes one run's projection files now (a rebuild leaves closed runs to be rendered on demand). */
+export function materializeRunFiles(ledger: Ledger, runId: string): Promise<number> {
+  return withProjectionLock(ledger.dir, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
 }

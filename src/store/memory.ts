@@ -16,7 +16,7 @@ export function createMemoryStore(): EventStore {
   let closed = false;
 
   function open(row: Row, prev?: string | null): RecordedEvent {
-    return { position: row.position, event: openSealed(row.body, row.hash, prev) };
+    return { position: row.position, event: openSealed(row.body, row.hash, prev), body: row.body };
   }
 
   function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {

@@ -187,7 +187,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   }
 
   function open(row: Row, prev?: string | null): RecordedEvent {
-    return { position: row.position, event: openSealed(row.body, row.hash, prev) };
+    return { position: row.position, event: openSealed(row.body, row.hash, prev), body: row.body };
   }
 
   function readPage(after: number, size: number): RecordedEvent[] {

@@ -1,0 +1,79 @@
+// npm run bench: durable append throughput (1 writer, 8 concurrent writers with group commit),
+// full projection rebuild speed and peak memory, and a plain better-sqlite3 loop for reference.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { EVENTS_PER_RUN, newId, runEvent } from './workload.js';
+
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
+const SEQUENTIAL = Math.min(TOTAL, Number(process.env.BENCH_SEQUENTIAL ?? 20_000));
+const WRITERS = 8;
+
+const dir = mkdtempSync(join(tmpdir(), 'cto-bench-'));
+const file = join(dir, 'ledger.db');
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const log = (line: string) => process.stdout.write(line + '\n');
+
+async function writer(store: ReturnType<typeof openSqliteStore>, events: number): Promise<void> {
+  let runId = newId();
+  for (let i = 0; i < events; i++) {
+    const n = i % EVENTS_PER_RUN;
+    if (n === 0 && i > 0) runId = newId();
+    await store.append(`run-${runId}`, [runEvent(runId, n, new Date())], n === 0 ? 'no-stream' : n - 1);
+  }
+}
+
+function plainSqliteBaseline(rows: number): number {
+  const db = new Database(join(dir, 'plain.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t (body) VALUES (?)');
+  const body = 'x'.repeat(600);
+  const started = performance.now();
+  for (let i = 0; i < rows; i++) insert.run(body);
+  const rate = rows / ((performance.now() - started) / 1000);
+  db.close();
+  return rate;
+}
+
+log(`cto-ledger bench: ${fmt(TOTAL)} events into ${file} (WAL, synchronous=FULL)`);
+const baseline = plainSqliteBaseline(5_000);
+log(`reference   plain better-sqlite3 insert loop, one row per transaction: ${fmt(baseline)}/s`);
+
+const store = openSqliteStore({ file, create: true });
+let started = performance.now();
+await writer(store, SEQUENTIAL);
+const sequentialRate = SEQUENTIAL / ((performance.now() - started) / 1000);
+log(`append      1 sequential writer:  ${fmt(sequentialRate)} durable appends/s (${fmt(SEQUENTIAL)} events)   target >= 4,000/s`);
+
+const concurrent = TOTAL - SEQUENTIAL;
+started = performance.now();
+await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(store, Math.floor(concurrent / WRITERS) + (w < concurrent % WRITERS ? 1 : 0))));
+const concurrentRate = concurrent / ((performance.now() - started) / 1000);
+log(`append      ${WRITERS} concurrent writers: ${fmt(concurrentRate)} durable appends/s (${fmt(concurrent)} events, group commit)   target >= 15,000/s`);
+
+let bytes = 0;
+let count = 0;
+for await (const r of store.readAll()) {
+  bytes += Buffer.byteLength(JSON.stringify(r.event));
+  count++;
+}
+await store.close();
+log(`ledger      ${fmt(count)} events, ${fmt(bytes / count)} bytes per sealed event on average, file ${fmt(statSync(file).size / 1e6)} MB`);
+
+const child = fileURLToPath(new URL('./rebuild-child.js', import.meta.url));
+const rebuild = JSON.parse(execFileSync(process.execPath, [child, file, join(dir, 'projections')], { encoding: 'utf8' })) as {
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  maxRssMB: number;
+};
+log(`rebuild     ${fmt(rebuild.eventsPerSecond)} events/s (${fmt(rebuild.events)} events in ${rebuild.seconds.toFixed(2)} s)   target >= 100,000/s`);
+log(`rebuild     peak RSS ${fmt(rebuild.maxRssMB)} MB   target < 200 MB`);
+
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,114 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { cli } from '../fixtures/cli.js';
+import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
+import { makeTargetRepo } from '../fixtures/repos.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+describe('the CLI, as a user runs it', () => {
+  const tmp = tempDir('cto-cli-');
+  const repo = makeTargetRepo();
+  const L = join(tmp.dir, 'ledger');
+  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
+  const position = () => Number(JSON.parse(run('health', '--json').stdout).lastPosition);
+  const contract = (name: string, text: string) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  let runId = '';
+
+  beforeAll(() => {
+    expect(run('init').code).toBe(0);
+    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [DEMO_BACKEND] }));
+    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
+    expect(run('backend', 'enable', 'demo').code).toBe(0);
+  });
+  afterAll(() => {
+    tmp.remove();
+    repo.remove();
+  });
+
+  it('walks admit, approve and status with exit 0, and --json everywhere a machine reads', () => {
+    const admitted = run('contract', 'admit', contract('ok.yaml', contractYaml()), '--json');
+    expect(admitted.code).toBe(0);
+    runId = JSON.parse(admitted.stdout).runId;
+    expect(runId).toMatch(/^[0-9A-Z]{26}$/);
+    expect(run('approve', runId, '--note', 'go').code).toBe(0);
+    const status = JSON.parse(run('status', runId, '--json').stdout);
+    expect(status).toMatchObject({ runId, status: 'approved', approval: { operator: 'jp', baseCommit: repo.head() } });
+    expect(JSON.parse(run('status', '--json').stdout).runs[0]).toMatchObject({ runId, status: 'approved' });
+    expect(JSON.parse(run('target', 'list', '--json').stdout)[0]).toMatchObject({ targetId: 'fixture', current: true });
+    expect(JSON.parse(run('backend', 'list', '--json').stdout)[0]).toMatchObject({ id: 'demo', active: true });
+    const health = JSON.parse(run('health', '--json').stdout);
+    expect(health).toMatchObject({ ok: true, store: { kind: 'sqlite', schemaVersion: 1 }, chains: { broken: [] }, activeBackends: ['demo'] });
+    const lines = run('events', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((e) => e.type)).toEqual(['TargetAdmitted', 'BackendEnabled', 'ContractAdmitted', 'ApprovalRecorded']);
+    expect(lines.map((e) => e.position)).toEqual([1, 2, 3, 4]);
+    expect(run('events', '--stream', `run-${runId}`).stdout).toMatch(/ApprovalRecorded/);
+  });
+
+  it('exits 1 naming the gate when a gate refuses', () => {
+    const r = run('outcome', runId, '--accept', '--reason', 'ship it');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^cto-ledger: refused by gate evidence-missing: /);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 with one line naming what and where for bad input, and appends nothing', () => {
+    const before = position();
+    const cases: Array<[string[], RegExp]> = [
+      [['contract', 'admit', contract('bad.yaml', 'title: [oops\n')], /bad\.yaml:\d+:\d+: malformed YAML/],
+      [['contract', 'admit', contract('bad.json', '{"title": 1,')], /bad\.json: malformed JSON/],
+      [['contract', 'admit', contract('extra.yaml', contractYaml({ colour: 'blue' }))], /extra\.yaml: .*colour/],
+      [['contract', 'admit', contract('missing.yaml', contractYaml({ successCriteria: undefined }))], /missing\.yaml: successCriteria/],
+      [['contract', 'validate', join(tmp.dir, 'nope.yaml')], /nope\.yaml: no such file/],
+      [['target', 'admit', tmp.dir, '--owner', 'jp'], /is not a git repository/],
+      [['approve', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], /unknown run 01ARZ3NDEKTSV4RRFFQ69G5FAV/],
+      [['status', 'not-a-run'], /"not-a-run" is not a run id/],
+      [['outcome', runId, '--accept', '--reject', '--reason', 'x'], /exactly one of --accept or --reject/],
+      [['approve', runId, '--expires-hours', 'soon'], /--expires-hours must be a positive number/],
+      [['frobnicate'], /unknown command/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(...args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr.trim()).toMatch(message);
+      expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+    }
+    expect(position()).toBe(before);
+  });
+
+  it('exits 2 for a ledger that is not one, or was written by a newer schema; 3 for a broken chain', () => {
+    const fake = join(tmp.dir, 'fake');
+    mkdirSync(fake);
+    writeFileSync(join(fake, 'ledger.db'), 'certainly not sqlite '.repeat(100));
+    const notLedger = cli(['--ledger', fake, 'status']);
+    expect(notLedger.code).toBe(2);
+    expect(notLedger.stderr).toMatch(/fake\/ledger\.db is not a cto-ledger ledger/);
+    expect(cli(['--ledger', join(tmp.dir, 'absent'), 'status']).stderr).toMatch(/no ledger at .*absent/);
+
+    const newer = join(tmp.dir, 'newer');
+    expect(cli(['--ledger', newer, 'init']).code).toBe(0);
+    const db = new Database(join(newer, 'ledger.db'));
+    db.prepare(`UPDATE meta SET value = '7' WHERE key = 'schemaVersion'`).run();
+    db.close();
+    const r = cli(['--ledger', newer, 'health']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/written by a newer cto-ledger \(store schema v7/);
+
+    const tampered = new Database(join(L, 'ledger.db'));
+    tampered.exec('DROP TRIGGER events_no_update');
+    tampered.prepare(`UPDATE events SET body = replace(body, '"go"', '"GO"') WHERE type = 'ApprovalRecorded'`).run();
+    tampered.close();
+    const broken = run('events', '--stream', `run-${runId}`);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(new RegExp(`hash chain broken in stream run-${runId} at version 1`));
+    const health = run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.stdout).chains.broken[0]).toMatch(/version 1/);
+  });
+});
