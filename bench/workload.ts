@@ -43,12 +43,12 @@ export function runEvent(runId: string, n: number, now: Date): NewEvent {
   } else if (n % 2 === 1) {
     draft = {
       type: 'ApprovalRecorded',
-      data: { decision: 'approved', operator: 'bench', contractDigest: SHA, baseCommit: COMMIT, expiresAt: now.toISOString(), note: 'approved for the benchmark '.repeat(4) },
+      data: { decision: 'approved', operator: 'bench', contractDigest: SHA, baseCommit: COMMIT, expiresAt: now.toISOString(), note: 'approved for the benchmark' },
     };
   } else {
     draft = {
       type: 'CommandRefused',
-      data: { command: 'outcome', gate: 'evidence-missing', detail: 'no evidence yet: the harness has not run this case '.repeat(3), requestedBy: 'bench' },
+      data: { command: 'outcome', gate: 'evidence-missing', detail: 'no evidence yet: the harness has not run this case', requestedBy: 'bench' },
     };
   }
   return newEvent(draft, meta);

@@ -64,7 +64,7 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
  * the control surface and the files of the runs it touched.
  */
 export function projectionRunner(store: EventStore, dir: string, options: RunnerOptions = {}) {
-  const batchSize = options.batchSize ?? 5_000;
+  const batchSize = options.batchSize ?? 2_000;
   const materialize = options.materialize ?? 'touched';
 
   function applyBatch(pdb: ProjectionDb, batch: readonly RecordedEvent[], touched: Set<string> | null): void {
@@ -73,7 +73,8 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
       for (const { event } of batch) {
         if (!event.stream.startsWith('run-')) continue;
         const runId = event.stream.slice(4);
-        const state = states.get(runId) ?? pdb.runState(runId) ?? initialRunState(runId);
+        // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
+        const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
         states.set(runId, evolveRun(state, event));
         touched?.add(runId);
       }
@@ -98,19 +99,11 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
   async function catchUpWith(pdb: ProjectionDb): Promise<CatchUpResult> {
     const touched = materialize === 'touched' ? new Set<string>() : null;
     let applied = 0;
-    let batch: RecordedEvent[] = [];
-    const flush = () => {
-      if (batch.length === 0) return;
-      applyBatch(pdb, batch, touched);
-      applied += batch.length;
+    for await (const page of store.readAllPages({ after: pdb.position(), pageSize: batchSize })) {
+      applyBatch(pdb, page, touched);
+      applied += page.length;
       options.onProgress?.(applied, pdb.position());
-      batch = [];
-    };
-    for await (const recorded of store.readAll({ after: pdb.position() })) {
-      batch.push(recorded);
-      if (batch.length >= batchSize) flush();
     }
-    flush();
     if (applied > 0 || !existsSync(join(dir, PROJECTION_FILES.runs))) await writeViews(pdb, touched);
     return { position: pdb.position(), applied };
   }

@@ -68,20 +68,11 @@ function addHours(iso: string, hours: number): string {
   return new Date(Date.parse(iso) + hours * 3_600_000).toISOString();
 }
 
-/** Folds one run-stream event; events at or below the state's version are already in (idempotent). */
-export function evolveRun(state: RunState, event: LedgerEvent): RunState {
-  if (event.version <= state.version) return state;
-  const next: RunState = {
-    ...state,
-    version: event.version,
-    lastHash: event.hash,
-    lastEventId: event.id,
-    updatedAt: event.recordedAt,
-  };
+/** What one event changes in a run's state (the pure core of evolveRun). */
+function changesFor(state: RunState, event: LedgerEvent): Partial<RunState> {
   switch (event.type) {
     case 'ContractAdmitted':
       return {
-        ...next,
         status: 'awaiting-approval',
         admittedAt: event.recordedAt,
         contract: event.data.contract,
@@ -94,7 +85,6 @@ export function evolveRun(state: RunState, event: LedgerEvent): RunState {
       };
     case 'ApprovalRecorded':
       return {
-        ...next,
         status: event.data.decision === 'approved' ? 'approved' : 'denied',
         approval: { ...event.data, eventId: event.id, recordedAt: event.recordedAt, consumed: false },
         outcomeDeadline:
@@ -103,15 +93,11 @@ export function evolveRun(state: RunState, event: LedgerEvent): RunState {
             : state.outcomeDeadline,
       };
     case 'ExecutionRefused':
-      return { ...next, lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: 'execute', at: event.recordedAt } };
+      return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: 'execute', at: event.recordedAt } };
     case 'CommandRefused':
-      return {
-        ...next,
-        lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: event.data.command, at: event.recordedAt },
-      };
+      return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: event.data.command, at: event.recordedAt } };
     case 'CaseExecuted':
       return {
-        ...next,
         status: event.data.status === 'succeeded' ? 'executed' : 'failed-closed',
         approval: state.approval && { ...state.approval, consumed: true },
         execution: { ...event.data, eventId: event.id },
@@ -121,20 +107,25 @@ export function evolveRun(state: RunState, event: LedgerEvent): RunState {
             : state.lastRefusal,
       };
     case 'EvidenceDigested':
-      return {
-        ...next,
-        status: state.status === 'executed' ? 'evidenced' : state.status,
-        evidence: { ...event.data, eventId: event.id },
-      };
+      return { status: state.status === 'executed' ? 'evidenced' : state.status, evidence: { ...event.data, eventId: event.id } };
     case 'OutcomeRecorded':
-      return {
-        ...next,
-        status: event.data.decision === 'accepted' ? 'accepted' : 'rejected',
-        outcome: { ...event.data, recordedAt: event.recordedAt },
-      };
+      return { status: event.data.decision === 'accepted' ? 'accepted' : 'rejected', outcome: { ...event.data, recordedAt: event.recordedAt } };
     default:
-      return next;
+      return {};
   }
+}
+
+/** Folds one run-stream event; events at or below the state's version are already in (idempotent). */
+export function evolveRun(state: RunState, event: LedgerEvent): RunState {
+  if (event.version <= state.version) return state;
+  return {
+    ...state,
+    version: event.version,
+    lastHash: event.hash,
+    lastEventId: event.id,
+    updatedAt: event.recordedAt,
+    ...changesFor(state, event),
+  };
 }
 
 export function foldRun(runId: string, events: readonly LedgerEvent[]): RunState {

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { canonicalize } from 'json-canonicalize';
 
 export function sha256Hex(bytes: string | Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  // The one-shot form is about twice as fast on the small inputs the ledger hashes all day.
+  return typeof bytes === 'string' ? hash('sha256', bytes, 'hex') : createHash('sha256').update(bytes).digest('hex');
 }
 
 /** sha256 of the RFC 8785 canonical JSON of a value: the digest of contracts, configs and events. */

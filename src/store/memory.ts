@@ -65,8 +65,12 @@ export function createMemoryStore(): EventStore {
         return opened;
       });
     },
+    async *readAllPages(options = {}): AsyncIterable<RecordedEvent[]> {
+      const size = options.pageSize ?? 1_000;
+      for (let i = options.after ?? 0; i < log.length; i += size) yield log.slice(i, i + size).map((row) => open(row));
+    },
     async *readAll(options = {}): AsyncIterable<RecordedEvent> {
-      for (let i = options.after ?? 0; i < log.length; i++) yield open(log[i]!);
+      for await (const page of this.readAllPages(options)) yield* page;
     },
     subscribe(options = {}) {
       return pollingSubscription(

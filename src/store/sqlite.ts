@@ -14,7 +14,7 @@ export const STORE_SCHEMA_VERSION = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS events (
-  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  position INTEGER PRIMARY KEY, -- no AUTOINCREMENT: rows are never deleted, so rowids only grow (one page less per commit)
   id TEXT NOT NULL UNIQUE,
   stream TEXT NOT NULL,
   version INTEGER NOT NULL,
@@ -125,6 +125,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
+  // Group commit waits a turn of the event loop to gather concurrent appends; a lone sequential
+  // writer would only pay that wait, so it flushes on a microtask until a batch shows concurrency.
+  let lastBatchSize = 1;
 
   function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
     const rows = events.map((e) => byId.get(e.id) as (Row & { position: number }) | undefined);
@@ -138,8 +141,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     return { version: last.version, position: last.position, duplicate: true };
   }
 
-  // Nested in the batch transaction, so a refused append rolls back to its own savepoint only.
-  const appendOne = db.transaction((p: Pending): AppendResult => {
+  function appendOneInTransaction(p: Pending): AppendResult {
     const dup = duplicateOf(p.stream, p.events);
     if (dup) return dup;
     const tail = tailOf.get(p.stream) as { version: number; hash: string } | undefined;
@@ -154,26 +156,27 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       prev = sealed.hash;
     }
     return { version, position, duplicate: false };
-  });
-
+  }
   type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
   // One transaction, one fsync, for every append queued since the last flush: group commit.
+  // A refusal (Conflict, BadInput) is thrown before its append inserts anything, so no savepoint is
+  // needed; any other error aborts the whole batch.
   const commitBatch = db.transaction((batch: Pending[]): Outcome[] =>
     batch.map((p) => {
       try {
-        return { ok: true, result: appendOne(p) };
+        return { ok: true, result: appendOneInTransaction(p) };
       } catch (error) {
         if (error instanceof Conflict || error instanceof BadInput) return { ok: false, error };
         throw error;
       }
     }),
   );
-
   function flush(): void {
     scheduled = false;
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
+    lastBatchSize = batch.length;
     let outcomes: Outcome[];
     try {
       outcomes = commitBatch.immediate(batch);
@@ -203,6 +206,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         checkStreamName(stream);
         if (events.length === 0) throw new BadInput('nothing to append');
         events.forEach(validateNew);
+        // Caught here, so an insert inside a group commit never trips over its own batch.
+        if (new Set(events.map((e) => e.id)).size !== events.length) throw new BadInput(`the same event id twice in one append to ${stream}`);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -210,7 +215,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         queue.push({ stream, events, expected, resolve, reject });
         if (!scheduled) {
           scheduled = true;
-          setImmediate(flush);
+          if (lastBatchSize > 1) setImmediate(flush);
+          else queueMicrotask(flush);
         }
       });
     },
@@ -223,15 +229,18 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         return event;
       });
     },
-    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+    async *readAllPages(options = {}): AsyncIterable<RecordedEvent[]> {
       const size = options.pageSize ?? 1_000;
       let after = options.after ?? 0;
       for (;;) {
         const rows = readPage(after, size);
         if (rows.length === 0) return;
-        yield* rows;
+        yield rows;
         after = rows[rows.length - 1]!.position;
       }
+    },
+    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+      for await (const page of this.readAllPages(options)) yield* page;
     },
     subscribe(options = {}) {
       return pollingSubscription(

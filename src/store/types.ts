@@ -29,6 +29,8 @@ export interface EventStore {
   readStream(stream: string): Promise<LedgerEvent[]>;
   /** Events with global position greater than `after`, in global order, streamed in pages. */
   readAll(options?: { after?: number; pageSize?: number }): AsyncIterable<RecordedEvent>;
+  /** The same, a page at a time: one await per page, for folds over the whole log. */
+  readAllPages(options?: { after?: number; pageSize?: number }): AsyncIterable<RecordedEvent[]>;
   /** Catch-up from `after`, then live, with no gap and no duplicate; across processes where the store allows. */
   subscribe(options?: { after?: number }): Subscription;
   /** Position of the last event in the global log, 0 when empty. */
