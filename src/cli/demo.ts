@@ -1,11 +1,60 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import type { CliContext } from './context.js';
+import { demoContract, makeDemoRepo, writeDemoBackends } from './demo-fixture.js';
+
+type Step = { say: string; argv: string[]; expect: number };
 
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description('run the governed route end to end on a throwaway repository and ledger')
-    .action(async () => {
-      ctx.output.out('demo: not yet');
+    .option('--dir <dir>', 'where to build the demo (default: a new temp dir, kept for you to inspect)')
+    .action(async (opts: { dir?: string }) => {
+      const { main } = await import('./main.js');
+      const out = ctx.output;
+      const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cto-ledger-demo-'));
+      const ledger = join(dir, 'ledger');
+      const repo = makeDemoRepo(dir);
+      const backends = writeDemoBackends(dir);
+      const contractFile = join(dir, 'CTO-WORK-049.md');
+      writeFileSync(contractFile, demoContract('demo'));
+      out.out(`cto-ledger demo in ${dir}\n  target repository ${repo}\n  ledger            ${ledger}\n`);
+
+      let runId = '';
+      const capture = { out: (t: string) => (runId = t.trim()), err: (t: string) => out.err(t) };
+      const run = async (step: Step, quietOut = false): Promise<void> => {
+        out.out(`# ${step.say}\n$ cto-ledger ${step.argv.map((a) => (/[\s"']/.test(a) ? `'${a}'` : a)).join(' ')}`);
+        const code = await main(['--ledger', ledger, ...step.argv], quietOut ? capture : out);
+        if (quietOut) out.out(runId);
+        if (code !== step.expect) throw new Error(`demo step failed (exit ${code}, expected ${step.expect}): ${step.say}`);
+        out.out('');
+      };
+
+      await run({ say: 'create the ledger', argv: ['init'], expect: 0 });
+      writeFileSync(
+        join(ledger, 'config.yaml'),
+        stringify({
+          backends: [
+            { id: 'demo', description: 'a script that makes the requested change', command: [process.execPath, backends.good], eligibleRisks: ['low'] },
+            { id: 'demo-stray', description: 'a script that also edits CI', command: [process.execPath, backends.stray], eligibleRisks: ['low'] },
+          ],
+        }),
+      );
+      await run({ say: 'admit the target repository (owned, noncritical, low risk; 7 days)', argv: ['target', 'admit', repo, '--owner', 'jp', '--by', 'jp'], expect: 0 });
+      await run({ say: 'backends are declared in config.yaml but none is active by default', argv: ['backend', 'list'], expect: 0 });
+      await run({ say: 'a contract for an inactive backend is refused', argv: ['contract', 'admit', contractFile, '--by', 'jp'], expect: 1 });
+      await run({ say: 'activate the demo backend (recorded on the ledger)', argv: ['backend', 'enable', 'demo', '--by', 'jp', '--note', 'demo'], expect: 0 });
+      await run({ say: 'validate, then admit the contract: prints the run id', argv: ['contract', 'validate', contractFile], expect: 0 });
+      await run({ say: 'admit it', argv: ['contract', 'admit', contractFile, '--by', 'jp'], expect: 0 }, true);
+      await run({ say: "approve: binds the contract digest and the target's HEAD", argv: ['approve', runId, '--by', 'jp', '--note', 'go ahead'], expect: 0 });
+      await run({ say: 'acceptance needs digested evidence: refused until the harness has run', argv: ['outcome', runId, '--accept', '--by', 'jp', '--reason', 'too early'], expect: 1 });
+      await run({ say: 'the run, its last refusal and its replay paths', argv: ['status', runId], expect: 0 });
+      await run({ say: 'every event, hash-chained', argv: ['events'], expect: 0 });
+      await run({ say: 'health: store, chains, isolation, active backends', argv: ['health'], expect: 0 });
+      out.out(`The harness (cto-ledger execute) is the next step of the route and not built yet; the run waits, approved.\nEverything is kept in ${dir}.`);
     });
 }

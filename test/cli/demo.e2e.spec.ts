@@ -1,0 +1,23 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { cli } from '../fixtures/cli.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+it('runs the demo end to end from the built CLI and leaves a ledger that verifies', () => {
+  const tmp = tempDir('cto-demo-');
+  try {
+    const r = cli(['demo', '--dir', tmp.dir]);
+    expect(r.stderr).not.toMatch(/demo step failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/refused by gate backend-ineligible|backend demo enabled/);
+    const runId = /\n([0-9A-HJKMNP-TV-Z]{26})\n/.exec(r.stdout)?.[1];
+    expect(runId).toBeDefined();
+    const ledger = join(tmp.dir, 'ledger');
+    const health = JSON.parse(cli(['--ledger', ledger, 'health', '--json']).stdout);
+    expect(health).toMatchObject({ ok: true, chains: { broken: [] } });
+    expect(existsSync(join(ledger, 'projections', 'runs', runId!, 'events.normalized.jsonl'))).toBe(true);
+  } finally {
+    tmp.remove();
+  }
+}, 60_000);
