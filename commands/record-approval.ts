@@ -22,7 +22,7 @@ export type ApprovalFacts = { now: Date; target: TargetState; repo: RepoFacts | 
 export function decideApproval(run: RunState, cmd: RecordApproval, facts: ApprovalFacts): Decision {
   if (run.status === 'none' || !run.contractDigest) return invalid(`unknown run ${cmd.runId}`);
   if (run.outcome) return refuse('approval-consumed', `run ${cmd.runId} is closed (${run.outcome.decision})`);
-  if (run.execution) return refuse('approval-consumed', `run ${cmd.runId} was executed; its approval is spent and cannot be renewed`);
+  if (run.execution || run.started) return refuse('approval-consumed', `run ${cmd.runId} was executed; its approval is spent and cannot be renewed`);
   if (cmd.contractDigest && cmd.contractDigest !== run.contractDigest) {
     return refuse('approval-mismatch', `contract digest ${cmd.contractDigest} is not the admitted contract's ${run.contractDigest}`);
   }

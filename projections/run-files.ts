@@ -21,6 +21,7 @@ export function replayPaths(runId: string) {
     runState: `${dir}/${RUN_FILES.state}`,
     normalizedEvents: `${dir}/${RUN_FILES.normalized}`,
     trace: `${dir}/${RUN_FILES.trace}`,
+    evidence: `evidence/${runId}`,
   };
 }
 
@@ -49,6 +50,7 @@ const PHASE: Record<LedgerEvent['type'], string> = {
   ContractAdmitted: 'contract.admit',
   ApprovalRecorded: 'approval.record',
   ExecutionRefused: 'execute.refused',
+  ExecutionStarted: 'execute.start',
   CommandRefused: 'command.refused',
   CaseExecuted: 'case.execute',
   EvidenceDigested: 'evidence.digest',

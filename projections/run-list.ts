@@ -35,7 +35,7 @@ export function listEntry(state: RunState): RunListEntry {
 }
 
 /** Runs the control surface shows: each waits for someone. Closed runs are only counted. */
-export const ACTIVE_STATUSES: readonly RunState['status'][] = ['awaiting-approval', 'approved', 'executed', 'evidenced', 'failed-closed', 'denied'];
+export const ACTIVE_STATUSES: readonly RunState['status'][] = ['awaiting-approval', 'approved', 'executing', 'executed', 'evidenced', 'failed-closed', 'denied'];
 
 /** The control-surface summary Hermes reads: runs by what they wait for, each with its replay paths. */
 export function renderControlSurface(active: readonly RunListEntry[], counts: Record<string, number>, position: number): string {
@@ -47,6 +47,7 @@ export function renderControlSurface(active: readonly RunListEntry[], counts: Re
     totals: { runs: total, accepted: counts.accepted ?? 0, rejected: counts.rejected ?? 0 },
     waitingForApproval: by('awaiting-approval'),
     approvedNotExecuted: by('approved'),
+    running: by('executing'),
     awaitingOutcome: by('executed', 'evidenced', 'failed-closed'),
     denied: by('denied'),
   };

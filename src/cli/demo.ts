@@ -51,10 +51,29 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       await run({ say: 'validate, then admit the contract: prints the run id', argv: ['contract', 'validate', contractFile], expect: 0 });
       await run({ say: 'admit it', argv: ['contract', 'admit', contractFile, '--by', 'jp'], expect: 0 }, true);
       await run({ say: "approve: binds the contract digest and the target's HEAD", argv: ['approve', runId, '--by', 'jp', '--note', 'go ahead'], expect: 0 });
-      await run({ say: 'acceptance needs digested evidence: refused until the harness has run', argv: ['outcome', runId, '--accept', '--by', 'jp', '--reason', 'too early'], expect: 1 });
-      await run({ say: 'the run, its last refusal and its replay paths', argv: ['status', runId], expect: 0 });
-      await run({ say: 'every event, hash-chained', argv: ['events'], expect: 0 });
+      await run({ say: 'acceptance needs digested evidence: refused before the harness has run', argv: ['outcome', runId, '--accept', '--by', 'jp', '--reason', 'too early'], expect: 1 });
+      await run({ say: 'execute through the harness: worktree, sandboxed backend, checks, validation, evidence', argv: ['execute', runId, '--by', 'jp'], expect: 0 });
+      await run({ say: 'accept: the evidence re-verifies now and the target is still at the base commit', argv: ['outcome', runId, '--accept', '--by', 'jp', '--reason', 'patch reviewed, test passes'], expect: 0 });
+      await run({ say: 'the run, with its replay paths', argv: ['status', runId], expect: 0 });
+      const goodRun = runId;
+
+      out.out('# a second run: a backend that also edits the CI workflow, outside its allowed paths');
+      await run({ say: 'activate the straying backend', argv: ['backend', 'enable', 'demo-stray', '--by', 'jp'], expect: 0 });
+      writeFileSync(contractFile, demoContract('demo-stray'));
+      await run({ say: 'admit the same task for it', argv: ['contract', 'admit', contractFile, '--by', 'jp'], expect: 0 }, true);
+      await run({ say: 'approve', argv: ['approve', runId, '--by', 'jp'], expect: 0 });
+      await run({ say: 'execute: it fails closed (exit 1, the gate named)', argv: ['execute', runId, '--by', 'jp'], expect: 1 });
+      await run({ say: 'a failed-closed run can only be rejected', argv: ['outcome', runId, '--accept', '--by', 'jp', '--reason', 'try anyway'], expect: 1 });
+      await run({ say: 'reject it', argv: ['outcome', runId, '--reject', '--by', 'jp', '--reason', 'touched CI'], expect: 0 });
+      await run({ say: 'every run', argv: ['status'], expect: 0 });
       await run({ say: 'health: store, chains, isolation, active backends', argv: ['health'], expect: 0 });
-      out.out(`The harness (cto-ledger execute) is the next step of the route and not built yet; the run waits, approved.\nEverything is kept in ${dir}.`);
+      out.out(
+        [
+          `The accepted change is ${join(ledger, 'evidence', goodRun, 'patch.diff')} (apply it with git apply).`,
+          `Its evidence: ${join(ledger, 'evidence', goodRun)} (check with: cd there && sha256sum -c SHA256SUMS).`,
+          `The failed run's report: ${join(ledger, 'evidence', runId, 'report.md')}.`,
+          `Everything is kept in ${dir}.`,
+        ].join('\n'),
+      );
     });
 }

@@ -4,12 +4,14 @@ import type { Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
+import { sweep } from '../../commands/sweep.js';
+import { executeRun } from '../harness/execute.js';
 import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
 import type { RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { type foldRun, runStream } from '../domain/run.js';
-import { BadInput } from '../errors.js';
+import { BadInput, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
@@ -86,6 +88,36 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
       });
   }
+
+  program
+    .command('execute <run>')
+    .description('run an approved case through the harness: gates, sandboxed backend, checks, validation, evidence')
+    .option('--by <operator>', 'operator starting it')
+    .option('--json', 'machine-readable output')
+    .action(async (runId: string, opts: { by?: string; json?: boolean }) => {
+      const result = await ctx.withLedger((ledger) =>
+        executeRun(ledger, runId, { by: operatorName(opts.by), onPhase: (p) => (opts.json ? undefined : output.err(`execute: ${p}...`)) }),
+      );
+      if (opts.json) output.out(json(result));
+      else {
+        output.out(
+          [
+            `run ${runId}: ${result.status}${result.failedGate ? ` (gate ${result.failedGate})` : ''}, isolation ${result.isolation}`,
+            `evidence  ${result.evidenceDir} (bundle ${result.bundleDigest.slice(0, 16)})`,
+          ].join('\n'),
+        );
+      }
+      if (result.failedGate) throw new Refused(result.failedGate, `run ${runId} failed closed; see ${result.evidenceDir}/report.md`);
+    });
+
+  program
+    .command('sweep')
+    .description('close runs past their outcome deadline, rejected by the outcome-missing gate')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const closed = await ctx.withLedger((ledger) => sweep(ledger));
+      output.out(opts.json ? json({ closed }) : closed.length ? `closed ${closed.length} overdue run(s): ${closed.join(', ')}` : 'no overdue runs');
+    });
 
   program
     .command('outcome <run>')

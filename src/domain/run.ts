@@ -8,6 +8,7 @@ export type RunStatus =
   | 'awaiting-approval'
   | 'approved'
   | 'denied'
+  | 'executing'
   | 'failed-closed'
   | 'executed'
   | 'evidenced'
@@ -31,6 +32,8 @@ export type RunState = {
   backendId: string | null;
   backendConfigDigest: string | null;
   approval: (EventData<'ApprovalRecorded'> & { eventId: string; recordedAt: string; consumed: boolean }) | null;
+  /** Set when an execution claimed the approval (ExecutionStarted): it can never start a second one. */
+  started: (EventData<'ExecutionStarted'> & { eventId: string; at: string }) | null;
   execution: (EventData<'CaseExecuted'> & { eventId: string }) | null;
   evidence: (EventData<'EvidenceDigested'> & { eventId: string }) | null;
   outcome: (EventData<'OutcomeRecorded'> & { recordedAt: string }) | null;
@@ -56,6 +59,7 @@ export function initialRunState(runId: string): RunState {
     backendId: null,
     backendConfigDigest: null,
     approval: null,
+    started: null,
     execution: null,
     evidence: null,
     outcome: null,
@@ -96,6 +100,12 @@ function changesFor(state: RunState, event: LedgerEvent): Partial<RunState> {
       return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: 'execute', at: event.recordedAt } };
     case 'CommandRefused':
       return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: event.data.command, at: event.recordedAt } };
+    case 'ExecutionStarted':
+      return {
+        status: 'executing',
+        approval: state.approval && { ...state.approval, consumed: true },
+        started: { ...event.data, eventId: event.id, at: event.recordedAt },
+      };
     case 'CaseExecuted':
       return {
         status: event.data.status === 'succeeded' ? 'executed' : 'failed-closed',

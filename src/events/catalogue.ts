@@ -77,6 +77,16 @@ export const CommandRefusedData = z
   .object({ command: z.string(), gate, detail: z.string(), requestedBy: z.string() })
   .strict();
 
+export const ExecutionStartedData = z
+  .object({
+    approvalEventId: ulid,
+    baseCommit: commit,
+    backendId: z.string(),
+    isolation: z.enum(['bubblewrap', 'unshare', 'none']),
+    startedBy: z.string(),
+  })
+  .strict();
+
 export const GateResult = z.object({ gate, ok: z.boolean(), detail: z.string() }).strict();
 
 export const CaseExecutedData = z
@@ -133,6 +143,7 @@ export const CATALOGUE = {
   ApprovalRecorded: { schemaVersion: 1, data: ApprovalRecordedData },
   ExecutionRefused: { schemaVersion: 1, data: ExecutionRefusedData },
   CommandRefused: { schemaVersion: 1, data: CommandRefusedData },
+  ExecutionStarted: { schemaVersion: 1, data: ExecutionStartedData },
   CaseExecuted: { schemaVersion: 1, data: CaseExecutedData },
   EvidenceDigested: { schemaVersion: 1, data: EvidenceDigestedData },
   OutcomeRecorded: { schemaVersion: 1, data: OutcomeRecordedData },

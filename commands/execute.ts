@@ -1,0 +1,123 @@
+import { backendConfigDigest, type BackendConfig } from '../src/config/config.js';
+import { backendEligibility, type BackendActivation } from '../src/domain/backend.js';
+import type { RunState } from '../src/domain/run.js';
+import { checkAdmission, type TargetState } from '../src/domain/target.js';
+import type { EventData } from '../src/events/catalogue.js';
+import type { GateId } from '../src/events/gates.js';
+import type { IsolationKind } from '../src/harness/isolation.js';
+import { accept, invalid, refuse, type Decision } from './decision.js';
+
+/** What the edge found before any mutation. */
+export type ExecuteFacts = {
+  now: Date;
+  target: TargetState;
+  /** The target repository now: null when there is none at the admitted path. */
+  repo: { rootCommit: string; head: string; dirty: string[] } | null;
+  backend: BackendConfig | undefined;
+  activation: BackendActivation;
+  isolation: IsolationKind;
+  /** Secret variable names the backend's config asks for that are not set for the harness. */
+  missingSecrets: string[];
+};
+
+/** The gates before mutation, in DESIGN.md's order; accepting claims the approval (ExecutionStarted). */
+export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: string): Decision {
+  if (run.status === 'none' || !run.contract) return invalid(`unknown run ${run.runId}`);
+  if (run.outcome) return refuse('approval-consumed', `run ${run.runId} is closed (${run.outcome.decision})`);
+  if (run.started || run.execution) return refuse('approval-consumed', `the approval of run ${run.runId} was spent by execution ${run.started?.eventId ?? run.execution?.eventId}`);
+  const approval = run.approval;
+  if (!approval) return refuse('approval-missing', `run ${run.runId} has no approval`);
+  if (approval.decision === 'denied') return refuse('approval-denied', `run ${run.runId} was denied by ${approval.operator}`);
+  if (approval.contractDigest !== run.contractDigest) return refuse('approval-mismatch', 'the approval binds another contract digest');
+  const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
+  if (!admission.ok) return refuse(admission.gate, admission.detail);
+  if (facts.repo!.head !== approval.baseCommit) {
+    return refuse('approval-mismatch', `the target is at ${facts.repo!.head}, the approval binds ${approval.baseCommit}`);
+  }
+  if (Date.parse(approval.expiresAt) <= facts.now.getTime()) return refuse('approval-expired', `the approval expired at ${approval.expiresAt}`);
+  const digest = facts.backend ? backendConfigDigest(facts.backend) : null;
+  const eligible = backendEligibility(run.backendId!, facts.backend, digest, facts.activation, admission.admission.risk);
+  if (!eligible.ok) return refuse('backend-ineligible', eligible.detail);
+  if (digest !== run.backendConfigDigest) return refuse('backend-ineligible', `backend ${run.backendId}'s config changed since the contract was admitted`);
+  if (facts.repo!.dirty.length > 0) {
+    return refuse('start-tree-dirty', `the target's working tree is not clean: ${facts.repo!.dirty.slice(0, 3).join('; ')}${facts.repo!.dirty.length > 3 ? ' ...' : ''}`);
+  }
+  if (run.contract.isolation === 'required' && facts.isolation === 'none') {
+    return refuse('isolation-unavailable', 'the contract requires isolation and neither bubblewrap nor unshare works on this machine');
+  }
+  if (facts.missingSecrets.length) return refuse('provider-failure', `secrets not set for the harness: ${facts.missingSecrets.join(', ')}`);
+  return accept({
+    type: 'ExecutionStarted',
+    data: { approvalEventId: approval.eventId, baseCommit: approval.baseCommit, backendId: run.backendId!, isolation: facts.isolation, startedBy },
+  });
+}
+
+/** What the harness observed after the backend exited and its process tree was killed. */
+export type ExecutionObservations = {
+  exit: { code: number | null; signal: string | null; timedOut: boolean };
+  /** Why the backend could not start, if it could not. */
+  startError: string | null;
+  survivors: number;
+  shimAttempts: string[];
+  gitStateChanged: string[];
+  operatorCheckoutChanged: string[];
+  paths: Array<{ path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string }>;
+  validation: { ran: true; code: number | null; timedOut: boolean } | { ran: false; reason: string };
+};
+
+type GateResult = EventData<'CaseExecuted'>['gateResults'][number];
+
+/** Every gate after the backend, each with its finding; the first failing one in this order is the verdict. */
+export function judgeExecution(o: ExecutionObservations): { gateResults: GateResult[]; failedGate: GateId | null } {
+  const forbiddenPaths = o.paths.filter((p) => p.verdict === 'forbidden');
+  const disallowed = o.paths.filter((p) => p.verdict === 'disallowed');
+  const uncaptured = o.paths.filter((p) => p.verdict === 'not-captured');
+  const list = (items: Array<{ path: string; why: string }>) => items.slice(0, 5).map((p) => `${p.path} (${p.why})`).join('; ');
+  const results: GateResult[] = [
+    {
+      gate: 'timeout',
+      ok: !o.exit.timedOut,
+      detail: o.exit.timedOut ? 'the backend ran past its time limit; its process tree was killed' : 'within the time limit',
+    },
+    {
+      gate: 'provider-failure',
+      ok: o.startError === null && (o.exit.timedOut || (o.exit.code === 0 && o.exit.signal === null)),
+      detail: o.startError ?? (o.exit.signal ? `the backend died by ${o.exit.signal}` : `the backend exited ${o.exit.code}`),
+    },
+    {
+      gate: 'forbidden-action',
+      ok: o.shimAttempts.length === 0 && o.gitStateChanged.length === 0 && forbiddenPaths.length === 0,
+      detail:
+        [
+          o.shimAttempts.length ? `attempted: ${o.shimAttempts.slice(0, 5).join('; ')}` : '',
+          o.gitStateChanged.length ? `git state changed: ${o.gitStateChanged.join(', ')}` : '',
+          forbiddenPaths.length ? `touched: ${list(forbiddenPaths)}` : '',
+        ]
+          .filter(Boolean)
+          .join(' | ') || 'no forbidden action attempted or done',
+    },
+    { gate: 'path-disallowed', ok: disallowed.length === 0, detail: disallowed.length ? list(disallowed) : 'every changed path is allowed' },
+    {
+      gate: 'end-tree-dirty',
+      ok: o.operatorCheckoutChanged.length === 0 && uncaptured.length === 0 && o.survivors === 0,
+      detail:
+        [
+          o.operatorCheckoutChanged.length ? `the operator's checkout changed: ${o.operatorCheckoutChanged.slice(0, 5).join('; ')}` : '',
+          uncaptured.length ? `not captured by the patch: ${list(uncaptured)}` : '',
+          o.survivors ? `${o.survivors} process(es) outlived the backend` : '',
+        ]
+          .filter(Boolean)
+          .join(' | ') || 'clean',
+    },
+    {
+      gate: 'validation-failed',
+      ok: o.validation.ran ? o.validation.code === 0 && !o.validation.timedOut : o.validation.reason.startsWith('no-test rationale'),
+      detail: o.validation.ran
+        ? o.validation.timedOut
+          ? 'the validation command ran past its time limit'
+          : `the validation command exited ${o.validation.code}`
+        : o.validation.reason,
+    },
+  ];
+  return { gateResults: results, failedGate: results.find((r) => !r.ok)?.gate ?? null };
+}

@@ -1,0 +1,335 @@
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { decideExecute, judgeExecution, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
+import { loadRun } from '../../commands/record-approval.js';
+import { runCommand } from '../../commands/runner.js';
+import { normalizedLine } from '../../projections/run-files.js';
+import { backendStream, foldBackend } from '../domain/backend.js';
+import { foldRun, runStream } from '../domain/run.js';
+import { foldTarget, targetStream } from '../domain/target.js';
+import { Refused, StoreUnavailable } from '../errors.js';
+import type { EventDraft } from '../events/catalogue.js';
+import type { LedgerEvent } from '../events/envelope.js';
+import type { GateId } from '../events/gates.js';
+import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
+import { redact, sealBundle } from './evidence.js';
+import { changedGitState, changedPaths, makePatch, snapshotGitState } from './inspect.js';
+import { detectIsolation } from './isolation.js';
+import { judgePaths } from './policy.js';
+import { renderReportMarkdown, type ExecutionReport } from './report.js';
+import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
+import { readShimAttempts, writeShims } from './shims.js';
+import { createWorktree, removeWorktree, type Worktree } from './worktree.js';
+
+export type ExecuteResult = {
+  runId: string;
+  status: 'succeeded' | 'failed-closed';
+  failedGate: GateId | null;
+  isolation: string;
+  evidenceDir: string;
+  bundleDigest: string;
+};
+
+export type ExecuteOptions = { by: string; onPhase?: (phase: string) => void };
+
+const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** One trace span of the harness's own work (phases, connections, attempts), for trace.jsonl. */
+type Span = { name: string; start: string; end: string; status: 'ok' | 'error'; attributes: Record<string, unknown> };
+
+function timed<T>(spans: Span[], name: string, work: () => Promise<T>, attributes: Record<string, unknown> = {}): Promise<T> {
+  const start = new Date().toISOString();
+  return work().then(
+    (value) => (spans.push({ name, start, end: new Date().toISOString(), status: 'ok', attributes }), value),
+    (err: unknown) => {
+      spans.push({ name, start, end: new Date().toISOString(), status: 'error', attributes: { ...attributes, error: String(err) } });
+      throw err;
+    },
+  );
+}
+
+/** The facts the gates before mutation need, read at the edge. */
+async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts & { targetPath: string | null }> {
+  const run = await loadRun(ledger, runId);
+  const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
+  const targetPath = target.admission?.path ?? null;
+  const repo = targetPath ? await ledger.inspectRepo(targetPath).catch(() => null) : null;
+  const backend = ledger.config().backends.find((b) => b.id === run.backendId);
+  return {
+    now: ledger.now(),
+    target,
+    targetPath,
+    repo,
+    backend,
+    activation: foldBackend(run.backendId!, await ledger.store.readStream(backendStream(run.backendId!))),
+    isolation: detectIsolation().kind,
+    missingSecrets: (backend?.secrets ?? []).filter((name) => !process.env[name]),
+  };
+}
+
+/**
+ * Executes an approved run through the harness: the gates before mutation (a refusal is recorded as
+ * ExecutionRefused), then the claim on the approval, the backend in its sandbox, the checks after it,
+ * the validation, the evidence bundle, and CaseExecuted + EvidenceDigested. The worktree is removed.
+ */
+export async function executeRun(ledger: Ledger, runId: string, options: ExecuteOptions): Promise<ExecuteResult> {
+  const facts = await gatherFacts(ledger, runId);
+  const { appended } = await runCommand(ledger, {
+    command: 'execute',
+    stream: runStream(runId),
+    actor: { kind: 'operator', id: options.by },
+    correlationId: runId,
+    recordRefusal: 'ExecutionRefused',
+    decide: (events) => decideExecute(foldRun(runId, events), facts, options.by),
+  });
+  const started = appended[0]!;
+  if (started.type !== 'ExecutionStarted') throw new StoreUnavailable('execution was not claimed');
+  const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
+  const contract = run.contract!;
+  const backend = facts.backend!;
+  const repoPath = facts.targetPath!;
+  const spans: Span[] = [];
+  const phase = (name: string) => options.onPhase?.(name);
+
+  let wt: Worktree | null = null;
+  try {
+    phase('worktree');
+    wt = await timed(spans, 'harness.worktree', () => createWorktree(repoPath, started.data.baseCommit, runId));
+    const runDir = join(wt.scratch, 'run');
+    const inDir = join(runDir, 'in');
+    const shimDir = join(inDir, 'shims');
+    const shimLog = join(runDir, 'shimlog');
+    const home = join(runDir, 'home');
+    const outDir = join(runDir, 'out');
+    for (const dir of [inDir, shimLog, home, outDir]) mkdirSync(dir, { recursive: true });
+    writeShims(shimDir);
+    const contractFile = join(inDir, 'contract.json');
+    writeFileSync(contractFile, JSON.stringify({ runId, baseCommit: started.data.baseCommit, contractDigest: run.contractDigest, ...contract }, null, 2) + '\n');
+
+    const before = await snapshotGitState(wt);
+    const secrets = Object.fromEntries(backend.secrets.map((name) => [name, process.env[name] ?? '']));
+    const env = {
+      PATH: `${shimDir}:${SYSTEM_PATH}`,
+      HOME: home,
+      TMPDIR: '/tmp',
+      LANG: 'C.UTF-8',
+      CTO_RUN_ID: runId,
+      CTO_WORKTREE: wt.path,
+      CTO_CONTRACT_FILE: contractFile,
+      CTO_BASE_COMMIT: started.data.baseCommit,
+      CTO_SHIM_LOG: shimLog,
+      ...secrets,
+    };
+    const command = [...backend.command];
+    if (command[0]!.includes('/') && !isAbsolute(command[0]!)) command[0] = resolve(ledger.dir, command[0]!);
+    // The backend's own program files (a script under /tmp, say) are visible to it, read-only.
+    const programFiles = command.filter((arg) => isAbsolute(arg) && existsSync(arg));
+    const sandboxBase = {
+      cwd: wt.path,
+      writable: [shimLog, home],
+      readOnly: [join(wt.path, '.git'), wt.commonDir, inDir, ...programFiles],
+      isolation: started.data.isolation,
+    };
+
+    phase('backend');
+    const connections: Connection[] = [];
+    let result: SandboxResult | null = null;
+    let startError: string | null = null;
+    try {
+      result = await timed(spans, 'backend.run', () =>
+        runSandboxed({
+          ...sandboxBase,
+          argv: command,
+          env,
+          stdinFile: contractFile,
+          stdoutFile: join(outDir, 'backend.stdout.log'),
+          stderrFile: join(outDir, 'backend.stderr.log'),
+          timeoutMs: contract.limits.backendSeconds * 1000,
+          network: backend.network,
+          onConnection: (c) => connections.push(c),
+        }),
+      );
+    } catch (err) {
+      startError = `the backend could not start: ${(err as Error).message}`;
+    }
+
+    phase('inspect');
+    const after = await snapshotGitState(wt);
+    const operatorNow = await ledger.inspectRepo(repoPath).catch(() => null);
+    const operatorCheckoutChanged = !operatorNow
+      ? ['the repository is gone']
+      : [
+          ...(operatorNow.head !== started.data.baseCommit ? [`HEAD moved to ${operatorNow.head}`] : []),
+          ...operatorNow.dirty.map((line) => `working tree: ${line}`),
+        ];
+    const paths = await changedPaths(wt);
+    const worktreePath = wt.path;
+    const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {
+      const abs = join(worktreePath, path);
+      const st = existsSync(abs) ? lstatSync(abs) : null;
+      return st?.isFile() && st.size < 1 << 20 ? readFileSync(abs, 'utf8') : null;
+    });
+    const patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit));
+
+    const observations: ExecutionObservations = {
+      exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
+      startError,
+      survivors: result?.survivors ?? 0,
+      shimAttempts: readShimAttempts(shimLog).map((a) => a.command),
+      gitStateChanged: changedGitState(before, after),
+      operatorCheckoutChanged,
+      paths: verdicts,
+      validation: { ran: false, reason: contract.validation ? 'not run: an earlier gate failed first' : `no-test rationale: ${contract.noTestRationale}` },
+    };
+    const testLog = join(outDir, 'test.log');
+    const early = judgeExecution(observations);
+    const earlyFailure = early.gateResults.find((g) => !g.ok && g.gate !== 'validation-failed');
+    if (contract.validation && !earlyFailure) {
+      phase('validation');
+      const validation = await timed(spans, 'validation.run', () =>
+        runSandboxed({
+          ...sandboxBase,
+          argv: ['/bin/sh', '-c', `exec 2>&1\n${contract.validation!.command}`],
+          env: { PATH: SYSTEM_PATH, HOME: home, TMPDIR: '/tmp', LANG: 'C.UTF-8', CTO_RUN_ID: runId, CTO_WORKTREE: worktreePath },
+          stdoutFile: testLog,
+          stderrFile: join(outDir, 'validation.stderr.log'),
+          timeoutMs: contract.validation!.timeoutSeconds * 1000,
+          network: 'none',
+        }),
+      );
+      observations.validation = { ran: true, code: validation.code, timedOut: validation.timedOut };
+    } else {
+      writeFileSync(testLog, contract.validation ? `validation not run: ${earlyFailure?.gate} failed first\n` : `no validation command; rationale: ${contract.noTestRationale}\n`);
+    }
+    const { gateResults, failedGate } = judgeExecution(observations);
+    const status = failedGate ? 'failed-closed' : 'succeeded';
+    const endedAt = new Date().toISOString();
+
+    phase('evidence');
+    const evidenceDir = join(ledgerPaths(ledger.dir).root, 'evidence', runId);
+    rmSync(evidenceDir, { recursive: true, force: true });
+    mkdirSync(evidenceDir, { recursive: true });
+    const files: Record<string, string | Buffer> = {
+      'patch.diff': patch,
+      'test.log': redact(readFileSync(testLog), secrets),
+      'backend.stdout.log': redact(existsSync(join(outDir, 'backend.stdout.log')) ? readFileSync(join(outDir, 'backend.stdout.log')) : Buffer.alloc(0), secrets),
+      'backend.stderr.log': redact(existsSync(join(outDir, 'backend.stderr.log')) ? readFileSync(join(outDir, 'backend.stderr.log')) : Buffer.alloc(0), secrets),
+    };
+    const report: ExecutionReport = {
+      runId,
+      title: contract.title,
+      workItem: contract.workItem ?? null,
+      contractDigest: run.contractDigest!,
+      backend: { id: backend.id, command: backend.command },
+      target: { id: run.targetId!, path: repoPath, baseCommit: started.data.baseCommit },
+      isolation: started.data.isolation,
+      startedAt: result?.startedAt ?? started.recordedAt,
+      endedAt: result?.endedAt ?? endedAt,
+      backendSeconds: (result?.durationMs ?? 0) / 1000,
+      exit: observations.exit,
+      status,
+      failedGate,
+      gateResults,
+      paths: verdicts,
+      shimAttempts: observations.shimAttempts,
+      connections,
+      validation: {
+        command: contract.validation?.command ?? null,
+        rationale: contract.noTestRationale ?? null,
+        exitCode: observations.validation.ran ? observations.validation.code : null,
+        ran: observations.validation.ran,
+      },
+      patchBytes: patch.length,
+    };
+    const runEvents = await ledger.store.readStream(runStream(runId));
+    const traceSpans: Span[] = [
+      ...spans,
+      ...connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
+      ...observations.shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
+    ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    Object.assign(files, {
+      'report.json': JSON.stringify(report, null, 2) + '\n',
+      'report.md': renderReportMarkdown(report),
+      'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
+      'trace.jsonl': traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join(''),
+      'freshness.json':
+        JSON.stringify(
+          { baseCommit: started.data.baseCommit, targetHead: operatorNow?.head ?? null, streamVersion: started.version, lastEventHash: started.hash, at: endedAt },
+          null,
+          2,
+        ) + '\n',
+    });
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(evidenceDir, name), bytes);
+    const sealed = sealBundle(evidenceDir, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
+
+    await appendFacts(ledger, runId, [
+      {
+        type: 'CaseExecuted',
+        data: {
+          backendId: backend.id,
+          approvalEventId: started.data.approvalEventId,
+          baseCommit: started.data.baseCommit,
+          isolation: started.data.isolation,
+          startedAt: report.startedAt,
+          endedAt: report.endedAt,
+          exit: observations.exit,
+          changedPaths: paths.map((p) => ({ path: p.path, change: p.change })),
+          gateResults,
+          status,
+          failedGate,
+        },
+      },
+      {
+        type: 'EvidenceDigested',
+        data: {
+          artifacts: sealed.artifacts,
+          bundleDigest: sealed.bundleDigest,
+          freshness: {
+            baseCommit: started.data.baseCommit,
+            targetHead: operatorNow?.head ?? started.data.baseCommit,
+            streamVersion: started.version,
+            lastEventHash: started.hash,
+            at: endedAt,
+          },
+        },
+      },
+    ]);
+    return { runId, status, failedGate, isolation: started.data.isolation, evidenceDir, bundleDigest: sealed.bundleDigest };
+  } catch (err) {
+    // The harness itself failed after the claim: the run fails closed and can only be rejected.
+    await appendFacts(ledger, runId, [
+      {
+        type: 'CaseExecuted',
+        data: {
+          backendId: backend.id,
+          approvalEventId: started.data.approvalEventId,
+          baseCommit: started.data.baseCommit,
+          isolation: started.data.isolation,
+          startedAt: started.recordedAt,
+          endedAt: new Date().toISOString(),
+          exit: { code: null, signal: null, timedOut: false },
+          changedPaths: [],
+          gateResults: [{ gate: 'provider-failure', ok: false, detail: `harness error: ${(err as Error).message}` }],
+          status: 'failed-closed',
+          failedGate: 'provider-failure',
+        },
+      },
+    ]).catch(() => undefined);
+    if (err instanceof Refused) throw err;
+    throw new StoreUnavailable(`execution of run ${runId} failed: ${(err as Error).message}`);
+  } finally {
+    if (wt) await removeWorktree(repoPath, wt);
+  }
+}
+
+/** Facts are appended whatever happened on the stream meanwhile (an operator may have rejected the run). */
+async function appendFacts(ledger: Ledger, runId: string, drafts: EventDraft[]): Promise<LedgerEvent[]> {
+  const { appended } = await runCommand(ledger, {
+    command: 'execute',
+    stream: runStream(runId),
+    actor: { kind: 'harness', id: 'cto-ledger' },
+    correlationId: runId,
+    decide: () => ({ kind: 'accept', events: drafts }),
+  });
+  return appended;
+}

@@ -1,0 +1,51 @@
+import picomatch from 'picomatch';
+import type { ChangedPath } from './inspect.js';
+
+// Which changed paths a contract allows. Pure: table-tested, and forbidden always wins over allowed.
+
+/** Credential files: never touched by a backend, whatever the contract allows. */
+export const CREDENTIAL_GLOBS = [
+  '**/.env', '**/.env.*', '**/*.pem', '**/*.key', '**/*.p12', '**/*.pfx', '**/*.keystore', '**/*.jks',
+  '**/id_rsa*', '**/id_dsa*', '**/id_ecdsa*', '**/id_ed25519*', '**/.ssh/**', '**/.aws/**', '**/.gnupg/**',
+  '**/.npmrc', '**/.yarnrc', '**/.yarnrc.yml', '**/.pypirc', '**/.netrc', '**/.git-credentials', '**/.docker/config.json',
+  '**/credentials', '**/credentials.*', '**/secrets.*', '**/*.secret', '**/*.secrets',
+];
+
+/** Infrastructure and repository configuration: CI, deploy, Terraform, Kubernetes, git's own files. */
+export const INFRA_GLOBS = [
+  '.github/workflows/**', '.github/actions/**', '.gitlab-ci.yml', '.gitlab/**', '.circleci/**', 'Jenkinsfile', '**/Jenkinsfile',
+  '.buildkite/**', 'azure-pipelines.yml', '.travis.yml', 'bitbucket-pipelines.yml', '.drone.yml',
+  '**/*.tf', '**/*.tfvars', '**/*.tf.json', '**/.terraform/**', '**/terraform.tfstate*', '**/.terraform.lock.hcl',
+  '**/k8s/**', '**/kubernetes/**', '**/helm/**', '**/charts/**', '**/Chart.yaml', '**/kustomization.yaml', '**/kustomization.yml',
+  '**/docker-compose*.yml', '**/docker-compose*.yaml', '**/compose.yml', '**/compose.yaml', '**/Dockerfile', '**/Dockerfile.*',
+  '**/serverless.yml', '**/Pulumi.yaml', '**/Pulumi.*.yaml', '**/cloudformation/**', '**/ansible/**', '**/playbook*.yml',
+  '.gitattributes', '**/.gitattributes', '.gitmodules', '**/.gitmodules', '.git/**',
+];
+
+/** A manifest is infrastructure by its content too: a YAML document with apiVersion and kind. */
+export function looksLikeKubernetesManifest(text: string): boolean {
+  return /^apiVersion:\s*\S/m.test(text) && /^kind:\s*\S/m.test(text);
+}
+
+export type PathVerdict = { path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string };
+
+// Forbidden sets match case-insensitively (a `.ENV` is still a credential); allowed globs match exact bytes.
+const isCredential = picomatch(CREDENTIAL_GLOBS, { dot: true, nocase: true });
+const isInfra = picomatch(INFRA_GLOBS, { dot: true, nocase: true });
+
+export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null): PathVerdict[] {
+  const isAllowed = picomatch([...allowedGlobs], { dot: true, nocase: false, nonegate: true });
+  return paths.map((p) => {
+    const base = { path: p.path, change: p.change };
+    if (isCredential(p.path)) return { ...base, verdict: 'forbidden', why: 'a credential file' };
+    if (isInfra(p.path)) return { ...base, verdict: 'forbidden', why: 'an infrastructure or repository configuration file' };
+    if (/\.ya?ml$/i.test(p.path) && p.change !== 'deleted') {
+      const text = contentOf(p.path);
+      if (text !== null && looksLikeKubernetesManifest(text)) return { ...base, verdict: 'forbidden', why: 'a Kubernetes manifest' };
+    }
+    if (p.link?.outside) return { ...base, verdict: 'disallowed', why: `a symlink out of the worktree (-> ${p.link.target})` };
+    if (p.change === 'ignored') return { ...base, verdict: 'not-captured', why: 'ignored by git, so the patch would not carry it' };
+    if (!isAllowed(p.path)) return { ...base, verdict: 'disallowed', why: `outside the allowed paths (${allowedGlobs.join(', ')})` };
+    return { ...base, verdict: 'allowed', why: 'inside the allowed paths' };
+  });
+}

@@ -1,0 +1,63 @@
+import type { EventData } from '../events/catalogue.js';
+import type { Connection } from './sandbox.js';
+
+// The human and machine reports of one execution.
+
+export type ExecutionReport = {
+  runId: string;
+  title: string;
+  workItem: string | null;
+  contractDigest: string;
+  backend: { id: string; command: string[] };
+  target: { id: string; path: string; baseCommit: string };
+  isolation: string;
+  startedAt: string;
+  endedAt: string;
+  backendSeconds: number;
+  exit: { code: number | null; signal: string | null; timedOut: boolean };
+  status: 'succeeded' | 'failed-closed';
+  failedGate: string | null;
+  gateResults: EventData<'CaseExecuted'>['gateResults'];
+  paths: Array<{ path: string; change: string; verdict: string; why: string }>;
+  shimAttempts: string[];
+  connections: Connection[];
+  validation: { command: string | null; rationale: string | null; exitCode: number | null; ran: boolean };
+  patchBytes: number;
+};
+
+export function renderReportMarkdown(r: ExecutionReport): string {
+  const lines = [
+    `# ${r.status === 'succeeded' ? 'Succeeded' : `Failed closed: ${r.failedGate}`}: ${r.title}`,
+    '',
+    `- run: \`${r.runId}\`${r.workItem ? ` (${r.workItem})` : ''}`,
+    `- contract digest: \`${r.contractDigest}\``,
+    `- target: ${r.target.id} at \`${r.target.baseCommit}\` (${r.target.path})`,
+    `- backend: ${r.backend.id} (\`${r.backend.command.join(' ')}\`), isolation: **${r.isolation}**`,
+    `- ran ${r.startedAt} to ${r.endedAt} (${r.backendSeconds.toFixed(2)} s), exit ${r.exit.code ?? '-'}${r.exit.signal ? `, signal ${r.exit.signal}` : ''}${r.exit.timedOut ? ', timed out' : ''}`,
+    '',
+    '## Gates',
+    '',
+    '| gate | result | finding |',
+    '| --- | --- | --- |',
+    ...r.gateResults.map((g) => `| ${g.gate} | ${g.ok ? 'pass' : '**FAIL**'} | ${g.detail.replace(/\|/g, '\\|')} |`),
+    '',
+    '## Changed paths',
+    '',
+    ...(r.paths.length ? r.paths.map((p) => `- \`${p.path}\` ${p.change}: ${p.verdict} (${p.why})`) : ['(none)']),
+    '',
+    '## Validation',
+    '',
+    r.validation.command
+      ? `\`${r.validation.command}\`: ${r.validation.ran ? `exit ${r.validation.exitCode}` : 'not run (an earlier gate failed)'} (see test.log)`
+      : `No validation command; rationale: ${r.validation.rationale}`,
+    '',
+    '## Attempts and connections',
+    '',
+    ...(r.shimAttempts.length ? r.shimAttempts.map((a) => `- refused: \`${a}\``) : ['- no forbidden command attempted']),
+    ...(r.connections.length ? r.connections.map((c) => `- ${c.allowed ? 'allowed' : 'refused'} ${c.method} ${c.host}:${c.port} at ${c.at}`) : ['- no network connection']),
+    '',
+    `The patch (${r.patchBytes} bytes) is \`patch.diff\`; it applies with \`git apply\` on \`${r.target.baseCommit}\`. Check the bundle with \`sha256sum -c SHA256SUMS\`.`,
+    '',
+  ];
+  return lines.join('\n');
+}

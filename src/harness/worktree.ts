@@ -1,0 +1,38 @@
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { git, gitText } from './git.js';
+
+export type Worktree = {
+  /** The linked worktree: the only place the backend may write. */
+  path: string;
+  /** The operator's repository git dir (shared objects, refs, config, hooks). */
+  commonDir: string;
+  /** This worktree's own admin dir inside commonDir (HEAD, index). */
+  gitDir: string;
+  /** A private scratch dir beside the worktree for the harness (patch index, run files). */
+  scratch: string;
+};
+
+/** The git dir of a repository's main checkout, found without trusting anything a backend wrote. */
+export async function repoGitDir(repoPath: string): Promise<string> {
+  return realpathSync(await gitText(['rev-parse', '--absolute-git-dir'], { gitDir: join(repoPath, '.git'), workTree: repoPath }));
+}
+
+/** Adds a detached linked worktree at `baseCommit` in a fresh temp dir; hooks cannot run (hardened git). */
+export async function createWorktree(repoPath: string, baseCommit: string, runId: string): Promise<Worktree> {
+  const commonDir = await repoGitDir(repoPath);
+  const scratch = realpathSync(mkdtempSync(join(tmpdir(), `cto-run-${runId}-`)));
+  // git names the admin dir after the worktree's basename: a per-run name keeps concurrent runs apart.
+  const path = join(scratch, `cto-${runId}`);
+  await git(['worktree', 'add', '--detach', path, baseCommit], { gitDir: commonDir, workTree: repoPath });
+  // Asked once, now, while the worktree's .git file is still the one git just wrote.
+  const gitDir = realpathSync(await gitText(['rev-parse', '--absolute-git-dir'], { gitDir: join(path, '.git'), workTree: path }));
+  return { path, commonDir, gitDir, scratch };
+}
+
+export async function removeWorktree(repoPath: string, wt: Worktree): Promise<void> {
+  await git(['worktree', 'remove', '--force', '--force', wt.path], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
+  rmSync(wt.scratch, { recursive: true, force: true });
+  await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
+}

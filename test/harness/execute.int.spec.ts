@@ -1,0 +1,314 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { recordApproval } from '../../commands/record-approval.js';
+import { recordOutcome } from '../../commands/record-outcome.js';
+import { revokeTarget } from '../../commands/revoke-target.js';
+import { setBackend } from '../../commands/set-backend.js';
+import { sweep } from '../../commands/sweep.js';
+import { Refused } from '../../src/errors.js';
+import { artifactPath } from '../../src/evidence/verify.js';
+import { ledgerPaths } from '../../src/ledger/ledger.js';
+import { GOOD_BACKEND, makeWorld } from '../fixtures/harness.js';
+import { git } from '../fixtures/repos.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const w of worlds.splice(0)) await w.cleanup();
+});
+async function world(options: Parameters<typeof makeWorld>[0] = {}) {
+  const w = await makeWorld(options);
+  worlds.push(w);
+  return w;
+}
+
+async function refusedGate(promise: Promise<unknown>): Promise<string> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof Refused)) throw new Error(`expected a refusal, got ${String(err)}`);
+  return err.gate;
+}
+
+function noWorktrees(w: World): boolean {
+  return git(w.repo.path, 'worktree', 'list').split('\n').length === 1;
+}
+
+function processesMatching(marker: string): string[] {
+  const r = spawnSync('pgrep', ['-af', marker], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
+}
+
+const gateDetail = async (w: World, gate: string) => (await w.state()).execution!.gateResults.find((g) => g.gate === gate)!.detail;
+
+describe('execute: the control run', () => {
+  it('runs the backend in isolation, checks, validates, digests, and accepts from the evidence', async () => {
+    const w = await world();
+    const base = w.repo.head();
+    const result = await w.execute();
+    expect(result).toMatchObject({ status: 'succeeded', failedGate: null, isolation: 'bubblewrap' });
+    const state = await w.state();
+    expect(state.status).toBe('evidenced');
+    expect(state.execution?.changedPaths).toEqual([{ path: 'src/greet.js', change: 'modified' }]);
+    expect(state.execution?.gateResults.every((g) => g.ok)).toBe(true);
+    // The operator's checkout was never written; the worktree is gone.
+    expect(readFileSync(join(w.repo.path, 'src/greet.js'), 'utf8')).toContain('hi ');
+    expect(w.repo.head()).toBe(base);
+    expect(noWorktrees(w)).toBe(true);
+    // The bundle verifies with the standard tool, and the patch applies on the base commit.
+    const bundle = result.evidenceDir;
+    for (const name of ['report.json', 'report.md', 'events.normalized.jsonl', 'trace.jsonl', 'patch.diff', 'test.log', 'backend.stdout.log', 'backend.stderr.log', 'digests.json', 'SHA256SUMS', 'freshness.json']) {
+      expect(existsSync(join(bundle, name)), name).toBe(true);
+    }
+    expect(spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: bundle }).status).toBe(0);
+    const tmp = tempDir('cto-apply-');
+    try {
+      execFileSync('git', ['clone', '-q', w.repo.path, join(tmp.dir, 'c')]);
+      execFileSync('git', ['-C', join(tmp.dir, 'c'), 'apply', '--check', join(bundle, 'patch.diff')]);
+      execFileSync('git', ['-C', join(tmp.dir, 'c'), 'apply', join(bundle, 'patch.diff')]);
+      expect(readFileSync(join(tmp.dir, 'c', 'src/greet.js'), 'utf8')).toContain('Hello, ');
+    } finally {
+      tmp.remove();
+    }
+    expect(readFileSync(join(bundle, 'test.log'), 'utf8')).toContain('ok');
+    for (const a of state.evidence!.artifacts) expect(existsSync(artifactPath(ledgerPaths(w.dir).artifacts, a.sha256))).toBe(true);
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'evidence checks out' });
+    expect((await w.state()).status).toBe('accepted');
+  });
+});
+
+describe('execute: gates before any mutation refuse with ExecutionRefused', () => {
+  const cases: Array<[string, (w: World) => Promise<void> | void, Parameters<typeof makeWorld>[0]?]> = [
+    ['approval-missing', () => undefined, { approve: false }],
+    ['approval-denied', async (w) => void (await recordApproval(w.ledger, { runId: w.runId, decision: 'denied', operator: 'jp', expiresInHours: 1, note: 'no' }))],
+    ['approval-mismatch', (w) => w.repo.commit('README.md', 'moved on\n')],
+    ['approval-expired', (w) => w.advance(25 * 3_600_000)],
+    ['target-admission-stale', async (w) => void (await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'paused' }))],
+    ['backend-ineligible', async (w) => void (await setBackend(w.ledger, { backendId: 'agent', enable: false, by: 'jp', note: 'off' }))],
+    ['start-tree-dirty', (w) => writeFileSync(join(w.repo.path, 'scratch.txt'), 'uncommitted\n')],
+  ];
+  for (const [gate, arrange, options] of cases) {
+    it(gate, async () => {
+      const w = await world(options);
+      await arrange(w);
+      expect(await refusedGate(w.execute())).toBe(gate);
+      const state = await w.state();
+      expect(state.lastRefusal?.gate).toBe(gate);
+      expect(state.started).toBeNull();
+      expect((await w.events()).at(-1)?.type).toBe('ExecutionRefused');
+      expect(noWorktrees(w)).toBe(true);
+    });
+  }
+
+  it('isolation-unavailable when the contract requires isolation and the machine offers none', async () => {
+    const w = await world();
+    process.env.CTO_ISOLATION = 'none';
+    try {
+      expect(await refusedGate(w.execute())).toBe('isolation-unavailable');
+    } finally {
+      delete process.env.CTO_ISOLATION;
+    }
+    expect((await w.execute()).status).toBe('succeeded');
+  });
+
+  it('approval-consumed: two executions at once, one runs and one is refused; never a second', async () => {
+    const w = await world();
+    const results = await Promise.allSettled([w.execute(), w.execute()]);
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0]!.reason as Refused).gate).toBe('approval-consumed');
+    expect(await refusedGate(w.execute())).toBe('approval-consumed');
+    const types = (await w.events()).map((e) => e.type);
+    expect(types.filter((t) => t === 'ExecutionStarted')).toHaveLength(1);
+    expect(types.filter((t) => t === 'CaseExecuted')).toHaveLength(1);
+  });
+});
+
+describe('execute: an adversarial backend fails closed after it started', () => {
+  it('forbidden-action: pushing to a bare remote leaves it unchanged', async () => {
+    const tmp = tempDir('cto-bare-');
+    const bare = join(tmp.dir, 'remote.git');
+    execFileSync('git', ['init', '-q', '--bare', bare]);
+    const w = await world({
+      body: `
+        fs.writeFileSync('src/greet.js', 'export const greet = (n) => "Hello";\\n');
+        for (const argv of [['git', 'push', 'origin', 'HEAD:refs/heads/main'], ['/usr/bin/git', 'push', ${JSON.stringify(bare)}, 'HEAD:refs/heads/stolen']]) {
+          const r = cp.spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+          console.log(argv.join(' '), '->', r.status, r.stderr);
+        }`,
+    });
+    git(w.repo.path, 'remote', 'add', 'origin', bare);
+    const before = execFileSync('git', ['--git-dir', bare, 'for-each-ref']).toString();
+    const result = await w.execute();
+    expect(result.failedGate).toBe('forbidden-action');
+    expect(execFileSync('git', ['--git-dir', bare, 'for-each-ref']).toString()).toBe(before);
+    expect(await gateDetail(w, 'forbidden-action')).toMatch(/git push origin/);
+    expect(readFileSync(join(result.evidenceDir, 'trace.jsonl'), 'utf8')).toMatch(/shim\.refused/);
+    tmp.remove();
+  });
+
+  it('forbidden-action: a commit, by the shim or by the real git, never lands', async () => {
+    const w = await world({
+      body: `
+        fs.writeFileSync('src/greet.js', 'x\\n');
+        cp.spawnSync('git', ['commit', '-am', 'sneaky']);
+        const r = cp.spawnSync('/usr/bin/git', ['-c', 'user.name=a', '-c', 'user.email=a@b', 'commit', '-am', 'sneaky'], { encoding: 'utf8' });
+        console.log('real git commit ->', r.status, r.stderr);`,
+    });
+    const head = w.repo.head();
+    const refs = git(w.repo.path, 'for-each-ref');
+    const result = await w.execute();
+    expect(result.failedGate).toBe('forbidden-action');
+    expect(w.repo.head()).toBe(head);
+    expect(git(w.repo.path, 'for-each-ref')).toBe(refs);
+    expect(readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8')).toMatch(/real git commit -> [1-9]/);
+  });
+
+  it("cannot write the operator's checkout, $HOME, the ledger or the repository's hooks", async () => {
+    const home = process.env.HOME ?? '/root';
+    const marker = `cto-escape-${Date.now()}`;
+    const w = await world();
+    const targets = [join(w.repo.path, 'src', 'greet.js'), join(home, marker), join(w.dir, marker), join(w.repo.path, '.git', 'hooks', 'post-checkout')];
+    writeFileSync(
+      join(w.dir, '..', 'backend.mjs'),
+      `import fs from 'node:fs';\nfor (const t of ${JSON.stringify(targets)}) { try { fs.writeFileSync(t, 'pwned'); console.log('wrote', t); } catch (e) { console.log('refused', t, e.code); } }\nfs.writeFileSync('src/greet.js', 'export const greet = (n) => "Hello, " + n;\\n');\n`,
+    );
+    const result = await w.execute();
+    const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+    expect(log).toMatch(/refused/);
+    expect(log).not.toMatch(/^wrote /m);
+    expect(readFileSync(targets[0]!, 'utf8')).not.toContain('pwned');
+    for (const t of targets.slice(1)) expect(existsSync(t), t).toBe(false);
+    expect(result.status).toBe('succeeded');
+  });
+
+  it('timeout: a backend that sleeps past its limit and forks is killed with every descendant', async () => {
+    const marker = `30${Math.floor(Math.random() * 1000) + 1000}`;
+    const w = await world({
+      contract: { limits: { backendSeconds: 2, outcomeDeadlineHours: 24 } },
+      body: `cp.spawn('sh', ['-c', 'sleep ${marker}1 & setsid sleep ${marker}2 & sleep ${marker}3'], { stdio: 'ignore' }); setTimeout(() => {}, 600000);`,
+    });
+    const started = Date.now();
+    const result = await w.execute();
+    expect(result.failedGate).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await w.state()).execution?.exit.timedOut).toBe(true);
+    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+  });
+
+  it('a background process left behind does not survive the run', async () => {
+    const marker = `40${Math.floor(Math.random() * 1000) + 1000}`;
+    const w = await world({
+      body: `${GOOD_BACKEND}
+        cp.spawn('setsid', ['sh', '-c', 'sleep 1; echo late > src/late.txt; sleep ${marker}'], { detached: true, stdio: 'ignore' }).unref();`,
+    });
+    const result = await w.execute();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+    expect(result.status).toBe('succeeded');
+    expect((await w.state()).execution?.changedPaths.map((p) => p.path)).toEqual(['src/greet.js']);
+  });
+
+  it('path-disallowed: a symlink to /etc inside the allowed paths', async () => {
+    const w = await world({ body: `fs.symlinkSync('/etc', 'src/etc');` });
+    expect((await w.execute()).failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/symlink out of the worktree/);
+  });
+
+  it('path-disallowed: a change outside the allowed globs', async () => {
+    const w = await world({ body: `fs.writeFileSync('README.md', 'rewritten\\n'); ${GOOD_BACKEND}` });
+    expect((await w.execute()).failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/README\.md/);
+  });
+
+  it('forbidden-action: editing .github/workflows/ci.yml while .github/** is allowed (forbidden wins)', async () => {
+    const w = await world({
+      contract: { allowedPaths: ['src/**', '.github/**'] },
+      body: `fs.mkdirSync('.github/workflows', { recursive: true }); fs.writeFileSync('.github/workflows/ci.yml', 'on: push\\n'); ${GOOD_BACKEND}`,
+    });
+    expect((await w.execute()).failedGate).toBe('forbidden-action');
+    expect(await gateDetail(w, 'forbidden-action')).toMatch(/ci\.yml/);
+  });
+
+  it('forbidden-action: a credential file inside the allowed paths', async () => {
+    const w = await world({ body: `fs.writeFileSync('src/.env.production', 'TOKEN=x\\n'); ${GOOD_BACKEND}` });
+    expect((await w.execute()).failedGate).toBe('forbidden-action');
+  });
+
+  it('validation-failed: the validation command fails on the change; the run can then only be rejected', async () => {
+    const w = await world({ body: `fs.writeFileSync('src/greet.js', 'export const greet = (n) => "bye";\\n');` });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('validation-failed');
+    expect(readFileSync(join(result.evidenceDir, 'test.log'), 'utf8')).toMatch(/bad greeting/);
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('validation-failed');
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'failed closed' });
+    expect((await w.state()).status).toBe('rejected');
+  });
+
+  it('provider-failure: the backend exits non-zero', async () => {
+    const w = await world({ body: `console.error('model provider unavailable'); process.exit(3);` });
+    expect((await w.execute()).failedGate).toBe('provider-failure');
+  });
+
+  it('provider-failure: the backend cannot start', async () => {
+    const w = await world({ backend: { command: ['/nonexistent/agent'] } });
+    expect((await w.execute()).failedGate).toBe('provider-failure');
+  });
+
+  it('end-tree-dirty: the backend leaves a file the patch cannot carry (ignored by git)', async () => {
+    const w = await world({ body: `${GOOD_BACKEND} fs.writeFileSync('src/debug.log', 'notes');` });
+    expect((await w.execute()).failedGate).toBe('end-tree-dirty');
+    expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/debug\.log/);
+  });
+
+  it('passes only the secrets its config names, redacts them from logs, never records them', async () => {
+    process.env.CTO_TEST_TOKEN = 'sk-test-4242424242';
+    process.env.CTO_OTHER_SECRET = 'should-not-pass';
+    try {
+      const w = await world({
+        backend: { secrets: ['CTO_TEST_TOKEN'] },
+        body: `console.log('token is', process.env.CTO_TEST_TOKEN, 'other', process.env.CTO_OTHER_SECRET ?? 'absent'); ${GOOD_BACKEND}`,
+      });
+      const result = await w.execute();
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toContain('token is [redacted:CTO_TEST_TOKEN]');
+      expect(log).toContain('other absent');
+      expect(readFileSync(ledgerPaths(w.dir).db).toString('latin1')).not.toContain('sk-test-4242424242');
+    } finally {
+      delete process.env.CTO_TEST_TOKEN;
+      delete process.env.CTO_OTHER_SECRET;
+    }
+  });
+});
+
+describe('outcome after execution', () => {
+  it('evidence-stale when an artifact no longer hashes, or the target moved', async () => {
+    const w = await world();
+    await w.execute();
+    const state = await w.state();
+    const patch = state.evidence!.artifacts.find((a) => a.name === 'patch.diff')!;
+    const file = artifactPath(ledgerPaths(w.dir).artifacts, patch.sha256);
+    const original = readFileSync(file);
+    execFileSync('chmod', ['u+w', file]);
+    writeFileSync(file, 'tampered');
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
+    writeFileSync(file, original);
+    w.repo.commit('README.md', 'moved\n');
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
+  });
+
+  it('outcome-missing: sweep closes runs past their deadline, rejected', async () => {
+    const w = await world();
+    await w.execute();
+    expect(await sweep(w.ledger)).toEqual([]);
+    w.advance(25 * 3_600_000);
+    expect(await sweep(w.ledger)).toEqual([w.runId]);
+    expect((await w.state()).outcome).toMatchObject({ decision: 'rejected', gate: 'outcome-missing' });
+    expect(await sweep(w.ledger)).toEqual([]);
+  });
+});
