@@ -40,7 +40,8 @@ export function sandboxArgv(spec: SandboxSpec, _proxySocket: string | null): str
   const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
   return [
     'bwrap', '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--die-with-parent', '--new-session',
-    '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
+    // /run hidden: a read-only bind does not stop connect() on a host socket (docker, dbus, agents).
+    '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run',
     ...binds, '--chdir', spec.cwd, '--clearenv', ...env, '--', ...spec.argv,
   ];
 }

@@ -312,3 +312,45 @@ describe('outcome after execution', () => {
     expect(await sweep(w.ledger)).toEqual([]);
   });
 });
+
+describe('execute: what the host offers stays out of reach', () => {
+  it('a host unix socket under /run (docker, dbus, agents) cannot be reached', async () => {
+    const { createServer } = await import('node:net');
+    const socket = `/run/cto-test-${process.pid}.sock`;
+    const server = createServer((c) => c.end('HOST SECRET\n'));
+    await new Promise<void>((r) => server.listen(socket, r));
+    try {
+      const w = await world({
+        body: `const net = await import('node:net');
+          const s = net.connect(${JSON.stringify(socket)});
+          s.on('data', (d) => console.log('got', String(d)));
+          s.on('error', (e) => console.log('socket error', e.code));
+          await new Promise((r) => setTimeout(r, 300));
+          ${GOOD_BACKEND}`,
+      });
+      const result = await w.execute();
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toMatch(/socket error/);
+      expect(log).not.toMatch(/HOST SECRET/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("end-tree-dirty: the operator's checkout changes while the backend runs", async () => {
+    const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); ${GOOD_BACKEND}` });
+    const running = w.execute();
+    await new Promise((r) => setTimeout(r, 700));
+    writeFileSync(join(w.repo.path, 'operator-notes.txt'), 'edited during the run\n');
+    expect((await running).failedGate).toBe('end-tree-dirty');
+    expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/operator-notes\.txt/);
+  });
+
+  it('shows a text change as text in the patch even when the tree marks it -diff', async () => {
+    const w = await world({ files: { '.gitattributes': '*.js -diff\n', 'src/greet.js': 'export const greet = (n) => `hi ${n}`;\n', 'test/check.mjs': "console.log('ok');\n" } });
+    const result = await w.execute();
+    const patch = readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8');
+    expect(patch).not.toMatch(/Binary files/);
+    expect(patch).toMatch(/^\+export const greet = \(n\) => `Hello, \$\{n\}!`;$/m);
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { judgeExecution, type ExecutionObservations } from '../../commands/execute.js';
+import { judgePaths } from '../../src/harness/policy.js';
+
+const clean: ExecutionObservations = {
+  exit: { code: 0, signal: null, timedOut: false },
+  startError: null,
+  survivors: 0,
+  shimAttempts: [],
+  gitStateChanged: [],
+  operatorCheckoutChanged: [],
+  paths: [{ path: 'src/a.js', change: 'modified', verdict: 'allowed', why: '' }],
+  validation: { ran: true, code: 0, timedOut: false },
+};
+
+describe('judgeExecution: each observation fails its own gate, and the first failure is the verdict', () => {
+  const table: Array<[string, Partial<ExecutionObservations>, string]> = [
+    ['timeout', { exit: { code: null, signal: 'SIGKILL', timedOut: true } }, 'timeout'],
+    ['non-zero exit', { exit: { code: 2, signal: null, timedOut: false } }, 'provider-failure'],
+    ['killed by a signal', { exit: { code: null, signal: 'SIGSEGV', timedOut: false } }, 'provider-failure'],
+    ['could not start', { startError: 'ENOENT' }, 'provider-failure'],
+    ['a shim recorded a push', { shimAttempts: ['git push'] }, 'forbidden-action'],
+    ['a ref moved', { gitStateChanged: ['refs'] }, 'forbidden-action'],
+    ['a forbidden path', { paths: [{ path: '.env', change: 'added', verdict: 'forbidden', why: 'credential' }] }, 'forbidden-action'],
+    ['a disallowed path', { paths: [{ path: 'README.md', change: 'modified', verdict: 'disallowed', why: 'outside' }] }, 'path-disallowed'],
+    ['an ignored file', { paths: [{ path: 'x.log', change: 'ignored', verdict: 'not-captured', why: 'ignored' }] }, 'end-tree-dirty'],
+    ["the operator's checkout changed", { operatorCheckoutChanged: ['HEAD moved'] }, 'end-tree-dirty'],
+    ['a process survived', { survivors: 1 }, 'end-tree-dirty'],
+    ['validation failed', { validation: { ran: true, code: 1, timedOut: false } }, 'validation-failed'],
+    ['validation timed out', { validation: { ran: true, code: null, timedOut: true } }, 'validation-failed'],
+  ];
+  it.each(table)('%s', (_, change, gate) => {
+    expect(judgeExecution({ ...clean, ...change }).failedGate).toBe(gate);
+  });
+  it('passes a clean run, and one with a no-test rationale', () => {
+    expect(judgeExecution(clean).failedGate).toBeNull();
+    expect(judgeExecution({ ...clean, validation: { ran: false, reason: 'no-test rationale: docs only' } }).failedGate).toBeNull();
+  });
+  it('forbidden wins over disallowed when both happen', () => {
+    const paths = [
+      { path: 'README.md', change: 'modified', verdict: 'disallowed' as const, why: '' },
+      { path: '.github/workflows/ci.yml', change: 'added', verdict: 'forbidden' as const, why: '' },
+    ];
+    expect(judgeExecution({ ...clean, paths }).failedGate).toBe('forbidden-action');
+  });
+});
+
+describe('judgePaths', () => {
+  const none = () => null;
+  const verdict = (path: string, allowed: string[], extra: Partial<{ change: 'added'; link: { target: string; outside: boolean } }> = {}, content: string | null = null) =>
+    judgePaths([{ path, change: 'added', ...extra }], allowed, () => content)[0]!.verdict;
+  it.each([
+    ['src/a.ts', ['src/**'], 'allowed'],
+    ['src/deep/er/a.ts', ['src/**'], 'allowed'],
+    ['src/.hidden', ['src/**'], 'allowed'],
+    ['README.md', ['src/**'], 'disallowed'],
+    ['SRC/a.ts', ['src/**'], 'disallowed'],
+    ['src/.env', ['src/**'], 'forbidden'],
+    ['src/.ENV.local', ['src/**'], 'forbidden'],
+    ['src/server.pem', ['src/**'], 'forbidden'],
+    ['deploy/id_ed25519', ['**'], 'forbidden'],
+    ['.npmrc', ['**'], 'forbidden'],
+    ['.github/workflows/ci.yml', ['.github/**'], 'forbidden'],
+    ['infra/main.tf', ['infra/**'], 'forbidden'],
+    ['.gitattributes', ['**'], 'forbidden'],
+  ])('%s with %j is %s', (path, allowed, expected) => {
+    expect(verdict(path, allowed)).toBe(expected);
+  });
+  it('finds a Kubernetes manifest by its content, and a symlink out of the tree by its target', () => {
+    expect(verdict('src/app.yaml', ['src/**'], {}, 'apiVersion: apps/v1\nkind: Deployment\n')).toBe('forbidden');
+    expect(verdict('src/app.yaml', ['src/**'], {}, 'name: just config\n')).toBe('allowed');
+    expect(verdict('src/etc', ['src/**'], { link: { target: '/etc', outside: true } })).toBe('disallowed');
+    expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
+    expect(none()).toBeNull();
+  });
+});
