@@ -14,7 +14,7 @@ import { executeRun } from '../src/harness/execute.js';
 import { initLedger, ledgerPaths, openLedger } from '../src/ledger/ledger.js';
 
 const FILES = Number(process.env.BENCH_REPO_FILES ?? 5_000);
-const RUNS = Number(process.env.BENCH_HARNESS_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_HARNESS_RUNS ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'cto-bench-harness-'));
 const repo = join(dir, 'repo');
 for (let i = 0; i < FILES; i++) {
