@@ -131,26 +131,49 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       isolation: started.data.isolation,
     };
 
+    // The contract's setup step (dependencies, say) runs first, under the same isolation and network
+    // policy, without secrets; what it leaves ignored by git is the setup's, not the backend's.
+    let setupFailure: string | null = null;
+    let setupIgnored = new Set<string>();
+    if (contract.setup) {
+      phase('setup');
+      const setup = await timed(spans, 'setup.run', () =>
+        runSandboxed({
+          ...sandboxBase,
+          argv: ['/bin/sh', '-c', `exec 2>&1\n${contract.setup!.command}`],
+          env: { PATH: SYSTEM_PATH, HOME: home, TMPDIR: '/tmp', LANG: 'C.UTF-8', CTO_RUN_ID: runId, CTO_WORKTREE: wt!.path },
+          stdoutFile: join(outDir, 'setup.log'),
+          stderrFile: join(outDir, 'setup.stderr.log'),
+          timeoutMs: contract.setup!.timeoutSeconds * 1000,
+          network: backend.network,
+        }),
+      );
+      if (setup.timedOut || setup.code !== 0) setupFailure = `the setup command ${setup.timedOut ? 'timed out' : `exited ${setup.code}`} (see setup.log)`;
+      setupIgnored = new Set((await changedPaths(wt)).filter((p) => p.change === 'ignored').map((p) => p.path));
+    }
+
     phase('backend');
     const connections: Connection[] = [];
     let result: SandboxResult | null = null;
-    let startError: string | null = null;
-    try {
-      result = await timed(spans, 'backend.run', () =>
-        runSandboxed({
-          ...sandboxBase,
-          argv: command,
-          env,
-          stdinFile: contractFile,
-          stdoutFile: join(outDir, 'backend.stdout.log'),
-          stderrFile: join(outDir, 'backend.stderr.log'),
-          timeoutMs: contract.limits.backendSeconds * 1000,
-          network: backend.network,
-          onConnection: (c) => connections.push(c),
-        }),
-      );
-    } catch (err) {
-      startError = `the backend could not start: ${(err as Error).message}`;
+    let startError: string | null = setupFailure;
+    if (!setupFailure) {
+      try {
+        result = await timed(spans, 'backend.run', () =>
+          runSandboxed({
+            ...sandboxBase,
+            argv: command,
+            env,
+            stdinFile: contractFile,
+            stdoutFile: join(outDir, 'backend.stdout.log'),
+            stderrFile: join(outDir, 'backend.stderr.log'),
+            timeoutMs: contract.limits.backendSeconds * 1000,
+            network: backend.network,
+            onConnection: (c) => connections.push(c),
+          }),
+        );
+      } catch (err) {
+        startError = `the backend could not start: ${(err as Error).message}`;
+      }
     }
 
     phase('inspect');
@@ -162,7 +185,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           ...(operatorNow.head !== started.data.baseCommit ? [`HEAD moved to ${operatorNow.head}`] : []),
           ...operatorNow.dirty.map((line) => `working tree: ${line}`),
         ];
-    const paths = await changedPaths(wt);
+    const paths = (await changedPaths(wt)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path)));
     const worktreePath = wt.path;
     const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {
       const abs = join(worktreePath, path);
@@ -215,6 +238,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       'backend.stdout.log': redact(existsSync(join(outDir, 'backend.stdout.log')) ? readFileSync(join(outDir, 'backend.stdout.log')) : Buffer.alloc(0), secrets),
       'backend.stderr.log': redact(existsSync(join(outDir, 'backend.stderr.log')) ? readFileSync(join(outDir, 'backend.stderr.log')) : Buffer.alloc(0), secrets),
     };
+    if (contract.setup) files['setup.log'] = redact(readFileSync(join(outDir, 'setup.log')), secrets);
     const report: ExecutionReport = {
       runId,
       title: contract.title,

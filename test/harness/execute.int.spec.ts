@@ -354,3 +354,21 @@ describe('execute: what the host offers stays out of reach', () => {
     expect(patch).toMatch(/^\+export const greet = \(n\) => `Hello, \$\{n\}!`;$/m);
   });
 });
+
+describe('execute: the contract setup step', () => {
+  it('runs before the backend; what it leaves ignored is not the backend\'s; its log is evidence', async () => {
+    const w = await world({ contract: { setup: { command: 'mkdir -p src/vendor.log && echo installed > src/vendor.log/dep.txt && echo setup-done', timeoutSeconds: 30 } } });
+    const result = await w.execute();
+    expect(result.status).toBe('succeeded');
+    expect(readFileSync(join(result.evidenceDir, 'setup.log'), 'utf8')).toContain('setup-done');
+    expect((await w.state()).evidence!.artifacts.map((a) => a.name)).toContain('setup.log');
+  });
+
+  it('a failing setup fails closed before the backend runs', async () => {
+    const w = await world({ contract: { setup: { command: 'exit 4', timeoutSeconds: 30 } }, body: `fs.writeFileSync('src/ran.txt', 'backend ran');` });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('provider-failure');
+    expect(await gateDetail(w, 'provider-failure')).toMatch(/setup command exited 4/);
+    expect((await w.state()).execution!.changedPaths).toEqual([]);
+  });
+});
