@@ -136,3 +136,32 @@ describe('replay', () => {
     }
   });
 });
+
+describe('projection runner: follow', () => {
+  it('catches up, then applies live appends from another process as they land', async () => {
+    const made = await makeLedger('sqlite');
+    const repo = makeTargetRepo();
+    try {
+      const dir = join(made.dir, 'projections');
+      const stop = new AbortController();
+      const seen: number[] = [];
+      await admitTarget(made.ledger, { path: repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+      await setBackend(made.ledger, { backendId: 'demo', enable: true, by: 'jp', note: '' });
+      const following = projectionRunner(made.ledger.store, dir).follow(stop.signal, (p) => seen.push(p));
+      const file = join(made.dir, '..', 'c.yaml');
+      writeFileSync(file, contractYaml());
+      const quiet = { out: () => {}, err: () => {} };
+      // A second writer: the CLI in-process on its own store handle, as another process would be.
+      expect(await main(['--ledger', made.dir, 'contract', 'admit', file], quiet)).toBe(0);
+      for (let i = 0; i < 100 && !seen.includes(3); i++) await new Promise((r) => setTimeout(r, 20));
+      stop.abort();
+      await following;
+      expect(seen).toContain(3);
+      const surface = JSON.parse(readFileSync(join(dir, 'control-surface.json'), 'utf8'));
+      expect(surface.waitingForApproval).toHaveLength(1);
+    } finally {
+      repo.remove();
+      await made.cleanup().catch(() => {});
+    }
+  });
+});
