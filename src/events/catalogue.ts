@@ -114,7 +114,8 @@ export const EvidenceDigestedData = z
     freshness: z
       .object({
         baseCommit: commit,
-        targetHead: commit,
+        /** null when no repository is left at the admitted path. */
+        targetHead: commit.nullable(),
         streamVersion: z.number().int().nonnegative(),
         lastEventHash: sha,
         at: isoTime,

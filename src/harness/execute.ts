@@ -8,7 +8,7 @@ import { backendStream, foldBackend } from '../domain/backend.js';
 import { foldRun, runStream } from '../domain/run.js';
 import { foldTarget, targetStream } from '../domain/target.js';
 import { Refused, StoreUnavailable } from '../errors.js';
-import type { EventDraft } from '../events/catalogue.js';
+import type { EventData, EventDraft } from '../events/catalogue.js';
 import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
@@ -266,6 +266,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       patchBytes: patch.length,
     };
     const runEvents = await ledger.store.readStream(runStream(runId));
+    // What the bundle reflects: the base, the target now, and the ledger event it was made after.
+    const freshness = { baseCommit: started.data.baseCommit, targetHead: operatorNow?.head ?? null, streamVersion: started.version, lastEventHash: started.hash, at: endedAt };
     const traceSpans: Span[] = [
       ...spans,
       ...connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
@@ -276,74 +278,52 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       'report.md': renderReportMarkdown(report),
       'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
       'trace.jsonl': traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join(''),
-      'freshness.json':
-        JSON.stringify(
-          { baseCommit: started.data.baseCommit, targetHead: operatorNow?.head ?? null, streamVersion: started.version, lastEventHash: started.hash, at: endedAt },
-          null,
-          2,
-        ) + '\n',
+      'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
     });
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(evidenceDir, name), bytes);
     const sealed = sealBundle(evidenceDir, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
 
     await appendFacts(ledger, runId, [
-      {
-        type: 'CaseExecuted',
-        data: {
-          backendId: backend.id,
-          approvalEventId: started.data.approvalEventId,
-          baseCommit: started.data.baseCommit,
-          isolation: started.data.isolation,
-          startedAt: report.startedAt,
-          endedAt: report.endedAt,
-          exit: observations.exit,
-          changedPaths: paths.map((p) => ({ path: p.path, change: p.change })),
-          gateResults,
-          status,
-          failedGate,
-        },
-      },
-      {
-        type: 'EvidenceDigested',
-        data: {
-          artifacts: sealed.artifacts,
-          bundleDigest: sealed.bundleDigest,
-          freshness: {
-            baseCommit: started.data.baseCommit,
-            targetHead: operatorNow?.head ?? started.data.baseCommit,
-            streamVersion: started.version,
-            lastEventHash: started.hash,
-            at: endedAt,
-          },
-        },
-      },
+      caseExecuted(started, {
+        startedAt: report.startedAt,
+        endedAt: report.endedAt,
+        exit: observations.exit,
+        changedPaths: paths.map((p) => ({ path: p.path, change: p.change })),
+        gateResults,
+        status,
+        failedGate,
+      }),
+      { type: 'EvidenceDigested', data: { artifacts: sealed.artifacts, bundleDigest: sealed.bundleDigest, freshness } },
     ]);
     return { runId, status, failedGate, isolation: started.data.isolation, evidenceDir, bundleDigest: sealed.bundleDigest };
   } catch (err) {
     // The harness itself failed after the claim: the run fails closed and can only be rejected.
     await appendFacts(ledger, runId, [
-      {
-        type: 'CaseExecuted',
-        data: {
-          backendId: backend.id,
-          approvalEventId: started.data.approvalEventId,
-          baseCommit: started.data.baseCommit,
-          isolation: started.data.isolation,
-          startedAt: started.recordedAt,
-          endedAt: new Date().toISOString(),
-          exit: { code: null, signal: null, timedOut: false },
-          changedPaths: [],
-          gateResults: [{ gate: 'provider-failure', ok: false, detail: `harness error: ${(err as Error).message}` }],
-          status: 'failed-closed',
-          failedGate: 'provider-failure',
-        },
-      },
+      caseExecuted(started, {
+        startedAt: started.recordedAt,
+        endedAt: new Date().toISOString(),
+        exit: { code: null, signal: null, timedOut: false },
+        changedPaths: [],
+        gateResults: [{ gate: 'provider-failure', ok: false, detail: `harness error: ${(err as Error).message}` }],
+        status: 'failed-closed',
+        failedGate: 'provider-failure',
+      }),
     ]).catch(() => undefined);
     if (err instanceof Refused) throw err;
     throw new StoreUnavailable(`execution of run ${runId} failed: ${(err as Error).message}`);
   } finally {
     if (wt) await removeWorktree(repoPath, wt);
   }
+}
+
+type Started = Extract<LedgerEvent, { type: 'ExecutionStarted' }>;
+
+function caseExecuted(
+  started: Started,
+  fields: Omit<EventData<'CaseExecuted'>, 'backendId' | 'approvalEventId' | 'baseCommit' | 'isolation'>,
+): EventDraft {
+  const { backendId, approvalEventId, baseCommit, isolation } = started.data;
+  return { type: 'CaseExecuted', data: { backendId, approvalEventId, baseCommit, isolation, ...fields } };
 }
 
 /** Facts are appended whatever happened on the stream meanwhile (an operator may have rejected the run). */

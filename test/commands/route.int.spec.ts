@@ -9,21 +9,14 @@ import { revokeTarget } from '../../commands/revoke-target.js';
 import { setBackend } from '../../commands/set-backend.js';
 import { loadContract } from '../../src/contract/load.js';
 import { foldRun, runStream } from '../../src/domain/run.js';
-import { BadInput, Refused } from '../../src/errors.js';
+import { BadInput } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { contractYaml, DEMO_BACKEND, makeLedger, type Adapter } from '../fixtures/ledgers.js';
 import { makeTargetRepo } from '../fixtures/repos.js';
+import { refusedGate } from '../fixtures/refusals.js';
 
 const DAY = 86_400_000;
 
-async function gateOf(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof Refused)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err.gate;
-}
 
 for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
   describe(`the governed route up to the harness (${adapter})`, () => {
@@ -66,7 +59,7 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       const approved = await s.runState(runId);
       expect(approved.status).toBe('approved');
       expect(approved.approval).toMatchObject({ contractDigest: admitted.contractDigest, baseCommit: s.repo.head(), operator: 'jp' });
-      expect(await gateOf(recordOutcome(s.ledger, { runId, decision: 'accepted', operator: 'jp', reason: 'looks fine' }))).toBe('evidence-missing');
+      expect(await refusedGate(recordOutcome(s.ledger, { runId, decision: 'accepted', operator: 'jp', reason: 'looks fine' }))).toBe('evidence-missing');
       const refused = await s.runState(runId);
       expect(refused.lastRefusal).toMatchObject({ gate: 'evidence-missing', command: 'outcome' });
       await recordOutcome(s.ledger, { runId, decision: 'rejected', operator: 'jp', reason: 'changed my mind' });
@@ -77,7 +70,7 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
     it('refuses admission of targets that are not owned, noncritical and low risk, appending nothing', async () => {
       const s = await setup();
       for (const bad of [{ ownership: 'vendor' }, { criticality: 'critical' }, { risk: 'medium' }]) {
-        const gate = await gateOf(
+        const gate = await refusedGate(
           admitTarget(s.ledger, { path: s.repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp', ...bad }),
         );
         expect(gate).toBe('target-admission-missing');
@@ -92,13 +85,13 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       const s = await setup();
       await s.enable();
       s.writeContract();
-      expect(await gateOf(s.admitRun())).toBe('target-admission-missing');
+      expect(await refusedGate(s.admitRun())).toBe('target-admission-missing');
       await s.admit();
       s.advance(8 * DAY);
-      expect(await gateOf(s.admitRun())).toBe('target-admission-stale');
+      expect(await refusedGate(s.admitRun())).toBe('target-admission-stale');
       await s.admit();
       await revokeTarget(s.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'handed over' });
-      expect(await gateOf(s.admitRun())).toBe('target-admission-stale');
+      expect(await refusedGate(s.admitRun())).toBe('target-admission-stale');
       await s.admit();
       expect(await s.admitRun()).toMatch(/^[0-9A-Z]{26}$/);
     });
@@ -106,21 +99,21 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
     it('gates contract admission on a declared, enabled, unchanged, risk-eligible backend', async () => {
       const s = await setup();
       await s.admit();
-      expect(await gateOf(s.admitRun())).toBe('backend-ineligible'); // declared but never enabled
+      expect(await refusedGate(s.admitRun())).toBe('backend-ineligible'); // declared but never enabled
       await s.enable();
-      expect(await gateOf(s.admitRun({ backend: 'nobody' }))).toBe('backend-ineligible');
+      expect(await refusedGate(s.admitRun({ backend: 'nobody' }))).toBe('backend-ineligible');
       s.setConfig({ backends: [{ ...DEMO_BACKEND, command: ['node', 'other.js'] }] });
-      expect(await gateOf(s.admitRun())).toBe('backend-ineligible'); // entry edited after enabling
+      expect(await refusedGate(s.admitRun())).toBe('backend-ineligible'); // entry edited after enabling
       await s.enable();
       s.setConfig({ backends: [{ ...DEMO_BACKEND, command: ['node', 'other.js'], eligibleRisks: ['medium'] }] });
       await s.enable();
-      expect(await gateOf(s.admitRun())).toBe('backend-ineligible'); // not eligible for low risk
+      expect(await refusedGate(s.admitRun())).toBe('backend-ineligible'); // not eligible for low risk
       s.setConfig({ backends: [{ ...DEMO_BACKEND, enabled: false }] });
-      expect(await gateOf(s.enable())).toBe('backend-ineligible'); // kill switch
+      expect(await refusedGate(s.enable())).toBe('backend-ineligible'); // kill switch
       s.setConfig({ backends: [DEMO_BACKEND] });
       await s.enable();
       await setBackend(s.ledger, { backendId: 'demo', enable: false, by: 'jp', note: 'pause' });
-      expect(await gateOf(s.admitRun())).toBe('backend-ineligible');
+      expect(await refusedGate(s.admitRun())).toBe('backend-ineligible');
       await s.enable();
       expect(await s.admitRun()).toMatch(/^[0-9A-Z]{26}$/);
     });
@@ -131,9 +124,9 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       await s.enable();
       const runId = await s.admitRun();
       const approve = (extra = {}) => recordApproval(s.ledger, { runId, decision: 'approved', operator: 'jp', expiresInHours: 24, note: '', ...extra });
-      expect(await gateOf(approve({ contractDigest: 'f'.repeat(64) }))).toBe('approval-mismatch');
+      expect(await refusedGate(approve({ contractDigest: 'f'.repeat(64) }))).toBe('approval-mismatch');
       await revokeTarget(s.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'paused' });
-      expect(await gateOf(approve())).toBe('target-admission-stale');
+      expect(await refusedGate(approve())).toBe('target-admission-stale');
       const state = await s.runState(runId);
       expect(state.status).toBe('awaiting-approval');
       expect(state.lastRefusal?.gate).toBe('target-admission-stale');

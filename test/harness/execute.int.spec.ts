@@ -7,11 +7,12 @@ import { recordOutcome } from '../../commands/record-outcome.js';
 import { revokeTarget } from '../../commands/revoke-target.js';
 import { setBackend } from '../../commands/set-backend.js';
 import { sweep } from '../../commands/sweep.js';
-import { Refused } from '../../src/errors.js';
 import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { GOOD_BACKEND, makeWorld } from '../fixtures/harness.js';
 import { git } from '../fixtures/repos.js';
+import { Refused } from '../../src/errors.js';
+import { refusedGate } from '../fixtures/refusals.js';
 import { tempDir } from '../fixtures/tmp.js';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
@@ -25,14 +26,6 @@ async function world(options: Parameters<typeof makeWorld>[0] = {}) {
   return w;
 }
 
-async function refusedGate(promise: Promise<unknown>): Promise<string> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof Refused)) throw new Error(`expected a refusal, got ${String(err)}`);
-  return err.gate;
-}
 
 function noWorktrees(w: World): boolean {
   return git(w.repo.path, 'worktree', 'list').split('\n').length === 1;
