@@ -1,20 +1,35 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BadInput } from '../errors.js';
 import type { IsolationKind } from './isolation.js';
+import { startProxy } from './proxy.js';
 
 export type { IsolationKind };
 export type Connection = { at: string; host: string; port: number; allowed: boolean; method: string };
 export type SandboxSpec = {
+  /** The command, no shell. */
   argv: string[];
+  /** The worktree: the only writable place besides a private /tmp. */
   cwd: string;
+  /** Extra writable bind paths (e.g. a log dir for PATH shims). */
   writable?: string[];
+  /** Paths re-bound read-only after the writable ones; must exist. */
   readOnly?: string[];
+  /** The complete environment (the caller scrubbed it); nothing else is inherited. */
   env: Record<string, string>;
+  /** Fed to stdin (else stdin is /dev/null). */
   stdinFile?: string;
   stdoutFile: string;
   stderrFile: string;
+  /** On expiry the whole process tree dies (SIGKILL) and `timedOut` is true. */
   timeoutMs: number;
   isolation: IsolationKind;
+  /** Allowlist entries: exact hosts, optional `:port` (without one: 443 and 80). */
   network: 'none' | { allow: string[] };
   onConnection?: (c: Connection) => void;
 };
@@ -27,71 +42,340 @@ export type SandboxResult = {
   durationMs: number;
   isolation: IsolationKind;
   connections: Connection[];
+  /** Processes of the run still alive after it ended and the tree was killed (only possible with 'none'). */
   survivors: number;
 };
 
-export function sandboxArgv(spec: SandboxSpec, _proxySocket: string | null): string[] {
-  if (spec.isolation === 'none') return spec.argv;
-  if (spec.isolation === 'unshare') return ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc', '--', ...spec.argv];
-  const binds = [
-    ...[spec.cwd, ...(spec.writable ?? [])].flatMap((p) => ['--bind', p, p]),
-    ...(spec.readOnly ?? []).flatMap((p) => ['--ro-bind', p, p]),
-  ];
-  const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
-  return [
-    'bwrap', '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--die-with-parent', '--new-session',
-    // /run hidden: a read-only bind does not stop connect() on a host socket (docker, dbus, agents).
-    '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run',
-    ...binds, '--chdir', spec.cwd, '--clearenv', ...env, '--', ...spec.argv,
-  ];
+/** Where the per-run proxy socket appears inside the sandbox (on its private /tmp). */
+const PROXY_IN_SANDBOX = '/tmp/.harness-proxy.sock';
+const PROXY_URL = 'http://127.0.0.1:3128';
+/** Marks the processes of a 'none' run, the only handle left on those that escape its process group. */
+const RUN_MARKER = 'CTO_SANDBOX_RUN';
+/** How long to wait for killed processes to be gone before calling them survivors. */
+const REAP_WAIT_MS = 2_000;
+
+// --cap-drop ALL matters as root: without it the sandboxed root keeps every capability in its namespaces.
+// A read-only root still lets connect() reach host unix sockets: private /tmp and /run hide the usual ones
+// (docker, dbus, agents; /var/run links to /run). Both come before the binds, which may lie under them.
+const BWRAP_BASE = [
+  '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--die-with-parent', '--new-session',
+  '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', '/run',
+];
+
+// In the sandbox's own network namespace: bridge 127.0.0.1:3128 to the proxy socket, wait until it
+// accepts (so the payload's first request cannot race it), then become the payload.
+const BOOT_SCRIPT = [
+  'if command -v socat >/dev/null; then',
+  `  socat TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_IN_SANDBOX} 2>/dev/null &`,
+  '  for ((i = 0; i < 300; i++)); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && break; sleep 0.01; done',
+  'else echo "cto-harness: socat missing, the network allowlist is unreachable" >&2; fi',
+  'exec "$@"',
+].join('\n');
+
+function checkSpec(spec: SandboxSpec): void {
+  if (spec.argv.length === 0 || !spec.argv[0]) throw new BadInput('sandbox: argv is empty');
+  for (const path of [spec.cwd, ...(spec.writable ?? []), ...(spec.readOnly ?? [])]) {
+    if (!isAbsolute(path)) throw new BadInput(`sandbox: path ${path} is not absolute`);
+  }
+  for (const key of Object.keys(spec.env)) {
+    if (!/^[^=\0]+$/.test(key)) throw new BadInput(`sandbox: bad environment variable name ${JSON.stringify(key)}`);
+  }
+  if (!Number.isFinite(spec.timeoutMs) || spec.timeoutMs <= 0) throw new BadInput(`sandbox: timeoutMs must be positive, got ${spec.timeoutMs}`);
+  if (spec.isolation === 'unshare' && spec.network !== 'none') throw new BadInput('network allowlist needs bubblewrap');
 }
 
-export function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
-  const argv = sandboxArgv(spec, null);
-  const stdin = spec.stdinFile ? openSync(spec.stdinFile, 'r') : 'ignore';
-  const stdout = openSync(spec.stdoutFile, 'w');
-  const stderr = openSync(spec.stderrFile, 'w');
-  const started = Date.now();
-  const startedAt = new Date(started).toISOString();
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: spec.cwd, env: spec.env, stdio: [stdin, stdout, stderr], detached: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child.pid);
-    }, spec.timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      for (const fd of [stdin, stdout, stderr]) if (typeof fd === 'number') closeSync(fd);
+function bwrapArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
+  // A null socket leaves the allowlist with nothing to go through: no network at all (fail closed).
+  const proxied = spec.network !== 'none' && proxySocket !== null;
+  const binds = [
+    ...[spec.cwd, ...(spec.writable ?? [])].flatMap((p) => ['--bind', p, p]),
+    // after the writable binds, so a read-only path inside the worktree stays read-only
+    ...(spec.readOnly ?? []).flatMap((p) => ['--ro-bind', p, p]),
+    ...(proxied ? ['--ro-bind', proxySocket, PROXY_IN_SANDBOX] : []),
+  ];
+  const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
+  const proxyEnv = proxied
+    ? [...['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].flatMap((k) => ['--setenv', k, PROXY_URL]), '--setenv', 'NO_PROXY', '', '--setenv', 'no_proxy', '']
+    : [];
+  const command = proxied ? ['/bin/bash', '-c', BOOT_SCRIPT, 'cto-harness-boot', ...spec.argv] : spec.argv;
+  return ['bwrap', ...BWRAP_BASE, ...binds, '--chdir', spec.cwd, '--clearenv', ...env, ...proxyEnv, '--', ...command];
+}
+
+/** The argv that would run `spec` (for the report and tests); no side effects. */
+export function sandboxArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
+  checkSpec(spec);
+  switch (spec.isolation) {
+    case 'none':
+      return [...spec.argv];
+    case 'unshare':
+      return ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc', '--', ...spec.argv];
+    case 'bubblewrap':
+      return bwrapArgv(spec, proxySocket);
+  }
+}
+
+/** The absolute path of a host program, so the sandbox launcher never depends on the run's PATH. */
+function hostProgram(name: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/bin', '/usr/bin', '/bin'];
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (dir && statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return name; // spawn will report ENOENT
+}
+
+type ProcInfo = { state: string; pgid: number };
+
+/** State and process group from /proc/<pid>/stat, or null once it is gone. */
+function procInfo(pid: number): ProcInfo | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '?', pgid: Number(fields[2]) };
+  } catch {
+    return null;
+  }
+}
+
+const alive = (pid: number): boolean => {
+  const info = procInfo(pid);
+  return info !== null && info.state !== 'Z' && info.state !== 'X';
+};
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** `pid` and everything below it, by the kernel's parent links (which a setsid does not cut). */
+function tree(pid: number): number[] {
+  const seen: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    if (seen.includes(next)) continue;
+    seen.push(next);
+    queue.push(...childrenOf(next));
+  }
+  return seen;
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * SIGKILL the whole tree and the process group; returns every pid it aimed at. A fork racing the
+ * listing is left to the PID namespace (bwrap, unshare) or the marker sweep ('none').
+ */
+function killTree(pid: number): number[] {
+  const pids = tree(pid);
+  for (const p of pids) kill(p);
+  kill(-pid);
+  return pids;
+}
+
+async function waitGone(pids: number[], ms: number): Promise<number[]> {
+  const deadline = Date.now() + ms;
+  let left = pids.filter(alive);
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(5);
+    left = left.filter(alive);
+  }
+  return left;
+}
+
+/** Live processes whose environment carries this run's marker. */
+function markedProcesses(marker: string): number[] {
+  const needle = Buffer.from(`${marker}\0`);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const environ = readFileSync(`/proc/${pid}/environ`);
+        return environ.subarray(0, needle.length).equals(needle) || environ.includes(Buffer.concat([Buffer.from([0]), needle]));
+      } catch {
+        return false;
+      }
+    })
+    .filter(alive);
+}
+
+/** After a 'none' run: kill the group, then count (and kill) what escaped it and the tree kill. */
+async function sweepMarked(marker: string, group: number, killed: number[]): Promise<number> {
+  kill(-group);
+  // the group and the timed-out tree were just killed; let them die before counting the rest as survivors
+  const dying = (pid: number) => killed.includes(pid) || procInfo(pid)?.pgid === group;
+  const deadline = Date.now() + REAP_WAIT_MS;
+  while (markedProcesses(marker).some(dying) && Date.now() < deadline) await sleep(20);
+  const survivors = markedProcesses(marker);
+  for (const pid of survivors) for (const p of tree(pid)) kill(p);
+  await waitGone(survivors, REAP_WAIT_MS);
+  return survivors.length;
+}
+
+type Stdio = { fds: number[]; stdio: [number | 'ignore', number, number] };
+
+function openStdio(spec: SandboxSpec): Stdio {
+  const fds: number[] = [];
+  const open = (path: string, flags: string) => {
+    const fd = openSync(path, flags);
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    const stdin = spec.stdinFile ? open(spec.stdinFile, 'r') : 'ignore';
+    const stdout = open(spec.stdoutFile, 'w');
+    // one file for both streams must be one descriptor, or each would overwrite the other
+    const stderr = spec.stderrFile === spec.stdoutFile ? stdout : open(spec.stderrFile, 'w');
+    return { fds, stdio: [stdin, stdout, stderr] };
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
+  }
+}
+
+function checkPaths(spec: SandboxSpec): void {
+  const paths = spec.isolation === 'bubblewrap' ? [spec.cwd, ...(spec.writable ?? []), ...(spec.readOnly ?? [])] : [spec.cwd];
+  for (const path of paths) if (!existsSync(path)) throw new BadInput(`sandbox: ${path} does not exist`);
+}
+
+async function openProxy(allow: string[], record: (c: Connection) => void): Promise<{ socket: string; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cto-proxy-'));
+  const socket = join(dir, 'proxy.sock');
+  try {
+    const proxy = await startProxy(socket, allow, record);
+    return {
+      socket,
+      close: async () => {
+        await proxy.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
     };
-    child.on('error', (err) => {
-      done();
-      reject(err);
-    });
-    child.on('exit', (code, signal) => {
-      done();
-      killGroup(child.pid);
-      const ended = Date.now();
-      resolve({
-        code,
-        signal,
-        timedOut,
-        startedAt,
-        endedAt: new Date(ended).toISOString(),
-        durationMs: ended - started,
-        isolation: spec.isolation,
-        connections: [],
-        survivors: 0,
-      });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+type Exit = { code: number | null; signal: string | null; timedOut: boolean; startedAt: string; endedAt: string; durationMs: number; survivors: number };
+type NsInfo = { initPid: number; pidNs: string };
+
+/** Reads bwrap's --info-fd JSON: the host pid of the namespace's init and its PID namespace. */
+function readNsInfo(stream: Readable | null | undefined): Promise<NsInfo | null> {
+  if (!stream) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (text += chunk));
+    stream.on('error', () => resolve(null));
+    stream.on('close', () => {
+      try {
+        const info = JSON.parse(text) as { 'child-pid'?: unknown; 'pid-namespace'?: unknown };
+        const ok = typeof info['child-pid'] === 'number' && typeof info['pid-namespace'] === 'number';
+        resolve(ok ? { initPid: info['child-pid'] as number, pidNs: `pid:[${String(info['pid-namespace'])}]` } : null);
+      } catch {
+        resolve(null);
+      }
     });
   });
 }
 
-function killGroup(pid: number | undefined): void {
-  if (!pid) return;
+/** Live processes of a PID namespace, seen from the host. */
+function nsMembers(pidNs: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/pid`) === pidNs;
+      } catch {
+        return false;
+      }
+    })
+    .filter(alive);
+}
+
+/**
+ * bwrap exits as soon as the command does, while its namespace init still waits on leftovers until
+ * --die-with-parent kills it: kill that init ourselves and wait until its namespace is empty.
+ */
+async function reapNamespace(info: NsInfo | null, killed: number[]): Promise<number> {
+  if (info) kill(info.initPid);
+  const left = new Set(await waitGone(info ? [info.initPid, ...killed] : killed, REAP_WAIT_MS));
+  if (info) for (const pid of nsMembers(info.pidNs)) left.add(pid);
+  return left.size;
+}
+
+async function runProcess(spec: SandboxSpec, proxySocket: string | null): Promise<Exit> {
+  const argv = sandboxArgv(spec, proxySocket);
+  const bwrap = spec.isolation === 'bubblewrap';
+  const token = spec.isolation === 'none' ? randomUUID() : null;
+  // bwrap clears the environment itself; unshare and 'none' hand theirs to the payload
+  const env = bwrap ? {} : token ? { ...spec.env, [RUN_MARKER]: token } : spec.env;
+  const program = spec.isolation === 'none' ? argv[0]! : hostProgram(argv[0]!);
+  // --info-fd 3 tells us the namespace's init, the handle for waiting until the whole tree is gone
+  const args = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
+  const { fds, stdio } = openStdio(spec);
+  const started = Date.now();
   try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
+    const child = spawn(program, args, { cwd: spec.cwd, env, stdio: bwrap ? [...stdio, 'pipe'] : stdio, detached: true });
+    const nsInfo = bwrap ? readNsInfo(child.stdio[3] as Readable | null) : Promise.resolve(null);
+    let timedOut = false;
+    let killed: number[] = [];
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) killed = killTree(child.pid);
+    }, spec.timeoutMs);
+    const outcome = await new Promise<{ code: number | null; signal: string | null } | Error>((resolve) => {
+      child.once('error', resolve);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const ended = Date.now();
+    clearTimeout(timer);
+    if (outcome instanceof Error) throw outcome;
+    const pid = child.pid!;
+    kill(-pid); // for good measure: nothing of the run's group outlives it
+    const survivors = token ? await sweepMarked(`${RUN_MARKER}=${token}`, pid, killed) : await reapNamespace(await nsInfo, killed);
+    return { code: outcome.code, signal: outcome.signal, timedOut, startedAt: new Date(started).toISOString(), endedAt: new Date(ended).toISOString(), durationMs: ended - started, survivors };
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+/**
+ * Runs `spec.argv` under the chosen isolation and resolves when it and everything it started are gone.
+ * Rejects only when it cannot start (BadInput for a bad spec, the spawn error otherwise).
+ */
+export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
+  checkSpec(spec);
+  checkPaths(spec);
+  const connections: Connection[] = [];
+  const record = (c: Connection) => {
+    connections.push(c);
+    spec.onConnection?.(c);
+  };
+  // Under 'none' nothing is enforced, the network included: no proxy to pretend otherwise.
+  const proxy = spec.isolation === 'bubblewrap' && spec.network !== 'none' ? await openProxy(spec.network.allow, record) : null;
+  try {
+    const exit = await runProcess(spec, proxy?.socket ?? null);
+    return { ...exit, isolation: spec.isolation, connections };
+  } finally {
+    await proxy?.close();
   }
 }
