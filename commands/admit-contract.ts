@@ -42,7 +42,7 @@ export function decideAdmitContract(runEvents: readonly LedgerEvent[], cmd: Admi
         rootCommit: admission.admission.rootCommit,
         path: admission.admission.path,
       },
-      backend: { id: contract.backend, configDigest: configDigest! },
+      backend: { id: contract.backend, configDigest: configDigest!, network: facts.backend!.network },
       admittedBy: cmd.admittedBy,
     },
   });

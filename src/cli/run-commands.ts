@@ -24,6 +24,10 @@ function hours(value: string): number {
   return n;
 }
 
+function networkText(network: 'none' | { allow: string[] } | null): string {
+  return !network || network === 'none' ? 'none' : `only ${network.allow.join(', ')}`;
+}
+
 function describeEvent(e: LedgerEvent): string {
   switch (e.type) {
     case 'ApprovalRecorded':
@@ -34,7 +38,7 @@ function describeEvent(e: LedgerEvent): string {
     case 'OutcomeRecorded':
       return `${e.data.decision} by ${e.data.operator}: ${e.data.reason}`;
     case 'ContractAdmitted':
-      return `${e.data.contract.title} (digest ${e.data.contractDigest.slice(0, 12)})`;
+      return `${e.data.contract.title} (digest ${e.data.contractDigest.slice(0, 12)}, backend ${e.data.backend.id}, network ${networkText(e.data.backend.network ?? 'none')})`;
     default:
       return '';
   }
@@ -156,7 +160,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             `title       ${run.contract?.title ?? '-'}`,
             `status      ${run.status}`,
             `target      ${run.targetId} (${run.targetPath})`,
-            `backend     ${run.backendId}`,
+            `backend     ${run.backendId} (network: ${networkText(run.backendNetwork)})`,
             `contract    ${run.contractDigest}`,
             `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}` : 'none'}`,
             `refused     ${run.lastRefusal ? `gate ${run.lastRefusal.gate} (${run.lastRefusal.command}): ${run.lastRefusal.detail}` : '-'}`,

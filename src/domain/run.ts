@@ -31,6 +31,7 @@ export type RunState = {
   targetPath: string | null;
   backendId: string | null;
   backendConfigDigest: string | null;
+  backendNetwork: 'none' | { allow: string[] } | null;
   approval: (EventData<'ApprovalRecorded'> & { eventId: string; recordedAt: string; consumed: boolean }) | null;
   /** Set when an execution claimed the approval (ExecutionStarted): it can never start a second one. */
   started: (EventData<'ExecutionStarted'> & { eventId: string; at: string }) | null;
@@ -58,6 +59,7 @@ export function initialRunState(runId: string): RunState {
     targetPath: null,
     backendId: null,
     backendConfigDigest: null,
+    backendNetwork: null,
     approval: null,
     started: null,
     execution: null,
@@ -86,6 +88,7 @@ function changesFor(state: RunState, event: LedgerEvent): Partial<RunState> {
         targetPath: event.data.target.path,
         backendId: event.data.backend.id,
         backendConfigDigest: event.data.backend.configDigest,
+        backendNetwork: event.data.backend.network ?? 'none',
       };
     case 'ApprovalRecorded':
       return {

@@ -53,7 +53,14 @@ export const ContractAdmittedData = z
         path: z.string(),
       })
       .strict(),
-    backend: z.object({ id: z.string(), configDigest: sha }).strict(),
+    backend: z
+      .object({
+        id: z.string(),
+        configDigest: sha,
+        /** What the backend may reach, shown to whoever approves: 'none' or the exact hosts listed. */
+        network: z.union([z.literal('none'), z.object({ allow: z.array(z.string()) }).strict()]).optional(),
+      })
+      .strict(),
     admittedBy: z.string(),
   })
   .strict();

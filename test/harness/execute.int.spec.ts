@@ -365,3 +365,44 @@ describe('execute: the contract setup step', () => {
     expect((await w.state()).execution!.changedPaths).toEqual([]);
   });
 });
+
+describe('execute: network policy per backend', () => {
+  it('reaches only the listed host through the harness proxy; every connection is in the report and trace', async () => {
+    const { createServer } = await import('node:http');
+    const serve = (body: string) =>
+      new Promise<{ port: number; hits: () => number; close: () => void }>((resolve) => {
+        let hits = 0;
+        const server = createServer((_, res) => (hits++, res.end(body)));
+        server.listen(0, '127.0.0.1', () => resolve({ port: (server.address() as { port: number }).port, hits: () => hits, close: () => server.close() }));
+      });
+    const listed = await serve('LISTED');
+    const other = await serve('OTHER');
+    try {
+      const w = await world({
+        backend: { network: { allow: [`127.0.0.1:${listed.port}`] } },
+        body: `for (const port of [${listed.port}, ${other.port}]) {
+            const r = cp.spawnSync('curl', ['-s', '-o', '-', '-w', ' %{http_code}', 'http://127.0.0.1:' + port + '/'], { encoding: 'utf8' });
+            console.log('port', port, '->', r.stdout);
+          }
+          ${GOOD_BACKEND}`,
+      });
+      const result = await w.execute();
+      expect(result.status).toBe('succeeded');
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toContain(`port ${listed.port} -> LISTED 200`);
+      expect(log).toContain(`port ${other.port} -> `);
+      expect(log).not.toContain('OTHER');
+      expect(other.hits()).toBe(0);
+      const report = JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8'));
+      expect(report.connections.map((c: { port: number; allowed: boolean }) => [c.port, c.allowed])).toEqual([
+        [listed.port, true],
+        [other.port, false],
+      ]);
+      expect(readFileSync(join(result.evidenceDir, 'trace.jsonl'), 'utf8').match(/network\.connect/g)).toHaveLength(2);
+      expect((await w.state()).backendNetwork).toEqual({ allow: [`127.0.0.1:${listed.port}`] });
+    } finally {
+      listed.close();
+      other.close();
+    }
+  });
+});
