@@ -74,71 +74,69 @@ function addHours(iso: string, hours: number): string {
   return new Date(Date.parse(iso) + hours * 3_600_000).toISOString();
 }
 
-/** What one event changes in a run's state (the pure core of evolveRun). */
-function changesFor(state: RunState, event: LedgerEvent): Partial<RunState> {
+/**
+ * Writes what one event changes onto `next`, a fresh copy made by evolveRun (so evolveRun stays pure);
+ * assigning fields keeps the object's shape stable, which a spread of per-event changes would not.
+ */
+function applyEvent(next: RunState, state: RunState, event: LedgerEvent): void {
   switch (event.type) {
     case 'ContractAdmitted':
-      return {
-        status: 'awaiting-approval',
-        admittedAt: event.recordedAt,
-        contract: event.data.contract,
-        contractDigest: event.data.contractDigest,
-        contractEventId: event.id,
-        targetId: event.data.target.targetId,
-        targetPath: event.data.target.path,
-        backendId: event.data.backend.id,
-        backendConfigDigest: event.data.backend.configDigest,
-        backendNetwork: event.data.backend.network ?? 'none',
-      };
+      next.status = 'awaiting-approval';
+      next.admittedAt = event.recordedAt;
+      next.contract = event.data.contract;
+      next.contractDigest = event.data.contractDigest;
+      next.contractEventId = event.id;
+      next.targetId = event.data.target.targetId;
+      next.targetPath = event.data.target.path;
+      next.backendId = event.data.backend.id;
+      next.backendConfigDigest = event.data.backend.configDigest;
+      next.backendNetwork = event.data.backend.network ?? 'none';
+      return;
     case 'ApprovalRecorded':
-      return {
-        status: event.data.decision === 'approved' ? 'approved' : 'denied',
-        approval: { ...event.data, eventId: event.id, recordedAt: event.recordedAt, consumed: false },
-        outcomeDeadline:
-          event.data.decision === 'approved' && state.contract
-            ? addHours(event.recordedAt, state.contract.limits.outcomeDeadlineHours)
-            : state.outcomeDeadline,
-      };
+      next.status = event.data.decision === 'approved' ? 'approved' : 'denied';
+      next.approval = { ...event.data, eventId: event.id, recordedAt: event.recordedAt, consumed: false };
+      if (event.data.decision === 'approved' && state.contract) {
+        next.outcomeDeadline = addHours(event.recordedAt, state.contract.limits.outcomeDeadlineHours);
+      }
+      return;
     case 'ExecutionRefused':
-      return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: 'execute', at: event.recordedAt } };
+      next.lastRefusal = { gate: event.data.gate, detail: event.data.detail, command: 'execute', at: event.recordedAt };
+      return;
     case 'CommandRefused':
-      return { lastRefusal: { gate: event.data.gate, detail: event.data.detail, command: event.data.command, at: event.recordedAt } };
+      next.lastRefusal = { gate: event.data.gate, detail: event.data.detail, command: event.data.command, at: event.recordedAt };
+      return;
     case 'ExecutionStarted':
-      return {
-        status: 'executing',
-        approval: state.approval && { ...state.approval, consumed: true },
-        started: { ...event.data, eventId: event.id, at: event.recordedAt },
-      };
+      next.status = 'executing';
+      next.approval = state.approval && { ...state.approval, consumed: true };
+      next.started = { ...event.data, eventId: event.id, at: event.recordedAt };
+      return;
     case 'CaseExecuted':
-      return {
-        status: event.data.status === 'succeeded' ? 'executed' : 'failed-closed',
-        approval: state.approval && { ...state.approval, consumed: true },
-        execution: { ...event.data, eventId: event.id },
-        lastRefusal:
-          event.data.failedGate !== null
-            ? { gate: event.data.failedGate, detail: 'execution failed closed', command: 'execute', at: event.recordedAt }
-            : state.lastRefusal,
-      };
+      next.status = event.data.status === 'succeeded' ? 'executed' : 'failed-closed';
+      next.approval = state.approval && { ...state.approval, consumed: true };
+      next.execution = { ...event.data, eventId: event.id };
+      if (event.data.failedGate !== null) {
+        next.lastRefusal = { gate: event.data.failedGate, detail: 'execution failed closed', command: 'execute', at: event.recordedAt };
+      }
+      return;
     case 'EvidenceDigested':
-      return { status: state.status === 'executed' ? 'evidenced' : state.status, evidence: { ...event.data, eventId: event.id } };
+      if (state.status === 'executed') next.status = 'evidenced';
+      next.evidence = { ...event.data, eventId: event.id };
+      return;
     case 'OutcomeRecorded':
-      return { status: event.data.decision === 'accepted' ? 'accepted' : 'rejected', outcome: { ...event.data, recordedAt: event.recordedAt } };
+      next.status = event.data.decision === 'accepted' ? 'accepted' : 'rejected';
+      next.outcome = { ...event.data, recordedAt: event.recordedAt };
+      return;
     default:
-      return {};
+      return;
   }
 }
 
 /** Folds one run-stream event; events at or below the state's version are already in (idempotent). */
 export function evolveRun(state: RunState, event: LedgerEvent): RunState {
   if (event.version <= state.version) return state;
-  return {
-    ...state,
-    version: event.version,
-    lastHash: event.hash,
-    lastEventId: event.id,
-    updatedAt: event.recordedAt,
-    ...changesFor(state, event),
-  };
+  const next: RunState = { ...state, version: event.version, lastHash: event.hash, lastEventId: event.id, updatedAt: event.recordedAt };
+  applyEvent(next, state, event);
+  return next;
 }
 
 export function foldRun(runId: string, events: readonly LedgerEvent[]): RunState {
