@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { materializeRun, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { StoreUnavailable } from '../errors.js';
+import { rebuildInWorker } from './rebuild-worker.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
 /** One projection writer at a time per ledger dir, across processes. */

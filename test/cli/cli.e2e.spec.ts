@@ -51,6 +51,13 @@ describe('the CLI, as a user runs it', () => {
     expect(run('events', '--stream', `run-${runId}`).stdout).toMatch(/ApprovalRecorded/);
   });
 
+  it('rebuilds every projection from the log in a worker, to the same run list', () => {
+    const before = run('status', '--json').stdout;
+    const rebuilt = JSON.parse(run('rebuild', '--json').stdout);
+    expect(rebuilt).toEqual({ position: 4, applied: 4 });
+    expect(run('status', '--json').stdout).toBe(before);
+  });
+
   it('exits 1 naming the gate when a gate refuses', () => {
     const r = run('outcome', runId, '--accept', '--reason', 'ship it');
     expect(r.code).toBe(1);
