@@ -41,7 +41,17 @@ writeFileSync(
 );
 
 const overheads: number[] = [];
+/** Each run starts on an idle disk: the previous worktree's background deletion has finished. */
+async function idleDisk(): Promise<void> {
+  const { readdirSync } = await import('node:fs');
+  for (let i = 0; i < 600 && readdirSync(tmpdir()).some((n) => n.startsWith('cto-run-') && n.endsWith('.removed')); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  execFileSync('sync');
+}
+
 for (let i = 0; i < RUNS; i++) {
+  await idleDisk();
   const e = await admitContract(ledger, { file: contractFile, loaded: loadContract(contractFile), admittedBy: 'bench' });
   const runId = e.type === 'ContractAdmitted' ? e.data.runId : '';
   await recordApproval(ledger, { runId, decision: 'approved', operator: 'bench', expiresInHours: 1, note: '' });
@@ -51,6 +61,13 @@ for (let i = 0; i < RUNS; i++) {
   const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
   const backendMs = Date.parse(run.execution!.endedAt) - Date.parse(run.execution!.startedAt);
   overheads.push(total - backendMs);
+  if (process.env.BENCH_TRACE) {
+    const { readFileSync } = await import('node:fs');
+    for (const line of readFileSync(join(result.evidenceDir, 'trace.jsonl'), 'utf8').trim().split('\n')) {
+      const span = JSON.parse(line) as { name: string; start: string; end: string };
+      process.stdout.write(`            ${span.name} ${Date.parse(span.end) - Date.parse(span.start)} ms\n`);
+    }
+  }
   process.stdout.write(`harness     run ${i + 1}: ${result.status}, execute ${(total / 1000).toFixed(2)} s, backend ${(backendMs / 1000).toFixed(2)} s, overhead ${((total - backendMs) / 1000).toFixed(2)} s\n`);
 }
 overheads.sort((a, b) => a - b);

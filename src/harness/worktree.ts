@@ -1,4 +1,5 @@
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git, gitText } from './git.js';
@@ -25,14 +26,24 @@ export async function createWorktree(repoPath: string, baseCommit: string, runId
   const scratch = realpathSync(mkdtempSync(join(tmpdir(), `cto-run-${runId}-`)));
   // git names the admin dir after the worktree's basename: a per-run name keeps concurrent runs apart.
   const path = join(scratch, `cto-${runId}`);
-  await git(['worktree', 'add', '--detach', path, baseCommit], { gitDir: commonDir, workTree: repoPath });
+  // Parallel checkout: on a large target the checkout is most of the harness's own time.
+  await git(['-c', 'checkout.workers=0', 'worktree', 'add', '--detach', path, baseCommit], { gitDir: commonDir, workTree: repoPath });
   // Asked once, now, while the worktree's .git file is still the one git just wrote.
   const gitDir = realpathSync(await gitText(['rev-parse', '--absolute-git-dir'], { gitDir: join(path, '.git'), workTree: path }));
   return { path, commonDir, gitDir, scratch };
 }
 
+/**
+ * Unregisters and deletes the worktree. The files are moved aside at once (a rename) and deleted in the
+ * background: the run's result does not wait on the disk, and the process still finishes the deletion.
+ */
 export async function removeWorktree(repoPath: string, wt: Worktree): Promise<void> {
-  await git(['worktree', 'remove', '--force', '--force', wt.path], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
-  rmSync(wt.scratch, { recursive: true, force: true });
+  const trash = `${wt.scratch}.removed`;
+  try {
+    renameSync(wt.scratch, trash);
+  } catch {
+    rmSync(wt.scratch, { recursive: true, force: true });
+  }
   await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
+  void rm(trash, { recursive: true, force: true }).catch(() => undefined);
 }
