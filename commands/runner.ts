@@ -47,7 +47,8 @@ export async function runCommand(ledger: Ledger, spec: CommandSpec): Promise<Com
       if (decision.events.length === 0) return { appended: [], result: null };
       const drafts = decision.events.map((d) => newEvent(d, meta));
       const result = await ledger.store.append(spec.stream, drafts, expected);
-      const appended = (await ledger.store.readStream(spec.stream)).slice(-drafts.length);
+      // A duplicate (a retried command whose first append landed) was sealed earlier: read it back.
+      const appended = result.duplicate ? (await ledger.store.readStream(spec.stream)).slice(-drafts.length) : result.events;
       return { appended, result };
     } catch (err) {
       if (err instanceof Conflict && attempt === 0) continue;

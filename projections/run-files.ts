@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { foldRun, initialRunState, type RunState } from '../src/domain/run.js';
+import { foldRun, type RunState } from '../src/domain/run.js';
 import { canonicalWithHash, type LedgerEvent } from '../src/events/envelope.js';
 import { canonicalize } from '../src/events/hashing.js';
 import { writeAtomic } from './files.js';
@@ -30,11 +30,6 @@ export type RunDocument = RunState & { replay: ReturnType<typeof replayPaths> };
 export function renderRunState(state: RunState): string {
   const doc: RunDocument = { ...state, replay: replayPaths(state.runId) };
   return JSON.stringify(doc, null, 2) + '\n';
-}
-
-export function parseRunState(text: string, runId: string): RunState {
-  const { replay: _replay, ...state } = JSON.parse(text) as RunDocument;
-  return { ...initialRunState(runId), ...state };
 }
 
 /** One canonical JSON line per ledger event: the envelope exactly as hashed, plus its hash. */

@@ -44,10 +44,3 @@ export class ChainBroken extends Error {
 }
 
 export const EXIT = { ok: 0, refused: 1, badInput: 2, store: 3 } as const;
-
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof Refused) return EXIT.refused;
-  if (err instanceof BadInput) return EXIT.badInput;
-  if (err instanceof Conflict) return EXIT.store;
-  return EXIT.store;
-}

@@ -159,7 +159,6 @@ export const CATALOGUE = {
 
 type Catalogue = typeof CATALOGUE;
 export type EventType = keyof Catalogue;
-export const EVENT_TYPES = Object.keys(CATALOGUE) as EventType[];
 
 export type EventData<T extends EventType> = z.infer<Catalogue[T]['data']>;
 

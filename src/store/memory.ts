@@ -27,7 +27,7 @@ export function createMemoryStore(): EventStore {
       (r, i) => r && r.stream === stream && r.version === rows[0]!.version + i && sameEvent(r.body, events[i]!),
     );
     if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
-    return { version: last.version, position: last.position, duplicate: true };
+    return { version: last.version, position: last.position, duplicate: true, events: [] };
   }
 
   return {
@@ -44,9 +44,11 @@ export function createMemoryStore(): EventStore {
       checkExpected(stream, expected, tail ? tail.version : -1);
       let prev = tail ? tail.hash : null;
       let version = tail ? tail.version : -1;
+      const sealedEvents: LedgerEvent[] = [];
       for (const e of events) {
         version += 1;
         const sealed = seal(e, stream, version, prev);
+        sealedEvents.push(sealed.event);
         const row: Row = { position: log.length + 1, stream, version, id: e.id, body: sealed.body, hash: sealed.hash };
         log.push(row);
         rows.push(row);
@@ -55,7 +57,7 @@ export function createMemoryStore(): EventStore {
       }
       streams.set(stream, rows);
       changed.notify();
-      return { version, position: log.length, duplicate: false };
+      return { version, position: log.length, duplicate: false, events: sealedEvents };
     },
     async readStream(stream: string): Promise<LedgerEvent[]> {
       let prev: string | null = null;

@@ -138,7 +138,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     );
     const last = rows[rows.length - 1];
     if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
-    return { version: last.version, position: last.position, duplicate: true };
+    return { version: last.version, position: last.position, duplicate: true, events: [] };
   }
 
   function appendOneInTransaction(p: Pending): AppendResult {
@@ -149,13 +149,15 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     let prev = tail ? tail.hash : null;
     let version = tail ? tail.version : -1;
     let position = 0;
+    const sealedEvents: LedgerEvent[] = [];
     for (const e of p.events) {
       version += 1;
       const sealed = seal(e, p.stream, version, prev);
+      sealedEvents.push(sealed.event);
       position = Number(insert.run(e.id, p.stream, version, e.type, sealed.body, sealed.hash).lastInsertRowid);
       prev = sealed.hash;
     }
-    return { version, position, duplicate: false };
+    return { version, position, duplicate: false, events: sealedEvents };
   }
   type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
   // One transaction, one fsync, for every append queued since the last flush: group commit.

@@ -13,6 +13,8 @@ export type AppendResult = {
   position: number;
   /** True when every event id was already recorded: an idempotent re-append, nothing new written. */
   duplicate: boolean;
+  /** The events as sealed in the chain by this append (empty for a duplicate). */
+  events: LedgerEvent[];
 };
 
 export interface Subscription extends AsyncIterable<RecordedEvent> {

@@ -26,6 +26,7 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect(events[0]!.prevHash).toBeNull();
       expect(events[1]!.prevHash).toBe(events[0]!.hash);
       expect(events[2]!.prevHash).toBe(events[1]!.hash);
+      expect(first.events).toEqual(events.slice(0, 2));
       expect(new Set(events.map((e) => e.hash)).size).toBe(3);
       expect(await store.readStream('run-none')).toEqual([]);
     });
