@@ -13,9 +13,10 @@ CREATE TABLE IF NOT EXISTS runs (
 `;
 
 /** `bulk`: a rebuild into a fresh dir that is thrown away on failure, so no journal and no syncs. */
-export function openProjectionDb(file: string, options: { bulk?: boolean } = {}) {
+export function openProjectionDb(file: string, options: { bulk?: boolean; cacheKiB?: number } = {}) {
   const db = new Database(file);
   db.pragma('busy_timeout = 15000');
+  if (options.cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(64, Math.floor(options.cacheKiB))}`);
   db.pragma(options.bulk ? 'journal_mode = OFF' : 'journal_mode = WAL');
   db.pragma(options.bulk ? 'synchronous = OFF' : 'synchronous = NORMAL');
   db.exec(SCHEMA);
@@ -42,8 +43,12 @@ export function openProjectionDb(file: string, options: { bulk?: boolean } = {})
       putRun.run(state.runId, state.version, state.status, JSON.stringify(state), JSON.stringify(entry));
     },
     *entries(statuses?: readonly string[]): Generator<RunListEntry> {
+      for (const text of this.entryTexts(statuses)) yield JSON.parse(text) as RunListEntry;
+    },
+    /** The entries as stored: JSON.stringify of each, ready to be written out without a round trip. */
+    *entryTexts(statuses?: readonly string[]): Generator<string> {
       const rows = statuses ? entriesWith.iterate(JSON.stringify(statuses)) : entries.iterate();
-      for (const row of rows as Iterable<{ entry: string }>) yield JSON.parse(row.entry) as RunListEntry;
+      for (const row of rows as Iterable<{ entry: string }>) yield row.entry;
     },
     statusCounts: () => Object.fromEntries((counts.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n])),
     transaction: <T>(work: () => T): T => db.transaction(work).immediate(),

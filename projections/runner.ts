@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { evolveRun, initialRunState, runStream, type RunState } from '../src/domain/run.js';
 import type { RecordedEvent } from '../src/events/envelope.js';
 import type { EventStore } from '../src/store/types.js';
+import { ChainBroken } from '../src/errors.js';
 import { writeAtomic } from './files.js';
 import { openProjectionDb, type ProjectionDb } from './projection-db.js';
 import { writeRunFiles } from './run-files.js';
@@ -14,6 +15,12 @@ export const PROJECTION_FILES = {
   controlSurface: 'control-surface.json',
   runsDir: 'runs',
 } as const;
+
+/** Events read per page, and folded per projection transaction (see runFolder). */
+export const READ_PAGE = 100;
+export const FLUSH_EVERY = 1_000;
+/** Also flush once this much event text was folded: the states held in memory stay small whatever the events. */
+const FLUSH_BYTES = 4 << 20;
 
 export type CatchUpResult = { position: number; applied: number };
 export type Progress = (done: number, position: number) => void;
@@ -43,8 +50,8 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
   try {
     let chunk = '[';
     let first = true;
-    for (const entry of pdb.entries()) {
-      chunk += `${first ? '\n' : ',\n'}  ${JSON.stringify(entry)}`;
+    for (const entry of pdb.entryTexts()) {
+      chunk += `${first ? '\n' : ',\n'}  ${entry}`;
       first = false;
       if (chunk.length > 1 << 16) {
         writeSync(fd, chunk);
@@ -59,36 +66,67 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
 }
 
 /**
+ * Folds pages of the log into run states held in memory until `flush` writes them and the checkpoint
+ * in one transaction. Reading in small pages and flushing in large batches lets each event die young
+ * (cheap to collect) while a run's state is written once per batch. Events come in global order; each
+ * run event must link to the state folded so far (version and prevHash), so a rebuild checks every
+ * run chain end to end, not only each event's own hash.
+ */
+export function runFolder(pdb: ProjectionDb, touched: Set<string> | null) {
+  let states = new Map<string, RunState>();
+  let position = pdb.position();
+  let pending = 0;
+  let pendingBytes = 0;
+  return {
+    fold(page: readonly RecordedEvent[]): void {
+      for (const { event } of page) {
+        if (!event.stream.startsWith('run-')) continue;
+        const runId = event.stream.slice(4);
+        // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
+        const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
+        if (event.version <= state.version) continue;
+        if (event.version !== state.version + 1 || event.prevHash !== state.lastHash) {
+          throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${state.version} of its stream`);
+        }
+        states.set(runId, evolveRun(state, event));
+        touched?.add(runId);
+      }
+      if (page.length > 0) position = page[page.length - 1]!.position;
+      pending += page.length;
+      for (const { body } of page) pendingBytes += body.length;
+    },
+    /** True once enough was folded since the last flush to write it out. */
+    due: (events = FLUSH_EVERY) => pending >= events || pendingBytes >= FLUSH_BYTES,
+    flush(): void {
+      if (pending === 0) return;
+      const batch = states;
+      pdb.transaction(() => {
+        for (const state of batch.values()) pdb.putRun(state, listEntry(state));
+        pdb.setPosition(position);
+      });
+      states = new Map();
+      pending = 0;
+      pendingBytes = 0;
+    },
+  };
+}
+
+/** Writes the list, the control surface and the files of the given runs (all active ones when null). */
+export async function writeViews(store: EventStore, dir: string, pdb: ProjectionDb, touched: Set<string> | null): Promise<void> {
+  const active = [...pdb.entries(ACTIVE_STATUSES)];
+  writeRunList(pdb, join(dir, PROJECTION_FILES.runs));
+  writeAtomic(join(dir, PROJECTION_FILES.controlSurface), renderControlSurface(active, pdb.statusCounts(), pdb.position()));
+  for (const runId of touched ?? active.map((e) => e.runId)) await materializeRun(store, dir, runId);
+}
+
+/**
  * The checkpointed projection runner, written once: folds the events after the checkpoint into the
  * projection store (states, lines and checkpoint in one transaction per batch), then writes the list,
  * the control surface and the files of the runs it touched.
  */
 export function projectionRunner(store: EventStore, dir: string, options: RunnerOptions = {}) {
-  const batchSize = options.batchSize ?? 2_000;
+  const batchSize = options.batchSize ?? FLUSH_EVERY;
   const materialize = options.materialize ?? 'touched';
-
-  function applyBatch(pdb: ProjectionDb, batch: readonly RecordedEvent[], touched: Set<string> | null): void {
-    pdb.transaction(() => {
-      const states = new Map<string, RunState>();
-      for (const { event } of batch) {
-        if (!event.stream.startsWith('run-')) continue;
-        const runId = event.stream.slice(4);
-        // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
-        const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
-        states.set(runId, evolveRun(state, event));
-        touched?.add(runId);
-      }
-      for (const state of states.values()) pdb.putRun(state, listEntry(state));
-      pdb.setPosition(batch[batch.length - 1]!.position);
-    });
-  }
-
-  async function writeViews(pdb: ProjectionDb, touched: Set<string> | null): Promise<void> {
-    const active = [...pdb.entries(ACTIVE_STATUSES)];
-    writeRunList(pdb, join(dir, PROJECTION_FILES.runs));
-    writeAtomic(join(dir, PROJECTION_FILES.controlSurface), renderControlSurface(active, pdb.statusCounts(), pdb.position()));
-    for (const runId of touched ?? active.map((e) => e.runId)) await materializeRun(store, dir, runId);
-  }
 
   function withDb<T>(work: (pdb: ProjectionDb) => Promise<T>): Promise<T> {
     mkdirSync(join(dir, PROJECTION_FILES.runsDir), { recursive: true });
@@ -98,13 +136,18 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
 
   async function catchUpWith(pdb: ProjectionDb): Promise<CatchUpResult> {
     const touched = materialize === 'touched' ? new Set<string>() : null;
+    const folder = runFolder(pdb, touched);
     let applied = 0;
-    for await (const page of store.readAllPages({ after: pdb.position(), pageSize: batchSize })) {
-      applyBatch(pdb, page, touched);
+    for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE })) {
+      folder.fold(page);
       applied += page.length;
-      options.onProgress?.(applied, pdb.position());
+      if (folder.due(batchSize)) {
+        folder.flush();
+        options.onProgress?.(applied, pdb.position());
+      }
     }
-    if (applied > 0 || !existsSync(join(dir, PROJECTION_FILES.runs))) await writeViews(pdb, touched);
+    folder.flush();
+    if (applied > 0 || !existsSync(join(dir, PROJECTION_FILES.runs))) await writeViews(store, dir, pdb, touched);
     return { position: pdb.position(), applied };
   }
 
@@ -119,8 +162,10 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
         signal.addEventListener('abort', () => sub.close(), { once: true });
         for await (const recorded of sub) {
           const touched = new Set<string>();
-          applyBatch(pdb, [recorded], touched);
-          await writeViews(pdb, touched);
+          const folder = runFolder(pdb, touched);
+          folder.fold([recorded]);
+          folder.flush();
+          await writeViews(store, dir, pdb, touched);
           onEvent?.(recorded.position);
         }
       }),

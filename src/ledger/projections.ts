@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { materializeRun, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { StoreUnavailable } from '../errors.js';
-import { rebuildInWorker } from './rebuild-worker.js';
+import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
 /** One projection writer at a time per ledger dir, across processes. */
@@ -34,8 +34,13 @@ export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promi
   );
 }
 
-export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
-  return withProjectionLock(ledger.dir, () => rebuildProjections(ledger.store, ledgerPaths(ledger.dir).projections, onProgress));
+/** A full rebuild: on every core when worker threads can open the store, in this thread otherwise. */
+export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { workers?: number } = {}): Promise<CatchUpResult> {
+  const dir = ledgerPaths(ledger.dir).projections;
+  const { locator } = ledger.store;
+  return withProjectionLock(ledger.dir, () =>
+    locator ? rebuildInParallel(locator, dir, { onProgress, workers: options.workers }) : rebuildProjections(ledger.store, dir, onProgress),
+  );
 }
 
 /** Writes one run's projection files now (a rebuild leaves closed runs to be rendered on demand). */

@@ -2,8 +2,9 @@ import { BadInput } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
+import { checkPartition, streamPartition } from './partition.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
-import type { AppendResult, EventStore, ExpectedVersion } from './types.js';
+import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
 type Row = { position: number; stream: string; version: number; id: string; body: string; hash: string };
 
@@ -67,11 +68,24 @@ export function createMemoryStore(): EventStore {
         return opened;
       });
     },
-    async *readAllPages(options = {}): AsyncIterable<RecordedEvent[]> {
+    async *readAllPages(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
       const size = options.pageSize ?? 1_000;
-      for (let i = options.after ?? 0; i < log.length; i += size) yield log.slice(i, i + size).map((row) => open(row));
+      const { partition } = options;
+      checkPartition(partition);
+      const end = Math.min(log.length, options.until ?? log.length);
+      let page: RecordedEvent[] = [];
+      for (let i = options.after ?? 0; i < end; i++) {
+        const row = log[i]!;
+        if (partition && streamPartition(row.stream, partition.count) !== partition.index) continue;
+        page.push(open(row));
+        if (page.length === size) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
     },
-    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+    async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
       for await (const page of this.readAllPages(options)) yield* page;
     },
     subscribe(options = {}) {

@@ -5,8 +5,9 @@ import { BadInput, ChainBroken, Conflict, StoreUnavailable } from '../errors.js'
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
+import { checkPartition, streamPartitionSql, type Partition } from './partition.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
-import type { AppendResult, EventStore, ExpectedVersion } from './types.js';
+import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
 /** Version of the table layout below; a ledger written by a newer layout is refused, never guessed. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -37,6 +38,8 @@ export type SqliteStoreOptions = {
   create?: boolean;
   /** How often a live subscription looks for commits made by other processes. */
   pollMs?: number;
+  /** SQLite page cache of this connection; a reader that scans the log once needs little. */
+  cacheKiB?: number;
 };
 
 type Pending = {
@@ -48,8 +51,10 @@ type Pending = {
 };
 
 type Row = { position: number; stream: string; version: number; body: string; hash: string };
+/** A page row as an array: cheaper to build than an object when a whole log is read. */
+type PageRow = [position: number, body: string, hash: string];
 
-function openDatabase(file: string, create: boolean): Database.Database {
+function openDatabase(file: string, create: boolean, cacheKiB?: number): Database.Database {
   if (!create && !existsSync(file)) throw new BadInput(`no ledger at ${file} (run: cto-ledger init)`);
   let db: Database.Database;
   try {
@@ -59,6 +64,7 @@ function openDatabase(file: string, create: boolean): Database.Database {
   }
   try {
     db.pragma('busy_timeout = 15000');
+    if (cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(64, Math.floor(cacheKiB))}`);
     db.pragma('journal_mode = WAL');
     // FULL: an acknowledged append is on disk before its promise resolves, power loss included.
     db.pragma('synchronous = FULL');
@@ -107,12 +113,23 @@ export function readLedgerMeta(store: EventStore): Record<string, string> {
 /** The embedded default store: one SQLite file, WAL, durable group commit, several processes at once. */
 export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db: Database.Database } {
   const { file, create = false, pollMs = 50 } = options;
-  const db = openDatabase(file, create);
+  const db = openDatabase(file, create, options.cacheKiB);
 
   const tailOf = db.prepare(`SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`);
   const byId = db.prepare(`SELECT position, stream, version, body FROM events WHERE id = ?`);
   const insert = db.prepare(`INSERT INTO events (id, stream, version, type, body, hash) VALUES (?, ?, ?, ?, ?, ?)`);
-  const page = db.prepare(`SELECT position, stream, version, body, hash FROM events WHERE position > ? ORDER BY position LIMIT ?`);
+  // One page query per partition count; the partition filter runs inside SQLite, so a reader never
+  // builds strings for rows another reader folds.
+  const pageQueries = new Map<number, Database.Statement>();
+  function pageQuery(count: number): Database.Statement {
+    let query = pageQueries.get(count);
+    if (!query) {
+      const filter = count > 1 ? ` AND ${streamPartitionSql(count)} = ?` : '';
+      query = db.prepare(`SELECT position, body, hash FROM events WHERE position > ? AND position <= ?${filter} ORDER BY position LIMIT ?`).raw(true);
+      pageQueries.set(count, query);
+    }
+    return query;
+  }
   const streamRows = db.prepare(`SELECT position, id, stream, version, body, hash FROM events WHERE stream = ? ORDER BY version`);
   const maxPosition = db.prepare(`SELECT coalesce(max(position), 0) AS p FROM events`);
   const tails = db.prepare(
@@ -195,12 +212,15 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     return { position: row.position, event: openSealed(row.body, row.hash, prev), body: row.body };
   }
 
-  function readPage(after: number, size: number): RecordedEvent[] {
-    return (page.all(after, size) as Row[]).map((row) => open(row));
+  function readPage(after: number, size: number, until = Number.MAX_SAFE_INTEGER, partition?: Partition): RecordedEvent[] {
+    const count = partition?.count ?? 1;
+    const params = count > 1 ? [after, until, partition!.index, size] : [after, until, size];
+    return (pageQuery(count).all(...params) as PageRow[]).map(([position, body, hash]) => ({ position, event: openSealed(body, hash), body }));
   }
 
   return {
     kind: 'sqlite',
+    locator: { kind: 'sqlite', file },
     db,
     append(stream, events, expected) {
       try {
@@ -231,17 +251,18 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         return event;
       });
     },
-    async *readAllPages(options = {}): AsyncIterable<RecordedEvent[]> {
+    async *readAllPages(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
       const size = options.pageSize ?? 1_000;
+      checkPartition(options.partition);
       let after = options.after ?? 0;
       for (;;) {
-        const rows = readPage(after, size);
+        const rows = readPage(after, size, options.until, options.partition);
         if (rows.length === 0) return;
         yield rows;
         after = rows[rows.length - 1]!.position;
       }
     },
-    async *readAll(options = {}): AsyncIterable<RecordedEvent> {
+    async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
       for await (const page of this.readAllPages(options)) yield* page;
     },
     subscribe(options = {}) {

@@ -1,4 +1,5 @@
 import type { LedgerEvent, NewEvent, RecordedEvent } from '../events/envelope.js';
+import type { Partition } from './partition.js';
 
 /**
  * Expected version of a stream before an append, as EventStoreDB's expected revision:
@@ -17,22 +18,40 @@ export type AppendResult = {
   events: LedgerEvent[];
 };
 
+export type ReadAllOptions = {
+  /** Start after this global position (0: from the beginning). */
+  after?: number;
+  pageSize?: number;
+  /** Stop at this global position, inclusive: parallel readers share one end. */
+  until?: number;
+  /** Only the streams of this partition (streamPartition): one reader per core in a full rebuild. */
+  partition?: Partition;
+};
+
 export interface Subscription extends AsyncIterable<RecordedEvent> {
   /** Ends the iteration; a pending `next()` resolves done. */
   close(): void;
 }
 
+/**
+ * Where a store lives, so another thread or process can open its own connection to it (a parallel
+ * rebuild gives each worker one). The server stores will add their connection strings here.
+ */
+export type StoreLocator = { kind: 'sqlite'; file: string };
+
 /** The one interface every store adapter implements; the conformance suite in test/ checks it. */
 export interface EventStore {
   readonly kind: 'sqlite' | 'memory';
+  /** Set when other threads can open the same store; absent for the in-memory store. */
+  readonly locator?: StoreLocator;
   /** Appends atomically after checking the expected version; the store places each event in the hash chain. */
   append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
   /** Every event of a stream in version order; the chain is checked from version 0. */
   readStream(stream: string): Promise<LedgerEvent[]>;
   /** Events with global position greater than `after`, in global order, streamed in pages. */
-  readAll(options?: { after?: number; pageSize?: number }): AsyncIterable<RecordedEvent>;
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** The same, a page at a time: one await per page, for folds over the whole log. */
-  readAllPages(options?: { after?: number; pageSize?: number }): AsyncIterable<RecordedEvent[]>;
+  readAllPages(options?: ReadAllOptions): AsyncIterable<RecordedEvent[]>;
   /** Catch-up from `after`, then live, with no gap and no duplicate; across processes where the store allows. */
   subscribe(options?: { after?: number }): Subscription;
   /** Position of the last event in the global log, 0 when empty. */

@@ -3,6 +3,8 @@ import type { EventStore } from '../../src/store/types.js';
 import { BadInput, Conflict } from '../../src/errors.js';
 import type { RecordedEvent } from '../../src/events/envelope.js';
 import { sampleEvent } from '../fixtures/events.js';
+import { newId } from '../../src/ledger/new-event.js';
+import { streamPartition } from '../../src/store/partition.js';
 
 export type StoreHarness = { store: EventStore; cleanup: () => Promise<void> };
 
@@ -52,6 +54,32 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
         ['run-1', 9],
         ['run-2', 9],
       ]);
+    });
+
+    it('splits the log into disjoint partitions by stream, each in global order, up to a shared end', async () => {
+      const store = await open();
+      const streams = ['a', 'run-01J0000000000000000000000Z', 'target-demo', 'backend-x', ...Array.from({ length: 12 }, (_, i) => `run-${newId()}${i}`)];
+      for (let i = 0; i < 60; i++) await store.append(streams[i % streams.length]!, [sampleEvent(i)], 'any');
+      const all: RecordedEvent[] = [];
+      for await (const r of store.readAll()) all.push(r);
+      const until = all[49]!.position;
+      for (const count of [1, 2, 3]) {
+        const seen: RecordedEvent[] = [];
+        for (let index = 0; index < count; index++) {
+          const part: RecordedEvent[] = [];
+          for await (const page of store.readAllPages({ partition: { count, index }, until, pageSize: 4 })) part.push(...page);
+          expect(part.every((r) => streamPartition(r.event.stream, count) === index)).toBe(true);
+          expect(part.map((r) => r.position)).toEqual([...part.map((r) => r.position)].sort((a, b) => a - b));
+          seen.push(...part);
+        }
+        // Every event up to `until` exactly once, whichever reader got it.
+        expect(seen.map((r) => r.event.id).sort()).toEqual(all.slice(0, 50).map((r) => r.event.id).sort());
+      }
+      const shares = [0, 1].map((index) => streams.filter((s) => streamPartition(s, 2) === index).length);
+      expect(Math.min(...shares)).toBeGreaterThan(0);
+      await expect(async () => {
+        for await (const page of store.readAllPages({ partition: { count: 2, index: 2 } })) void page;
+      }).rejects.toThrow(/invalid partition 2 of 2/);
     });
 
     it('refuses an append whose expected version is wrong, with a typed Conflict', async () => {

@@ -1,0 +1,127 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EVENTS_PER_RUN, runEvent } from '../../bench/workload.js';
+import { rebuildProjections } from '../../projections/runner.js';
+import { ChainBroken } from '../../src/errors.js';
+import { seal, type NewEvent } from '../../src/events/envelope.js';
+import { newId } from '../../src/ledger/new-event.js';
+import { rebuildInParallel } from '../../src/ledger/parallel-rebuild.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { main } from '../../src/cli/main.js';
+import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
+import { sampleEvent } from '../fixtures/events.js';
+import { tempDir } from '../fixtures/tmp.js';
+import { snapshotTree } from '../fixtures/tree.js';
+
+/** A ledger of `runs` runs written by 8 interleaved writers, some left open, plus backend streams. */
+async function ledgerWithRuns(runs: number) {
+  const tmp = tempDir();
+  const dir = join(tmp.dir, 'ledger');
+  await initLedger(dir);
+  const file = ledgerPaths(dir).db;
+  const store = openSqliteStore({ file });
+  const writer = async (w: number) => {
+    for (let r = w; r < runs; r += 8) {
+      const runId = newId();
+      // Every third run stops before its outcome, so the rebuild also writes active runs' files.
+      const length = r % 3 === 0 ? 3 : EVENTS_PER_RUN;
+      for (let n = 0; n < length; n++) await store.append(`run-${runId}`, [runEvent(runId, n, new Date())], n === 0 ? 'no-stream' : n - 1);
+      if (r % 10 === 0) await store.append(`backend-b${w}`, [sampleEvent(r)], 'any');
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+  return { tmp, dir, file, store, projections: ledgerPaths(dir).projections };
+}
+
+function projectionRows(dir: string) {
+  const db = new Database(join(dir, 'projections.db'), { readonly: true });
+  try {
+    return { runs: db.prepare('SELECT * FROM runs ORDER BY run_id').all(), checkpoint: db.prepare('SELECT * FROM checkpoint').all() };
+  } finally {
+    db.close();
+  }
+}
+
+/** Re-seals a stored event at its place with another prevHash: its own hash is valid, its link is not. */
+function relink(file: string, id: string, prevHash: string) {
+  const db = new Database(file);
+  db.exec('DROP TRIGGER events_no_update');
+  const row = db.prepare('SELECT stream, version, body FROM events WHERE id = ?').get(id) as { stream: string; version: number; body: string };
+  const env = JSON.parse(row.body) as NewEvent;
+  const forged = seal(env, row.stream, row.version, prevHash);
+  db.prepare('UPDATE events SET body = ?, hash = ? WHERE id = ?').run(forged.body, forged.hash, id);
+  db.close();
+}
+
+describe('parallel rebuild', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  it('gives the same files and states as the single-threaded rebuild, whatever the number of workers', async () => {
+    const made = await ledgerWithRuns(120);
+    cleanups.push(() => made.store.close(), made.tmp.remove);
+    const single = join(made.tmp.dir, 'single');
+    const reference = await rebuildProjections(made.store, single);
+    expect(reference.applied).toBe(await made.store.lastPosition());
+    for (const workers of [1, 2, 3]) {
+      const parallel = join(made.tmp.dir, `parallel-${workers}`);
+      const result = await rebuildInParallel(made.store.locator!, parallel, { workers });
+      expect(result).toEqual(reference);
+      expect(snapshotTree(parallel)).toEqual(snapshotTree(single));
+      expect(projectionRows(parallel)).toEqual(projectionRows(single));
+    }
+    // The open runs' files were written (40 runs of 120 stop early), the list holds every run.
+    expect(readdirSync(join(single, 'runs'))).toHaveLength(40);
+  });
+
+  it('refuses a run event whose own hash is valid but whose link to its predecessor is not, naming it', async () => {
+    const made = await ledgerWithRuns(16);
+    cleanups.push(() => made.store.close(), made.tmp.remove);
+    expect(await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 })).toMatchObject({ applied: expect.any(Number) });
+    const before = snapshotTree(made.projections);
+    const stream = (made.store.db.prepare(`SELECT stream FROM events WHERE stream LIKE 'run-%' LIMIT 1`).get() as { stream: string }).stream;
+    const [first, , third] = await made.store.readStream(stream);
+    relink(made.file, third!.id, first!.hash);
+    // Each event alone still opens: only following the chain finds the break.
+    await expect(made.store.readStream(stream)).rejects.toThrow(/prevHash does not link/);
+    const err = await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChainBroken);
+    expect(err).toMatchObject({ stream, version: 2, eventId: third!.id });
+    // Nothing half-written: the previous projections are untouched and no rebuild dir is left behind.
+    expect(snapshotTree(made.projections)).toEqual(before);
+    expect(readdirSync(dirname(made.projections)).filter((n) => n.includes('.rebuild-'))).toEqual([]);
+  });
+
+  it('checks the links of the other streams too', async () => {
+    const made = await ledgerWithRuns(30);
+    cleanups.push(() => made.store.close(), made.tmp.remove);
+    await made.store.append('backend-extra', [sampleEvent(1), sampleEvent(2), sampleEvent(3)], 'no-stream');
+    const [first, second] = await made.store.readStream('backend-extra');
+    relink(made.file, second!.id, 'f'.repeat(64));
+    const err = await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'ChainBroken', stream: 'backend-extra', version: 1, eventId: second!.id });
+    expect(first).toBeDefined();
+  });
+
+  it('runs behind `cto-ledger rebuild`, which exits 3 and names the stream on a broken link', async () => {
+    const made = await ledgerWithRuns(16);
+    cleanups.push(made.tmp.remove);
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    expect(await main(['--ledger', made.dir, 'rebuild', '--json'], io)).toBe(0);
+    const result = JSON.parse(lines.pop()!) as { applied: number; position: number };
+    expect(result.applied).toBe(await made.store.lastPosition());
+    expect(existsSync(join(made.projections, 'control-surface.json'))).toBe(true);
+    const stream = (made.store.db.prepare(`SELECT stream FROM events WHERE stream LIKE 'run-%' LIMIT 1`).get() as { stream: string }).stream;
+    const [first, second] = await made.store.readStream(stream);
+    await made.store.close();
+    relink(made.file, second!.id, 'a'.repeat(64));
+    expect(await main(['--ledger', made.dir, 'rebuild'], io)).toBe(3);
+    expect(lines.join('\n')).toContain(`stream ${stream} at version 1`);
+    expect(first).toBeDefined();
+  });
+});
