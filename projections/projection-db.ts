@@ -7,9 +7,10 @@ import type { RunListEntry } from './run-list.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
+-- A rowid table: states are kilobytes, which a WITHOUT ROWID table stores at twice the cost per write.
 CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, entry TEXT NOT NULL
-) WITHOUT ROWID;
+  run_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, entry TEXT NOT NULL
+);
 `;
 
 /** `bulk`: a rebuild into a fresh dir that is thrown away on failure, so no journal and no syncs. */

@@ -131,10 +131,46 @@ function applyEvent(next: RunState, state: RunState, event: LedgerEvent): void {
   }
 }
 
+/**
+ * A copy written out field by field: V8 gives an object spread spare room (about three times the
+ * bytes) and copies it slower, and a rebuild copies a state per event. The return type makes the
+ * compiler name any field forgotten here.
+ */
+function copyRunState(s: RunState): RunState {
+  return {
+    runId: s.runId,
+    status: s.status,
+    version: s.version,
+    lastHash: s.lastHash,
+    lastEventId: s.lastEventId,
+    admittedAt: s.admittedAt,
+    updatedAt: s.updatedAt,
+    contract: s.contract,
+    contractDigest: s.contractDigest,
+    contractEventId: s.contractEventId,
+    targetId: s.targetId,
+    targetPath: s.targetPath,
+    backendId: s.backendId,
+    backendConfigDigest: s.backendConfigDigest,
+    backendNetwork: s.backendNetwork,
+    approval: s.approval,
+    started: s.started,
+    execution: s.execution,
+    evidence: s.evidence,
+    outcome: s.outcome,
+    outcomeDeadline: s.outcomeDeadline,
+    lastRefusal: s.lastRefusal,
+  };
+}
+
 /** Folds one run-stream event; events at or below the state's version are already in (idempotent). */
 export function evolveRun(state: RunState, event: LedgerEvent): RunState {
   if (event.version <= state.version) return state;
-  const next: RunState = { ...state, version: event.version, lastHash: event.hash, lastEventId: event.id, updatedAt: event.recordedAt };
+  const next = copyRunState(state);
+  next.version = event.version;
+  next.lastHash = event.hash;
+  next.lastEventId = event.id;
+  next.updatedAt = event.recordedAt;
   applyEvent(next, state, event);
   return next;
 }

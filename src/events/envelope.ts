@@ -126,7 +126,9 @@ export function openSealed(body: string, hash: string, expectedPrev?: string | n
   }
   const data = CATALOGUE[env.type].data.safeParse(env.data);
   if (!data.success) throw new ChainBroken(env.stream, env.version, env.id, `data invalid: ${formatIssues(data.error)}`);
-  return { ...env, hash } as LedgerEvent;
+  // zod's output is a fresh object of our own: completed in place rather than copied once more. Its
+  // `data` is the stored data itself (zod's parsed copy could carry defaults the hash never covered).
+  return Object.assign(env, { data: data.data, hash }) as LedgerEvent;
 }
 
 /**

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { CATALOGUE } from '../../src/events/catalogue.js';
+import { openSealed, seal } from '../../src/events/envelope.js';
+import { canonicalize } from '../../src/events/hashing.js';
+import { newEvent } from '../../src/ledger/new-event.js';
+import { runEvent } from '../../bench/workload.js';
+import { sampleEvent } from '../fixtures/events.js';
+
+// A read hands out zod's parsed copy of an event's data (faster to fold and to serialise than
+// JSON.parse's objects). That is only faithful while no read schema adds or changes anything.
+
+type Def = { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType; innerType?: z.ZodType; options?: z.ZodType[]; valueType?: z.ZodType; items?: z.ZodType[] };
+const def = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
+
+/** Paths of the nodes of a schema that would make its output differ from its input. */
+function rewritingNodes(schema: z.ZodType, path: string, out: string[]): string[] {
+  const d = def(schema);
+  if (['default', 'prefault', 'catch', 'transform', 'pipe', 'success'].includes(d.type)) out.push(`${path} (${d.type})`);
+  if (d.type === 'string' && (schema as unknown as { _zod: { def: { checks?: Array<{ _zod: { def: { check: string } } }> } } })._zod.def.checks?.some((c) => c._zod.def.check === 'overwrite')) {
+    out.push(`${path} (trim or case change)`);
+  }
+  for (const [key, child] of Object.entries(d.shape ?? {})) rewritingNodes(child, `${path}.${key}`, out);
+  for (const child of [d.element, d.innerType, d.valueType].filter(Boolean) as z.ZodType[]) rewritingNodes(child, path, out);
+  for (const child of [...(d.options ?? []), ...(d.items ?? [])]) rewritingNodes(child, path, out);
+  return out;
+}
+
+describe('event catalogue', () => {
+  it('has no read schema that adds defaults or rewrites values', () => {
+    const found = Object.entries(CATALOGUE).flatMap(([type, entry]) => rewritingNodes(entry.data as z.ZodType, type, []));
+    expect(found).toEqual([]);
+  });
+
+  it('finds a rewriting node when there is one (the check above can fail)', async () => {
+    const { ContractInput } = await import('../../src/contract/schema.js');
+    expect(rewritingNodes(ContractInput as unknown as z.ZodType, 'ContractInput', []).length).toBeGreaterThan(0);
+  });
+
+  it('reads every event back to exactly the bytes its hash covers', () => {
+    const runId = '01JD0000000000000000000000';
+    const drafts = [...Array.from({ length: 10 }, (_, n) => runEvent(runId, n, new Date())), sampleEvent(1)];
+    drafts.push(
+      newEvent(
+        { type: 'TargetAdmissionRevoked', data: { targetId: 't', revokedBy: 'jp', reason: 'done' } },
+        { actor: { kind: 'operator', id: 'jp' }, correlationId: 'c', now: new Date() },
+      ),
+    );
+    let prev: string | null = null;
+    drafts.forEach((draft, version) => {
+      const sealed = seal(draft, 'run-x', version, prev);
+      const read = openSealed(sealed.body, sealed.hash, prev);
+      const { hash, ...body } = read;
+      expect(canonicalize(body)).toBe(sealed.body);
+      expect(hash).toBe(sealed.hash);
+      prev = sealed.hash;
+    });
+  });
+});
