@@ -5,12 +5,15 @@ import type { RunListEntry } from './run-list.js';
 // The projections' own store: run states, list entries and the checkpoint, committed together, so a
 // crash anywhere leaves them consistent. Derived data: rebuilt from the ledger, never the source.
 
+/** Bumped whenever the tables below change: a projection file of another layout is emptied and refolded. */
+export const PROJECTION_LAYOUT = 2;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
--- A rowid table: states are kilobytes, which a WITHOUT ROWID table stores at twice the cost per write.
-CREATE TABLE IF NOT EXISTS runs (
-  run_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, status TEXT NOT NULL, state TEXT NOT NULL, entry TEXT NOT NULL
-);
+-- States are kilobytes and written often: a rowid table, which stores them at half the cost of a
+-- WITHOUT ROWID one. The list is small rows read in run order: kept apart, clustered by run id.
+CREATE TABLE IF NOT EXISTS run_states (run_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_list (run_id TEXT PRIMARY KEY, status TEXT NOT NULL, entry TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 /** `bulk`: a rebuild into a fresh dir that is thrown away on failure, so no journal and no syncs. */
@@ -20,17 +23,29 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
   if (options.cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(64, Math.floor(options.cacheKiB))}`);
   db.pragma(options.bulk ? 'journal_mode = OFF' : 'journal_mode = WAL');
   db.pragma(options.bulk ? 'synchronous = OFF' : 'synchronous = NORMAL');
-  db.exec(SCHEMA);
+  db.transaction(() => {
+    if (db.pragma('user_version', { simple: true }) !== PROJECTION_LAYOUT) {
+      // Derived data in another layout (an older cto-ledger): dropped, so the runner folds from 0.
+      const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+      for (const table of tables) db.exec(`DROP TABLE "${table.replaceAll('"', '""')}"`);
+      db.pragma(`user_version = ${PROJECTION_LAYOUT}`);
+    }
+    db.exec(SCHEMA);
+  }).immediate();
   const getCheckpoint = db.prepare(`SELECT position FROM checkpoint WHERE id = 1`);
   const setCheckpoint = db.prepare(`INSERT INTO checkpoint (id, position) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position`);
-  const getState = db.prepare(`SELECT state FROM runs WHERE run_id = ?`);
-  const putRun = db.prepare(
-    `INSERT INTO runs (run_id, version, status, state, entry) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, status = excluded.status, state = excluded.state, entry = excluded.entry`,
+  const getState = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`);
+  const putState = db.prepare(
+    `INSERT INTO run_states (run_id, version, state) VALUES (?, ?, ?)
+     ON CONFLICT (run_id) DO UPDATE SET version = excluded.version, state = excluded.state`,
   );
-  const entries = db.prepare(`SELECT entry FROM runs ORDER BY run_id`);
-  const entriesWith = db.prepare(`SELECT entry FROM runs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY run_id`);
-  const counts = db.prepare(`SELECT status, count(*) AS n FROM runs GROUP BY status`);
+  const putEntry = db.prepare(
+    `INSERT INTO run_list (run_id, status, entry) VALUES (?, ?, ?)
+     ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, entry = excluded.entry`,
+  );
+  const entries = db.prepare(`SELECT entry FROM run_list ORDER BY run_id`).pluck();
+  const entriesWith = db.prepare(`SELECT entry FROM run_list WHERE status IN (SELECT value FROM json_each(?)) ORDER BY run_id`).pluck();
+  const counts = db.prepare(`SELECT status, count(*) AS n FROM run_list GROUP BY status`);
 
   return {
     db,
@@ -38,18 +53,18 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
     setPosition: (position: number) => setCheckpoint.run(position),
     runState(runId: string): RunState | null {
       const row = getState.get(runId) as { state: string } | undefined;
-      return row ? { ...initialRunState(runId), ...(JSON.parse(row.state) as RunState) } : null;
+      return row ? Object.assign(initialRunState(runId), JSON.parse(row.state) as RunState) : null;
     },
     putRun(state: RunState, entry: RunListEntry) {
-      putRun.run(state.runId, state.version, state.status, JSON.stringify(state), JSON.stringify(entry));
+      putState.run(state.runId, state.version, JSON.stringify(state));
+      putEntry.run(state.runId, state.status, JSON.stringify(entry));
     },
     *entries(statuses?: readonly string[]): Generator<RunListEntry> {
       for (const text of this.entryTexts(statuses)) yield JSON.parse(text) as RunListEntry;
     },
     /** The entries as stored: JSON.stringify of each, ready to be written out without a round trip. */
     *entryTexts(statuses?: readonly string[]): Generator<string> {
-      const rows = statuses ? entriesWith.iterate(JSON.stringify(statuses)) : entries.iterate();
-      for (const row of rows as Iterable<{ entry: string }>) yield row.entry;
+      yield* (statuses ? entriesWith.iterate(JSON.stringify(statuses)) : entries.iterate()) as Iterable<string>;
     },
     statusCounts: () => Object.fromEntries((counts.all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n])),
     transaction: <T>(work: () => T): T => db.transaction(work).immediate(),

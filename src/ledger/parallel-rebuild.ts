@@ -79,17 +79,27 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
     openProjectionDb(projectionFile, { bulk: true }).close();
     const done: number[] = Array.from({ length: count }, () => 0);
     const report = () => options.onProgress?.(done.reduce((a, b) => a + b, 0), until);
-    const jobs = done.map((_, index) =>
-      runPart({ kind: 'rebuild-part', locator, projectionFile, until, partition: { count, index } }, (n) => {
-        done[index] = n;
+    const job = (index: number): PartJob => ({ kind: 'rebuild-part', locator, projectionFile, until, partition: { count, index } });
+    // Partition 0 is folded here, from the start, while the workers boot (loading the modules takes a
+    // worker about 150 ms); the others each in a worker thread.
+    let failed: unknown = null;
+    const workers = done.slice(1).map((_, i) =>
+      runPart(job(i + 1), (n) => {
+        done[i + 1] = n;
         report();
       }),
     );
+    const settled = workers.map((w) => w.promise.catch((err: unknown) => ((failed ??= err), -1)));
     let applied: number[];
     try {
-      applied = await Promise.all(jobs.map((j) => j.promise));
+      const own = await foldPart(job(0), (n) => {
+        done[0] = n;
+        report();
+      }, () => failed);
+      applied = [own, ...(await Promise.all(settled))];
+      if (failed) throw failed;
     } catch (err) {
-      for (const j of jobs) j.stop();
+      for (const w of workers) w.stop();
       throw err;
     }
     const pdb = openProjectionDb(projectionFile, { bulk: true });
@@ -124,7 +134,8 @@ function checkOtherLinks(page: readonly RecordedEvent[], tails: Map<string, { ve
   }
 }
 
-async function foldPart(job: PartJob, progress: (done: number) => void): Promise<number> {
+/** Folds one partition; `stopped` is polled between pages (a failure elsewhere ends the rebuild). */
+async function foldPart(job: PartJob, progress: (done: number) => void, stopped: () => unknown = () => null): Promise<number> {
   const store = openStoreAt(job.locator, { cacheKiB: CACHE_KIB });
   const pdb = openProjectionDb(job.projectionFile, { bulk: true, cacheKiB: CACHE_KIB });
   try {
@@ -138,6 +149,9 @@ async function foldPart(job: PartJob, progress: (done: number) => void): Promise
       if (folder.due()) {
         folder.flush();
         progress(applied);
+        // Lets this thread's event loop hear from the workers (progress, a failure) now and then.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stopped()) break;
       }
     }
     folder.flush();

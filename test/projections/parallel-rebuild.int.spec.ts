@@ -38,7 +38,11 @@ async function ledgerWithRuns(runs: number) {
 function projectionRows(dir: string) {
   const db = new Database(join(dir, 'projections.db'), { readonly: true });
   try {
-    return { runs: db.prepare('SELECT * FROM runs ORDER BY run_id').all(), checkpoint: db.prepare('SELECT * FROM checkpoint').all() };
+    return {
+      states: db.prepare('SELECT run_id, version, state FROM run_states ORDER BY run_id').all(),
+      list: db.prepare('SELECT * FROM run_list ORDER BY run_id').all(),
+      checkpoint: db.prepare('SELECT * FROM checkpoint').all(),
+    };
   } finally {
     db.close();
   }

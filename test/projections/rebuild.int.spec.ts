@@ -10,6 +10,7 @@ import { setBackend } from '../../commands/set-backend.js';
 import { normalizedLine, RUN_FILES } from '../../projections/run-files.js';
 import { canonicalize } from '../../src/events/hashing.js';
 import { materializeRun, projectionRunner, rebuildProjections } from '../../projections/runner.js';
+import { PROJECTION_LAYOUT } from '../../projections/projection-db.js';
 import { loadContract } from '../../src/contract/load.js';
 import { runStream } from '../../src/domain/run.js';
 import { openSealed } from '../../src/events/envelope.js';
@@ -97,6 +98,23 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       const list = JSON.parse(readFileSync(join(dir, 'runs.json'), 'utf8'));
       expect(list.map((r: { status: string }) => r.status)).toEqual(['approved', 'rejected', 'awaiting-approval']);
       expect(list[0].lastRefusalGate).toBe('evidence-missing');
+    });
+
+    it('refolds from the start a projection file written in another layout (an older cto-ledger)', async () => {
+      const { dir, runner } = await populated();
+      const clean = snapshotTree(dir);
+      const file = join(dir, 'projections.db');
+      const db = new Database(file);
+      db.exec(`DROP TABLE run_states; DROP TABLE run_list; CREATE TABLE runs (run_id TEXT PRIMARY KEY, state TEXT) WITHOUT ROWID`);
+      db.pragma('user_version = 1');
+      db.close();
+      const again = await runner.catchUp();
+      expect(again.applied).toBe(again.position);
+      expect(snapshotTree(dir)).toEqual(clean);
+      const after = new Database(file, { readonly: true });
+      expect(after.pragma('user_version', { simple: true })).toBe(PROJECTION_LAYOUT);
+      expect(after.prepare(`SELECT name FROM sqlite_master WHERE name = 'runs'`).get()).toBeUndefined();
+      after.close();
     });
 
     it('re-applies events after a stale checkpoint without changing a byte', async () => {
