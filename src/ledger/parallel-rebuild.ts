@@ -34,10 +34,47 @@ const WORKER_SCRIPT = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/src/ledger/parallel-rebuild.js', import.meta.url)
   : new URL(import.meta.url);
 
-export type RebuildOptions = { workers?: number; onProgress?: Progress };
+export type RebuildOptions = {
+  /** Threads folding, this one included (default: one per core). */
+  threads?: number;
+  /** 'auto' sizes each thread's share (see planShares); 'even' gives every thread the same (tests). */
+  shares?: 'auto' | 'even';
+  onProgress?: Progress;
+};
 
-export function defaultRebuildWorkers(): number {
-  const fromEnv = Number(process.env.CTO_REBUILD_WORKERS);
+/** Streams are hashed into this many buckets; each thread folds a range of them. */
+const BUCKETS = 64;
+// Measured on the 2-core machine this was tuned on: a worker needs about 150 ms to start and load its
+// modules, and a thread folds an event in about 15 µs while the others run. Only the balance between
+// the threads depends on these figures, never the result.
+const WORKER_START_MS = 250;
+const FOLD_MICROS_PER_EVENT = 15;
+
+/**
+ * The bucket ranges [from, to) of the calling thread (first) and of each worker. The calling thread
+ * starts folding at once while a worker first boots, so it takes the larger share; a log too small
+ * to repay a worker's start is folded by the calling thread alone.
+ */
+export function planShares(events: number, threads: number, shares: 'auto' | 'even' = 'auto'): Array<[number, number]> {
+  const workers = Math.max(0, Math.min(threads, BUCKETS) - 1);
+  const foldMs = (events * FOLD_MICROS_PER_EVENT) / 1000;
+  // Equal finishing times: own·fold = start + (1 - own)·fold / workers.
+  let own = shares === 'even' ? 1 / (workers + 1) : Math.min(1, (1 + (WORKER_START_MS * workers) / foldMs) / (workers + 1));
+  if (workers === 0 || (shares === 'auto' && own > 0.9)) own = 1;
+  const ownBuckets = Math.max(1, Math.round(own * BUCKETS));
+  if (ownBuckets >= BUCKETS) return [[0, BUCKETS]];
+  const ranges: Array<[number, number]> = [[0, ownBuckets]];
+  const helpers = Math.min(workers, BUCKETS - ownBuckets);
+  for (let w = 0; w < helpers; w++) {
+    const from = ownBuckets + Math.floor(((BUCKETS - ownBuckets) * w) / helpers);
+    const to = ownBuckets + Math.floor(((BUCKETS - ownBuckets) * (w + 1)) / helpers);
+    ranges.push([from, to]);
+  }
+  return ranges;
+}
+
+export function defaultRebuildThreads(): number {
+  const fromEnv = Number(process.env.CTO_REBUILD_THREADS);
   if (Number.isInteger(fromEnv) && fromEnv >= 1) return Math.min(fromEnv, 16);
   return Math.max(1, Math.min(availableParallelism(), 8));
 }
@@ -63,11 +100,10 @@ function runPart(job: PartJob, onDone: (done: number) => void): { promise: Promi
 }
 
 /**
- * Rebuilds every projection from position 0 into a fresh dir with `workers` threads in parallel, then
+ * Rebuilds every projection from position 0 into a fresh dir with `threads` threads in parallel, then
  * swaps it in whole; gives the same bytes as the single-threaded rebuild of the same log.
  */
 export async function rebuildInParallel(locator: StoreLocator, dir: string, options: RebuildOptions = {}): Promise<CatchUpResult> {
-  const count = options.workers ?? defaultRebuildWorkers();
   const store = openStoreAt(locator, { cacheKiB: CACHE_KIB });
   const fresh = `${dir}.rebuild-${process.pid}`;
   try {
@@ -77,11 +113,15 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
     const projectionFile = join(fresh, PROJECTION_FILES.db);
     // Created here, so the workers never race to create the schema.
     openProjectionDb(projectionFile, { bulk: true }).close();
-    const done: number[] = Array.from({ length: count }, () => 0);
+    const ranges = planShares(until, options.threads ?? defaultRebuildThreads(), options.shares);
+    const done: number[] = ranges.map(() => 0);
     const report = () => options.onProgress?.(done.reduce((a, b) => a + b, 0), until);
-    const job = (index: number): PartJob => ({ kind: 'rebuild-part', locator, projectionFile, until, partition: { count, index } });
-    // Partition 0 is folded here, from the start, while the workers boot (loading the modules takes a
-    // worker about 150 ms); the others each in a worker thread.
+    const job = (index: number): PartJob => {
+      const [from, to] = ranges[index]!;
+      return { kind: 'rebuild-part', locator, projectionFile, until, partition: { of: BUCKETS, from, to } };
+    };
+    // The first share is folded here, from the start, while the workers boot; the others each in a
+    // worker thread.
     let failed: unknown = null;
     const workers = done.slice(1).map((_, i) =>
       runPart(job(i + 1), (n) => {

@@ -35,11 +35,11 @@ export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promi
 }
 
 /** A full rebuild: on every core when worker threads can open the store, in this thread otherwise. */
-export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { workers?: number } = {}): Promise<CatchUpResult> {
+export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { threads?: number } = {}): Promise<CatchUpResult> {
   const dir = ledgerPaths(ledger.dir).projections;
   const { locator } = ledger.store;
   return withProjectionLock(ledger.dir, () =>
-    locator ? rebuildInParallel(locator, dir, { onProgress, workers: options.workers }) : rebuildProjections(ledger.store, dir, onProgress),
+    locator ? rebuildInParallel(locator, dir, { onProgress, threads: options.threads }) : rebuildProjections(ledger.store, dir, onProgress),
   );
 }
 

@@ -2,7 +2,7 @@ import { BadInput } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
-import { checkPartition, streamPartition } from './partition.js';
+import { checkPartition, inPartition } from './partition.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -76,7 +76,7 @@ export function createMemoryStore(): EventStore {
       let page: RecordedEvent[] = [];
       for (let i = options.after ?? 0; i < end; i++) {
         const row = log[i]!;
-        if (partition && streamPartition(row.stream, partition.count) !== partition.index) continue;
+        if (partition && !inPartition(row.stream, partition)) continue;
         page.push(open(row));
         if (page.length === size) {
           yield page;

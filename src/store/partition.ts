@@ -15,12 +15,18 @@ export function streamPartitionSql(count: number): string {
   return `((unicode(substr(stream, -1)) + 7 * coalesce(unicode(substr(stream, -2, 1)), 0)) % ${count})`;
 }
 
-export type Partition = { count: number; index: number };
+/** The streams whose partition, out of `of`, is in [from, to): a share of the log for one reader. */
+export type Partition = { of: number; from: number; to: number };
+
+export function inPartition(stream: string, p: Partition): boolean {
+  const bucket = streamPartition(stream, p.of);
+  return bucket >= p.from && bucket < p.to;
+}
 
 export function checkPartition(partition: Partition | undefined): void {
   if (!partition) return;
-  const { count, index } = partition;
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
-    throw new RangeError(`invalid partition ${index} of ${count}`);
+  const { of, from, to } = partition;
+  if (![of, from, to].every(Number.isInteger) || of < 1 || from < 0 || to > of || from >= to) {
+    throw new RangeError(`invalid partition [${from}, ${to}) of ${of}`);
   }
 }

@@ -121,12 +121,12 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // One page query per partition count; the partition filter runs inside SQLite, so a reader never
   // builds strings for rows another reader folds.
   const pageQueries = new Map<number, Database.Statement>();
-  function pageQuery(count: number): Database.Statement {
-    let query = pageQueries.get(count);
+  function pageQuery(of: number): Database.Statement {
+    let query = pageQueries.get(of);
     if (!query) {
-      const filter = count > 1 ? ` AND ${streamPartitionSql(count)} = ?` : '';
+      const filter = of > 1 ? ` AND ${streamPartitionSql(of)} BETWEEN ? AND ?` : '';
       query = db.prepare(`SELECT position, body, hash FROM events WHERE position > ? AND position <= ?${filter} ORDER BY position LIMIT ?`).raw(true);
-      pageQueries.set(count, query);
+      pageQueries.set(of, query);
     }
     return query;
   }
@@ -213,9 +213,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   }
 
   function readPage(after: number, size: number, until = Number.MAX_SAFE_INTEGER, partition?: Partition): RecordedEvent[] {
-    const count = partition?.count ?? 1;
-    const params = count > 1 ? [after, until, partition!.index, size] : [after, until, size];
-    return (pageQuery(count).all(...params) as PageRow[]).map(([position, body, hash]) => ({ position, event: openSealed(body, hash), body }));
+    const whole = !partition || (partition.from === 0 && partition.to === partition.of);
+    const params = whole ? [after, until, size] : [after, until, partition.from, partition.to - 1, size];
+    return (pageQuery(whole ? 1 : partition.of).all(...params) as PageRow[]).map(([position, body, hash]) => ({ position, event: openSealed(body, hash), body }));
   }
 
   return {

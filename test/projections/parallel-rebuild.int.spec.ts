@@ -7,7 +7,7 @@ import { rebuildProjections } from '../../projections/runner.js';
 import { ChainBroken } from '../../src/errors.js';
 import { seal, type NewEvent } from '../../src/events/envelope.js';
 import { newId } from '../../src/ledger/new-event.js';
-import { rebuildInParallel } from '../../src/ledger/parallel-rebuild.js';
+import { planShares, rebuildInParallel } from '../../src/ledger/parallel-rebuild.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { main } from '../../src/cli/main.js';
 import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
@@ -59,6 +59,22 @@ function relink(file: string, id: string, prevHash: string) {
   db.close();
 }
 
+describe('parallel rebuild: shares', () => {
+  it('folds a small log in the calling thread alone, and gives the calling thread the larger share of a big one', () => {
+    expect(planShares(5_000, 2)).toEqual([[0, 64]]);
+    expect(planShares(5_000, 2, 'even')).toEqual([[0, 32], [32, 64]]);
+    const big = planShares(1_000_000, 4);
+    expect(big).toHaveLength(4);
+    expect(big[0]![0]).toBe(0);
+    expect(big[big.length - 1]![1]).toBe(64);
+    for (let i = 1; i < big.length; i++) expect(big[i]![0]).toBe(big[i - 1]![1]);
+    const width = ([from, to]: [number, number]) => to - from;
+    expect(width(big[0]!)).toBeGreaterThanOrEqual(width(big[1]!));
+    expect(planShares(1_000_000, 1)).toEqual([[0, 64]]);
+    expect(planShares(1_000_000, 200).length).toBeLessThanOrEqual(64);
+  });
+});
+
 describe('parallel rebuild', () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
@@ -71,9 +87,9 @@ describe('parallel rebuild', () => {
     const single = join(made.tmp.dir, 'single');
     const reference = await rebuildProjections(made.store, single);
     expect(reference.applied).toBe(await made.store.lastPosition());
-    for (const workers of [1, 2, 3]) {
-      const parallel = join(made.tmp.dir, `parallel-${workers}`);
-      const result = await rebuildInParallel(made.store.locator!, parallel, { workers });
+    for (const [threads, shares] of [[1, 'auto'], [2, 'even'], [3, 'even'], [4, 'auto']] as const) {
+      const parallel = join(made.tmp.dir, `parallel-${threads}-${shares}`);
+      const result = await rebuildInParallel(made.store.locator!, parallel, { threads, shares });
       expect(result).toEqual(reference);
       expect(snapshotTree(parallel)).toEqual(snapshotTree(single));
       expect(projectionRows(parallel)).toEqual(projectionRows(single));
@@ -85,14 +101,14 @@ describe('parallel rebuild', () => {
   it('refuses a run event whose own hash is valid but whose link to its predecessor is not, naming it', async () => {
     const made = await ledgerWithRuns(16);
     cleanups.push(() => made.store.close(), made.tmp.remove);
-    expect(await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 })).toMatchObject({ applied: expect.any(Number) });
+    expect(await rebuildInParallel(made.store.locator!, made.projections, { threads: 2, shares: 'even' })).toMatchObject({ applied: expect.any(Number) });
     const before = snapshotTree(made.projections);
     const stream = (made.store.db.prepare(`SELECT stream FROM events WHERE stream LIKE 'run-%' LIMIT 1`).get() as { stream: string }).stream;
     const [first, , third] = await made.store.readStream(stream);
     relink(made.file, third!.id, first!.hash);
     // Each event alone still opens: only following the chain finds the break.
     await expect(made.store.readStream(stream)).rejects.toThrow(/prevHash does not link/);
-    const err = await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 }).catch((e: unknown) => e);
+    const err = await rebuildInParallel(made.store.locator!, made.projections, { threads: 2, shares: 'even' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChainBroken);
     expect(err).toMatchObject({ stream, version: 2, eventId: third!.id });
     // Nothing half-written: the previous projections are untouched and no rebuild dir is left behind.
@@ -106,7 +122,7 @@ describe('parallel rebuild', () => {
     await made.store.append('backend-extra', [sampleEvent(1), sampleEvent(2), sampleEvent(3)], 'no-stream');
     const [first, second] = await made.store.readStream('backend-extra');
     relink(made.file, second!.id, 'f'.repeat(64));
-    const err = await rebuildInParallel(made.store.locator!, made.projections, { workers: 2 }).catch((e: unknown) => e);
+    const err = await rebuildInParallel(made.store.locator!, made.projections, { threads: 2, shares: 'even' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ChainBroken', stream: 'backend-extra', version: 1, eventId: second!.id });
     expect(first).toBeDefined();
   });

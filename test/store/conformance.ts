@@ -63,12 +63,14 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const all: RecordedEvent[] = [];
       for await (const r of store.readAll()) all.push(r);
       const until = all[49]!.position;
-      for (const count of [1, 2, 3]) {
+      const splits: Array<Array<[number, number]>> = [[[0, 1]], [[0, 1], [1, 2]], [[0, 1], [1, 2], [2, 3]], [[0, 5], [5, 7], [7, 8]]];
+      for (const ranges of splits) {
+        const of = ranges[ranges.length - 1]![1];
         const seen: RecordedEvent[] = [];
-        for (let index = 0; index < count; index++) {
+        for (const [from, to] of ranges) {
           const part: RecordedEvent[] = [];
-          for await (const page of store.readAllPages({ partition: { count, index }, until, pageSize: 4 })) part.push(...page);
-          expect(part.every((r) => streamPartition(r.event.stream, count) === index)).toBe(true);
+          for await (const page of store.readAllPages({ partition: { of, from, to }, until, pageSize: 4 })) part.push(...page);
+          expect(part.every((r) => streamPartition(r.event.stream, of) >= from && streamPartition(r.event.stream, of) < to)).toBe(true);
           expect(part.map((r) => r.position)).toEqual([...part.map((r) => r.position)].sort((a, b) => a - b));
           seen.push(...part);
         }
@@ -78,8 +80,8 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const shares = [0, 1].map((index) => streams.filter((s) => streamPartition(s, 2) === index).length);
       expect(Math.min(...shares)).toBeGreaterThan(0);
       await expect(async () => {
-        for await (const page of store.readAllPages({ partition: { count: 2, index: 2 } })) void page;
-      }).rejects.toThrow(/invalid partition 2 of 2/);
+        for await (const page of store.readAllPages({ partition: { of: 2, from: 2, to: 3 } })) void page;
+      }).rejects.toThrow(/invalid partition \[2, 3\) of 2/);
     });
 
     it('refuses an append whose expected version is wrong, with a typed Conflict', async () => {
