@@ -20,6 +20,11 @@ export const BackendConfig = z
     network: z.union([z.literal('none'), z.object({ allow: z.array(host).min(1) }).strict()]).default('none'),
     /** Names of environment variables passed through to the backend; values never reach the ledger. */
     secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+    /**
+     * Absolute paths the backend may read although they lie in a hidden place (an agent installed
+     * under a home directory, say). Optional without a default, so entries without it keep their digest.
+     */
+    readOnlyPaths: z.array(z.string().refine((p) => p.startsWith('/'), 'an absolute path')).optional(),
   })
   .strict();
 export type BackendConfig = z.infer<typeof BackendConfig>;
@@ -43,6 +48,7 @@ backends: []
 #    eligibleRisks: [low]
 #    network: none                  # or: { allow: [api.example.com:443] }
 #    secrets: [EXAMPLE_API_KEY]     # passed by name; values are never recorded
+#    readOnlyPaths: [/home/me/agent] # homes and the ledger are hidden from backends; list what it needs
 `;
 
 export function loadConfig(file: string): LedgerConfig {

@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { decideExecute, judgeExecution, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
 import { loadRun } from '../../commands/record-approval.js';
@@ -72,6 +73,15 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
  * ExecutionRefused), then the claim on the approval, the backend in its sandbox, the checks after it,
  * the validation, the evidence bundle, and CaseExecuted + EvidenceDigested. The worktree is removed.
  */
+/**
+ * What a backend never sees: home directories (SSH keys, cloud and registry tokens, agent sockets)
+ * and the ledger (other runs' contracts and evidence). The paths it needs are bound back in.
+ */
+export function hiddenFromBackends(ledgerDir: string): string[] {
+  const candidates = ['/root', '/home', homedir(), ledgerDir].map((p) => resolve(p));
+  return [...new Set(candidates)].filter((p) => p !== '/' && existsSync(p) && statSync(p).isDirectory());
+}
+
 export async function executeRun(ledger: Ledger, runId: string, options: ExecuteOptions): Promise<ExecuteResult> {
   const facts = await gatherFacts(ledger, runId);
   const { appended } = await runCommand(ledger, {
@@ -127,7 +137,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const sandboxBase = {
       cwd: wt.path,
       writable: [shimLog, home],
-      readOnly: [join(wt.path, '.git'), wt.commonDir, inDir, ...programFiles],
+      readOnly: [join(wt.path, '.git'), wt.commonDir, inDir, ...programFiles, ...(backend.readOnlyPaths ?? [])],
+      hidden: hiddenFromBackends(ledger.dir),
       isolation: started.data.isolation,
     };
 

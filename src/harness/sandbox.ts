@@ -20,6 +20,11 @@ export type SandboxSpec = {
   writable?: string[];
   /** Paths re-bound read-only after the writable ones; must exist. */
   readOnly?: string[];
+  /**
+   * Directories replaced by an empty tmpfs before any bind (homes hold keys and tokens; the ledger
+   * holds other runs): the binds above still appear inside them. bubblewrap only.
+   */
+  hidden?: string[];
   /** The complete environment (the caller scrubbed it); nothing else is inherited. */
   env: Record<string, string>;
   /** Fed to stdin (else stdin is /dev/null). */
@@ -74,7 +79,7 @@ const BOOT_SCRIPT = [
 
 function checkSpec(spec: SandboxSpec): void {
   if (spec.argv.length === 0 || !spec.argv[0]) throw new BadInput('sandbox: argv is empty');
-  for (const path of [spec.cwd, ...(spec.writable ?? []), ...(spec.readOnly ?? [])]) {
+  for (const path of [spec.cwd, ...(spec.writable ?? []), ...(spec.readOnly ?? []), ...(spec.hidden ?? [])]) {
     if (!isAbsolute(path)) throw new BadInput(`sandbox: path ${path} is not absolute`);
   }
   for (const key of Object.keys(spec.env)) {
@@ -88,10 +93,13 @@ function bwrapArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
   // A null socket leaves the allowlist with nothing to go through: no network at all (fail closed).
   const proxied = spec.network !== 'none' && proxySocket !== null;
   const binds = [
+    ...(spec.hidden ?? []).flatMap((p) => ['--tmpfs', p]),
     ...[spec.cwd, ...(spec.writable ?? [])].flatMap((p) => ['--bind', p, p]),
     // after the writable binds, so a read-only path inside the worktree stays read-only
     ...(spec.readOnly ?? []).flatMap((p) => ['--ro-bind', p, p]),
     ...(proxied ? ['--ro-bind', proxySocket, PROXY_IN_SANDBOX] : []),
+    // last, once the binds inside them have their mount points: empty and read-only
+    ...(spec.hidden ?? []).flatMap((p) => ['--remount-ro', p]),
   ];
   const env = Object.entries(spec.env).flatMap(([k, v]) => ['--setenv', k, v]);
   const proxyEnv = proxied

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordApproval } from '../../commands/record-approval.js';
@@ -9,6 +10,8 @@ import { setBackend } from '../../commands/set-backend.js';
 import { sweep } from '../../commands/sweep.js';
 import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
+import { hiddenFromBackends } from '../../src/harness/execute.js';
+import { sandboxArgv } from '../../src/harness/sandbox.js';
 import { GOOD_BACKEND, makeWorld } from '../fixtures/harness.js';
 import { git } from '../fixtures/repos.js';
 import { Refused } from '../../src/errors.js';
@@ -328,6 +331,49 @@ describe('execute: what the host offers stays out of reach', () => {
     } finally {
       server.close();
     }
+  });
+
+  it("the operator's home directory is empty to the backend (keys, tokens), and its own program still runs", async () => {
+    const secretFile = join(homedir(), `.cto-test-secret-${process.pid}`);
+    const agentDir = join(homedir(), `.cto-test-agent-${process.pid}`);
+    writeFileSync(secretFile, 'HOME SECRET TOKEN\n');
+    mkdirSync(agentDir, { recursive: true });
+    writeFileSync(join(agentDir, 'lib.mjs'), "export const name = 'agent library';\n");
+    try {
+      const w = await world({
+        backend: { readOnlyPaths: [agentDir] },
+        body: `console.log('loaded', (await import(${JSON.stringify(join(agentDir, 'lib.mjs'))})).name);
+          for (const f of [${JSON.stringify(secretFile)}, ${JSON.stringify(join(homedir(), '.ssh'))}]) {
+            try { console.log('read', f, String(fs.readFileSync(f))); } catch (e) { console.log('hidden', f, e.code); }
+          }
+          console.log('home entries', fs.readdirSync(${JSON.stringify(homedir())}).length);
+          ${GOOD_BACKEND}`,
+      });
+      const result = await w.execute();
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toContain(`hidden ${secretFile} ENOENT`);
+      expect(log).not.toContain('HOME SECRET TOKEN');
+      // Only what the config binds back shows: the agent's own library, nothing else of the home.
+      expect(log).toMatch(/home entries 1/);
+      expect(log).toContain('loaded agent library');
+      expect((await w.state()).status).toBe('evidenced');
+    } finally {
+      rmSync(secretFile, { force: true });
+      rmSync(agentDir, { recursive: true, force: true });
+    }
+  });
+
+  it('hides the home, the ledger and other places from the sandbox argv, binds listed paths back', () => {
+    const hidden = hiddenFromBackends('/srv/ledger-that-does-not-exist');
+    expect(hidden).toContain(homedir());
+    expect(hidden).not.toContain('/srv/ledger-that-does-not-exist');
+    const argv = sandboxArgv(
+      { argv: ['agent'], cwd: '/tmp/wt', readOnly: ['/root/agent'], hidden: ['/root'], env: {}, stdoutFile: '/dev/null', stderrFile: '/dev/null', timeoutMs: 1000, isolation: 'bubblewrap', network: 'none' },
+      null,
+    );
+    // The tmpfs comes before the binds, so a path bound back under it stays visible.
+    expect(argv.indexOf('/root')).toBeLessThan(argv.indexOf('/root/agent'));
+    expect(argv.slice(argv.indexOf('/root') - 1, argv.indexOf('/root') + 1)).toEqual(['--tmpfs', '/root']);
   });
 
   it("end-tree-dirty: the operator's checkout changes while the backend runs", async () => {
