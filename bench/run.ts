@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { sha256Hex } from '../src/events/hashing.js';
 import { defaultRebuildThreads } from '../src/ledger/parallel-rebuild.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { EVENTS_PER_RUN, newId, runEvent } from './workload.js';
@@ -68,6 +69,26 @@ for await (const r of store.readAll()) {
 await store.close();
 log(`ledger      ${fmt(count)} events, ${fmt(bytes / count)} bytes per sealed event on average, file ${fmt(statSync(file).size / 1e6)} MB`);
 
+/**
+ * The least any verifying reader does, for reference: read each stored row, JSON.parse it and
+ * sha256 it, in one thread. This machine's speed drifts by half between quiet and busy periods; the
+ * ratio to this line says more than the rebuild figure alone.
+ */
+function parseAndHashBaseline(): number {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT body FROM events ORDER BY position').raw(true);
+  const started = performance.now();
+  let n = 0;
+  for (const [body] of rows.iterate() as Iterable<[string]>) {
+    JSON.parse(body);
+    sha256Hex(body);
+    n++;
+  }
+  const rate = n / ((performance.now() - started) / 1000);
+  db.close();
+  return rate;
+}
+
 // The appends above leave ~100 MB of dirty pages that the kernel writes back over the next seconds;
 // flushed first, so the rebuild measures reading and folding, not the previous phase's writeback.
 execFileSync('sync');
@@ -77,6 +98,7 @@ const rebuilds: Rebuild[] = [];
 for (let i = 0; i < REBUILDS; i++) {
   rebuilds.push(JSON.parse(execFileSync(process.execPath, [child, file, join(dir, 'projections')], { encoding: 'utf8' })) as Rebuild);
 }
+log(`reference   read, JSON.parse and sha256 of every stored event, one thread: ${fmt(parseAndHashBaseline())} events/s`);
 const byRate = [...rebuilds].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
 const median = byRate[Math.floor(byRate.length / 2)]!;
 log(
