@@ -69,11 +69,6 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
 }
 
 /**
- * Executes an approved run through the harness: the gates before mutation (a refusal is recorded as
- * ExecutionRefused), then the claim on the approval, the backend in its sandbox, the checks after it,
- * the validation, the evidence bundle, and CaseExecuted + EvidenceDigested. The worktree is removed.
- */
-/**
  * What a backend never sees: home directories (SSH keys, cloud and registry tokens, agent sockets)
  * and the ledger (other runs' contracts and evidence). The paths it needs are bound back in.
  */
@@ -82,6 +77,11 @@ export function hiddenFromBackends(ledgerDir: string): string[] {
   return [...new Set(candidates)].filter((p) => p !== '/' && existsSync(p) && statSync(p).isDirectory());
 }
 
+/**
+ * Executes an approved run through the harness: the gates before mutation (a refusal is recorded as
+ * ExecutionRefused), then the claim on the approval, the backend in its sandbox, the checks after it,
+ * the validation, the evidence bundle, and CaseExecuted + EvidenceDigested. The worktree is removed.
+ */
 export async function executeRun(ledger: Ledger, runId: string, options: ExecuteOptions): Promise<ExecuteResult> {
   const facts = await gatherFacts(ledger, runId);
   const { appended } = await runCommand(ledger, {

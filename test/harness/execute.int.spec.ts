@@ -12,6 +12,9 @@ import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { hiddenFromBackends } from '../../src/harness/execute.js';
 import { sandboxArgv } from '../../src/harness/sandbox.js';
+import { decideExecute } from '../../commands/execute.js';
+import { foldTarget } from '../../src/domain/target.js';
+import { foldBackend } from '../../src/domain/backend.js';
 import { GOOD_BACKEND, makeWorld } from '../fixtures/harness.js';
 import { git } from '../fixtures/repos.js';
 import { Refused } from '../../src/errors.js';
@@ -99,6 +102,18 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
       expect(noWorktrees(w)).toBe(true);
     });
   }
+
+  it('target-admission-missing: a run whose target has no admission on the ledger (decided from the facts)', async () => {
+    // No command can make such a run (admitting a contract needs the admission), so the decider is
+    // given the facts directly: an empty target stream.
+    const w = await world();
+    const run = await w.state();
+    const head = git(w.repo.path, 'rev-parse', 'HEAD');
+    const facts = { now: new Date(), target: foldTarget('fixture', []), repo: { rootCommit: head, head, dirty: [] }, backend: undefined, activation: foldBackend('agent', []), isolation: 'bubblewrap' as const, missingSecrets: [] };
+    expect(decideExecute(run, facts, 'jp')).toMatchObject({ kind: 'refuse', gate: 'target-admission-missing' });
+    const admitted = foldTarget('fixture', await w.ledger.store.readStream('target-fixture'));
+    expect(decideExecute(run, { ...facts, target: admitted }, 'jp')).not.toMatchObject({ gate: 'target-admission-missing' });
+  });
 
   it('isolation-unavailable when the contract requires isolation and the machine offers none', async () => {
     const w = await world();
