@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { materializeRun, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { StoreUnavailable } from '../errors.js';
@@ -34,13 +34,25 @@ export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promi
   );
 }
 
+/**
+ * Dirs a killed rebuild left beside the projections (its fresh copy, or the old one it was swapping
+ * out). Only called under the projection lock, when no rebuild can be using them.
+ */
+function removeAbandonedRebuilds(dir: string): string[] {
+  const prefix = `${basename(dir)}.`;
+  const abandoned = readdirSync(dirname(dir)).filter((name) => name.startsWith(prefix) && /\.(rebuild|old)-\d+$/.test(name));
+  for (const name of abandoned) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  return abandoned;
+}
+
 /** A full rebuild: on every core when worker threads can open the store, in this thread otherwise. */
 export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { threads?: number } = {}): Promise<CatchUpResult> {
   const dir = ledgerPaths(ledger.dir).projections;
   const { locator } = ledger.store;
-  return withProjectionLock(ledger.dir, () =>
-    locator ? rebuildInParallel(locator, dir, { onProgress, threads: options.threads }) : rebuildProjections(ledger.store, dir, onProgress),
-  );
+  return withProjectionLock(ledger.dir, () => {
+    removeAbandonedRebuilds(dir);
+    return locator ? rebuildInParallel(locator, dir, { onProgress, threads: options.threads }) : rebuildProjections(ledger.store, dir, onProgress);
+  });
 }
 
 /** Writes one run's projection files now (a rebuild leaves closed runs to be rendered on demand). */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -132,7 +132,11 @@ describe('parallel rebuild', () => {
     cleanups.push(made.tmp.remove);
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+    // What a rebuild killed mid-way leaves beside the projections is removed by the next one.
+    const abandoned = [`${made.projections}.rebuild-99999`, `${made.projections}.old-88888`];
+    for (const d of abandoned) mkdirSync(join(d, 'runs'), { recursive: true });
     expect(await main(['--ledger', made.dir, 'rebuild', '--json'], io)).toBe(0);
+    for (const d of abandoned) expect(existsSync(d), d).toBe(false);
     const result = JSON.parse(lines.pop()!) as { applied: number; position: number };
     expect(result.applied).toBe(await made.store.lastPosition());
     expect(existsSync(join(made.projections, 'control-surface.json'))).toBe(true);
