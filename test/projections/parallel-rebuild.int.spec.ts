@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_PER_RUN, runEvent } from '../../bench/workload.js';
-import { rebuildProjections } from '../../projections/runner.js';
+import { projectionRunner, rebuildProjections } from '../../projections/runner.js';
 import { ChainBroken } from '../../src/errors.js';
 import { seal, type NewEvent } from '../../src/events/envelope.js';
 import { newId } from '../../src/ledger/new-event.js';
@@ -96,6 +96,34 @@ describe('parallel rebuild', () => {
     }
     // The open runs' files were written (40 runs of 120 stop early), the list holds every run.
     expect(readdirSync(join(single, 'runs'))).toHaveLength(40);
+  });
+
+  it('rebuilds a consistent prefix while another writer appends, and a catch-up then folds the rest', async () => {
+    const made = await ledgerWithRuns(80);
+    const writer = openSqliteStore({ file: made.file });
+    cleanups.push(() => made.store.close(), () => writer.close(), made.tmp.remove);
+    const dir = join(made.tmp.dir, 'live');
+    const before = await made.store.lastPosition();
+    const appending = (async () => {
+      for (let r = 0; r < 30; r++) {
+        const runId = newId();
+        for (let n = 0; n < 4; n++) await writer.append(`run-${runId}`, [runEvent(runId, n, new Date())], n === 0 ? 'no-stream' : n - 1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const rebuilt = await rebuildInParallel(made.store.locator!, dir, { threads: 2, shares: 'even' });
+    await appending;
+    // The rebuild stopped at the end it read first, every thread alike, and says so in its checkpoint.
+    expect(rebuilt.position).toBeGreaterThanOrEqual(before);
+    expect(projectionRows(dir).checkpoint).toEqual([{ id: 1, position: rebuilt.position }]);
+    // Some appends landed after the end the rebuild read: the catch-up below has work to do.
+    expect(await made.store.lastPosition()).toBeGreaterThan(rebuilt.position);
+    const caught = await projectionRunner(made.store, dir).catchUp();
+    expect(caught.applied).toBeGreaterThan(0);
+    const reference = join(made.tmp.dir, 'reference');
+    await rebuildProjections(made.store, reference);
+    expect(projectionRows(dir)).toEqual(projectionRows(reference));
+    for (const file of ['runs.json', 'control-surface.json']) expect(readFileSync(join(dir, file), 'utf8')).toBe(readFileSync(join(reference, file), 'utf8'));
   });
 
   it('refuses a run event whose own hash is valid but whose link to its predecessor is not, naming it', async () => {
