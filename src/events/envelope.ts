@@ -93,7 +93,7 @@ export function seal(event: NewEvent, stream: string, version: number, prevHash:
   };
   const body = canonicalize(unhashed);
   const hash = sha256Hex(body);
-  return { body, hash, event: { ...unhashed, hash } as LedgerEvent };
+  return { body, hash, event: Object.assign(unhashed, { hash }) as LedgerEvent };
 }
 
 /**
