@@ -215,7 +215,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   function readPage(after: number, size: number, until = Number.MAX_SAFE_INTEGER, partition?: Partition): RecordedEvent[] {
     const whole = !partition || (partition.from === 0 && partition.to === partition.of);
     const params = whole ? [after, until, size] : [after, until, partition.from, partition.to - 1, size];
-    return (pageQuery(whole ? 1 : partition.of).all(...params) as PageRow[]).map(([position, body, hash]) => ({ position, event: openSealed(body, hash), body }));
+    return (pageQuery(whole ? 1 : partition.of).all(...params) as PageRow[]).map((row) => ({ position: row[0], event: openSealed(row[1], row[2]), body: row[1] }));
   }
 
   return {
