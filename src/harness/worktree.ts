@@ -1,4 +1,4 @@
-import { mkdtempSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, realpathSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +20,34 @@ export async function repoGitDir(repoPath: string): Promise<string> {
   return realpathSync(await gitText(['rev-parse', '--absolute-git-dir'], { gitDir: join(repoPath, '.git'), workTree: repoPath }));
 }
 
+/** Free space a RAM-backed scratch dir must have before a run's checkout goes there. */
+const RAM_SCRATCH_MIN_FREE = 4 * 1024 ** 3;
+
+/**
+ * Where run scratch dirs (the worktree's checkout) go: `CTO_SCRATCH_DIR` when set; else /dev/shm when it
+ * is a writable tmpfs with room to spare, since checking out thousands of files to a disk is most of
+ * the harness's own time (0.76 s instead of 2.2 s for 5,000 files here, once the disk throttles); else
+ * the system temp dir. Evidence goes to the ledger, on disk, either way.
+ */
+export function scratchBase(): string {
+  const chosen = process.env.CTO_SCRATCH_DIR;
+  if (chosen) return chosen;
+  try {
+    const shm = '/dev/shm';
+    accessSync(shm, constants.W_OK);
+    const fs = statfsSync(shm);
+    const TMPFS_MAGIC = 0x01021994;
+    if (statSync(shm).isDirectory() && fs.type === TMPFS_MAGIC && fs.bavail * fs.bsize >= RAM_SCRATCH_MIN_FREE) return shm;
+  } catch {
+    // no usable /dev/shm
+  }
+  return tmpdir();
+}
+
 /** Adds a detached linked worktree at `baseCommit` in a fresh temp dir; hooks cannot run (hardened git). */
 export async function createWorktree(repoPath: string, baseCommit: string, runId: string): Promise<Worktree> {
   const commonDir = await repoGitDir(repoPath);
-  const scratch = realpathSync(mkdtempSync(join(tmpdir(), `cto-run-${runId}-`)));
+  const scratch = realpathSync(mkdtempSync(join(scratchBase(), `cto-run-${runId}-`)));
   // git names the admin dir after the worktree's basename: a per-run name keeps concurrent runs apart.
   const path = join(scratch, `cto-${runId}`);
   // Parallel checkout: on a large target the checkout is most of the harness's own time.

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordApproval } from '../../commands/record-approval.js';
@@ -12,6 +12,7 @@ import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { hiddenFromBackends } from '../../src/harness/execute.js';
 import { sandboxArgv } from '../../src/harness/sandbox.js';
+import { scratchBase } from '../../src/harness/worktree.js';
 import { decideExecute } from '../../commands/execute.js';
 import { foldTarget } from '../../src/domain/target.js';
 import { foldBackend } from '../../src/domain/backend.js';
@@ -389,6 +390,23 @@ describe('execute: what the host offers stays out of reach', () => {
     // The tmpfs comes before the binds, so a path bound back under it stays visible.
     expect(argv.indexOf('/root')).toBeLessThan(argv.indexOf('/root/agent'));
     expect(argv.slice(argv.indexOf('/root') - 1, argv.indexOf('/root') + 1)).toEqual(['--tmpfs', '/root']);
+  });
+
+  it('checks the worktree out where CTO_SCRATCH_DIR says (else /dev/shm when roomy), and removes it after', async () => {
+    const scratch = tempDir('cto-scratch-');
+    process.env.CTO_SCRATCH_DIR = scratch.dir;
+    try {
+      const w = await world({ body: `console.log('cwd', process.cwd()); ${GOOD_BACKEND}` });
+      const result = await w.execute();
+      expect(readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8')).toContain(`cwd ${scratch.dir}/cto-run-${w.runId}-`);
+      expect(result.status).toBe('succeeded');
+      for (let i = 0; i < 100 && readdirSync(scratch.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readdirSync(scratch.dir)).toEqual([]);
+    } finally {
+      delete process.env.CTO_SCRATCH_DIR;
+      scratch.remove();
+    }
+    expect([tmpdir(), '/dev/shm']).toContain(scratchBase());
   });
 
   it("end-tree-dirty: the operator's checkout changes while the backend runs", async () => {
