@@ -69,11 +69,13 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
 }
 
 /**
- * What a backend never sees: home directories (SSH keys, cloud and registry tokens, agent sockets)
- * and the ledger (other runs' contracts and evidence). The paths it needs are bound back in.
+ * What a backend never sees: home directories (SSH keys, cloud and registry tokens, agent sockets),
+ * the ledger (other runs' contracts and evidence), and the places services keep their state and unix
+ * sockets (/var, /srv, /mnt, /media: a read-only mount does not stop connect() on a socket). The
+ * paths it needs are bound back in (a backend's readOnlyPaths).
  */
 export function hiddenFromBackends(ledgerDir: string): string[] {
-  const candidates = ['/root', '/home', homedir(), ledgerDir].map((p) => resolve(p));
+  const candidates = ['/root', '/home', homedir(), '/var', '/srv', '/mnt', '/media', ledgerDir].map((p) => resolve(p));
   return [...new Set(candidates)].filter((p) => p !== '/' && existsSync(p) && statSync(p).isDirectory());
 }
 

@@ -349,6 +349,29 @@ describe('execute: what the host offers stays out of reach', () => {
     }
   });
 
+  it('a host unix socket under /var (where services keep theirs) cannot be reached', async () => {
+    const { createServer } = await import('node:net');
+    const socket = `/var/tmp/cto-test-${process.pid}.sock`;
+    const server = createServer((c) => c.end('VAR SECRET\n'));
+    await new Promise<void>((r) => server.listen(socket, r));
+    try {
+      const w = await world({
+        body: `const net = await import('node:net');
+          const s = net.connect(${JSON.stringify(socket)});
+          s.on('data', (d) => console.log('got', String(d)));
+          s.on('error', (e) => console.log('socket error', e.code));
+          await new Promise((r) => setTimeout(r, 300));
+          ${GOOD_BACKEND}`,
+      });
+      const result = await w.execute();
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toMatch(/socket error ENOENT/);
+      expect(log).not.toMatch(/VAR SECRET/);
+    } finally {
+      server.close();
+    }
+  });
+
   it("the operator's home directory is empty to the backend (keys, tokens), and its own program still runs", async () => {
     const secretFile = join(homedir(), `.cto-test-secret-${process.pid}`);
     const agentDir = join(homedir(), `.cto-test-agent-${process.pid}`);
