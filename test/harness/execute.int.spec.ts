@@ -326,9 +326,12 @@ describe('outcome after execution', () => {
 });
 
 describe('execute: what the host offers stays out of reach', () => {
-  it('a host unix socket under /run (docker, dbus, agents) cannot be reached', async () => {
+  it.each([
+    ['/run (docker, dbus, agents)', '/run'],
+    ['/var (where services keep theirs)', '/var/tmp'],
+  ])('a host unix socket under %s cannot be reached', async (_, dir) => {
     const { createServer } = await import('node:net');
-    const socket = `/run/cto-test-${process.pid}.sock`;
+    const socket = `${dir}/cto-test-${process.pid}.sock`;
     const server = createServer((c) => c.end('HOST SECRET\n'));
     await new Promise<void>((r) => server.listen(socket, r));
     try {
@@ -342,31 +345,8 @@ describe('execute: what the host offers stays out of reach', () => {
       });
       const result = await w.execute();
       const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
-      expect(log).toMatch(/socket error/);
-      expect(log).not.toMatch(/HOST SECRET/);
-    } finally {
-      server.close();
-    }
-  });
-
-  it('a host unix socket under /var (where services keep theirs) cannot be reached', async () => {
-    const { createServer } = await import('node:net');
-    const socket = `/var/tmp/cto-test-${process.pid}.sock`;
-    const server = createServer((c) => c.end('VAR SECRET\n'));
-    await new Promise<void>((r) => server.listen(socket, r));
-    try {
-      const w = await world({
-        body: `const net = await import('node:net');
-          const s = net.connect(${JSON.stringify(socket)});
-          s.on('data', (d) => console.log('got', String(d)));
-          s.on('error', (e) => console.log('socket error', e.code));
-          await new Promise((r) => setTimeout(r, 300));
-          ${GOOD_BACKEND}`,
-      });
-      const result = await w.execute();
-      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
       expect(log).toMatch(/socket error ENOENT/);
-      expect(log).not.toMatch(/VAR SECRET/);
+      expect(log).not.toMatch(/HOST SECRET/);
     } finally {
       server.close();
     }
