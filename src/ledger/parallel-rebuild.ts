@@ -136,6 +136,8 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
         done[0] = n;
         report();
       }, () => failed);
+      // A worker that failed while this thread folded ends the rebuild now; the others are stopped.
+      if (failed) throw failed;
       applied = [own, ...(await Promise.all(settled))];
       if (failed) throw failed;
     } catch (err) {
