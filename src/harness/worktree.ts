@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdtempSync, realpathSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,9 @@ export function scratchBase(): string {
 /** Adds a detached linked worktree at `baseCommit` in a fresh temp dir; hooks cannot run (hardened git). */
 export async function createWorktree(repoPath: string, baseCommit: string, runId: string): Promise<Worktree> {
   const commonDir = await repoGitDir(repoPath);
-  const scratch = realpathSync(mkdtempSync(join(scratchBase(), `cto-run-${runId}-`)));
+  const base = scratchBase();
+  sweepTrash(base);
+  const scratch = realpathSync(mkdtempSync(join(base, `cto-run-${runId}-`)));
   // git names the admin dir after the worktree's basename: a per-run name keeps concurrent runs apart.
   const path = join(scratch, `cto-${runId}`);
   // Parallel checkout: on a large target the checkout is most of the harness's own time.
@@ -55,6 +57,21 @@ export async function createWorktree(repoPath: string, baseCommit: string, runId
   // Asked once, now, while the worktree's .git file is still the one git just wrote.
   const gitDir = realpathSync(await gitText(['rev-parse', '--absolute-git-dir'], { gitDir: join(path, '.git'), workTree: path }));
   return { path, commonDir, gitDir, scratch };
+}
+
+/**
+ * Deletes, in the background, worktrees moved aside for deletion by a process that ended first (a
+ * test runner's worker, a killed harness): on /dev/shm they would hold memory until a reboot. A
+ * `.removed` dir is trash by name, never in use.
+ */
+function sweepTrash(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base).filter((name) => name.startsWith('cto-run-') && name.endsWith('.removed'));
+  } catch {
+    return;
+  }
+  for (const name of names) void rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
 }
 
 /**

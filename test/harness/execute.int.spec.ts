@@ -395,9 +395,11 @@ describe('execute: what the host offers stays out of reach', () => {
     expect(argv.slice(argv.indexOf('/root') - 1, argv.indexOf('/root') + 1)).toEqual(['--tmpfs', '/root']);
   });
 
-  it('checks the worktree out where CTO_SCRATCH_DIR says (else /dev/shm when roomy), and removes it after', async () => {
+  it('checks the worktree out where CTO_SCRATCH_DIR says (else /dev/shm when roomy), and removes it and older trash after', async () => {
     const scratch = tempDir('cto-scratch-');
     process.env.CTO_SCRATCH_DIR = scratch.dir;
+    // Trash a process that ended too soon left behind: swept by the next run.
+    mkdirSync(join(scratch.dir, 'cto-run-01JD0000000000000000000000-abcdef.removed', 'src'), { recursive: true });
     try {
       const w = await world({ body: `console.log('cwd', process.cwd()); ${GOOD_BACKEND}` });
       const result = await w.execute();
