@@ -216,6 +216,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       let last = 0;
+      const started = performance.now();
       const result = await ctx.withLedger(
         (ledger) =>
           rebuildAllProjections(ledger, (done) => {
@@ -226,6 +227,12 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           }),
         { refresh: false },
       );
-      output.out(opts.json ? json(result) : `rebuilt projections from ${result.applied} events (position ${result.position})`);
+      const seconds = Math.round(performance.now() - started) / 1000;
+      const perSecond = seconds > 0 ? Math.round(result.applied / seconds) : null;
+      output.out(
+        opts.json
+          ? json({ ...result, seconds, eventsPerSecond: perSecond })
+          : `rebuilt projections from ${result.applied} events (position ${result.position}) in ${seconds.toFixed(2)} s${perSecond ? `, ${perSecond.toLocaleString('en-US')} events/s` : ''}`,
+      );
     });
 }

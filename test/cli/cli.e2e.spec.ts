@@ -51,10 +51,10 @@ describe('the CLI, as a user runs it', () => {
     expect(run('events', '--stream', `run-${runId}`).stdout).toMatch(/ApprovalRecorded/);
   });
 
-  it('rebuilds every projection from the log in a worker, to the same run list', () => {
+  it('rebuilds every projection from the log, to the same run list', () => {
     const before = run('status', '--json').stdout;
     const rebuilt = JSON.parse(run('rebuild', '--json').stdout);
-    expect(rebuilt).toEqual({ position: 4, applied: 4 });
+    expect(rebuilt).toMatchObject({ position: 4, applied: 4, seconds: expect.any(Number) });
     expect(run('status', '--json').stdout).toBe(before);
   });
 

@@ -165,8 +165,10 @@ describe('parallel rebuild', () => {
     for (const d of abandoned) mkdirSync(join(d, 'runs'), { recursive: true });
     expect(await main(['--ledger', made.dir, 'rebuild', '--json'], io)).toBe(0);
     for (const d of abandoned) expect(existsSync(d), d).toBe(false);
-    const result = JSON.parse(lines.pop()!) as { applied: number; position: number };
+    const result = JSON.parse(lines.pop()!) as { applied: number; position: number; seconds: number; eventsPerSecond: number | null };
     expect(result.applied).toBe(await made.store.lastPosition());
+    expect(result.seconds).toBeGreaterThan(0);
+    expect(result.eventsPerSecond).toBe(Math.round(result.applied / result.seconds));
     expect(existsSync(join(made.projections, 'control-surface.json'))).toBe(true);
     const stream = (made.store.db.prepare(`SELECT stream FROM events WHERE stream LIKE 'run-%' LIMIT 1`).get() as { stream: string }).stream;
     const [first, second] = await made.store.readStream(stream);
