@@ -6,6 +6,7 @@ import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
 import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
+import { executionAlive } from '../harness/liveness.js';
 import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
 import type { RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
@@ -43,6 +44,13 @@ function describeEvent(e: LedgerEvent): string {
       return '';
   }
 }
+
+const HARNESS_TEXT: Record<string, string> = {
+  none: '',
+  running: ' (a harness on this machine is running it)',
+  elsewhere: ' (started by a harness on another host)',
+  gone: ' (no harness is running it: it was killed or crashed; its approval is spent, reject it with `outcome RUN --reject`)',
+};
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
   const { output } = ctx;
@@ -146,19 +154,21 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .action(async (runId: string | undefined, opts: { json?: boolean }) => {
       const projections = ledgerPaths(ctx.ledgerDir()).projections;
       if (runId) {
-        const state = await ctx.withLedger(async (ledger) => {
+        const { state, harness } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
           await materializeRunFiles(ledger, runId);
-          return loaded;
+          // Only for a run still executing: is a harness on this machine still at it?
+          const alive = loaded.status === 'executing' ? executionAlive(ledger.dir, runId) : undefined;
+          return { state: loaded, harness: alive === undefined ? null : alive === null ? 'elsewhere' : alive ? 'running' : 'gone' };
         });
         const text = renderRunState(state);
-        if (opts.json) return output.out(text.trimEnd());
+        if (opts.json) return output.out(harness ? JSON.stringify({ ...JSON.parse(text), harness }, null, 2) : text.trimEnd());
         const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
         output.out(
           [
             `run         ${run.runId}${run.contract?.workItem ? ` [${run.contract.workItem}]` : ''}`,
             `title       ${run.contract?.title ?? '-'}`,
-            `status      ${run.status}`,
+            `status      ${run.status}${HARNESS_TEXT[harness ?? 'none']}`,
             `target      ${run.targetId} (${run.targetPath})`,
             `backend     ${run.backendId} (network: ${networkText(run.backendNetwork)})`,
             `contract    ${run.contractDigest}`,

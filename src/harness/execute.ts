@@ -21,6 +21,7 @@ import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
 import { readShimAttempts, writeShims } from './shims.js';
 import { createWorktree, removeWorktree, type Worktree } from './worktree.js';
+import { holdExecution } from './liveness.js';
 
 export type ExecuteResult = {
   runId: string;
@@ -104,6 +105,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   const phase = (name: string) => options.onPhase?.(name);
 
   let wt: Worktree | null = null;
+  const release = holdExecution(ledger.dir, runId);
   try {
     phase('worktree');
     wt = await timed(spans, 'harness.worktree', () => createWorktree(repoPath, started.data.baseCommit, runId));
@@ -326,6 +328,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     throw new StoreUnavailable(`execution of run ${runId} failed: ${(err as Error).message}`);
   } finally {
     if (wt) await removeWorktree(repoPath, wt);
+    release();
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { git } from '../fixtures/repos.js';
 import { Refused } from '../../src/errors.js';
 import { refusedGate } from '../fixtures/refusals.js';
 import { tempDir } from '../fixtures/tmp.js';
+import { CLI, cli } from '../fixtures/cli.js';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
 const worlds: World[] = [];
@@ -294,6 +295,32 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     } finally {
       delete process.env.CTO_TEST_TOKEN;
       delete process.env.CTO_OTHER_SECRET;
+    }
+  });
+});
+
+describe('execute: a harness killed mid-run', () => {
+  it('leaves the run executing, and status says no harness is running it any more', async () => {
+    const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000); ${GOOD_BACKEND}` });
+    const harness = spawn(process.execPath, [CLI, '--ledger', w.dir, 'execute', w.runId], { stdio: 'ignore', env: { ...process.env, CTO_OPERATOR: 'jp' } });
+    const exited = new Promise((resolve) => harness.on('exit', resolve));
+    try {
+      const status = () => JSON.parse(cli(['--ledger', w.dir, 'status', w.runId, '--json']).stdout) as { status: string; harness?: string };
+      let seen = status();
+      for (let i = 0; i < 100 && seen.harness !== 'running'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        seen = status();
+      }
+      expect(seen).toMatchObject({ status: 'executing', harness: 'running' });
+      harness.kill('SIGKILL');
+      await exited;
+      expect(status()).toMatchObject({ status: 'executing', harness: 'gone' });
+      expect(cli(['--ledger', w.dir, 'status', w.runId]).stdout).toMatch(/no harness is running it/);
+      // The operator closes it; the approval was spent and stays spent.
+      expect(cli(['--ledger', w.dir, 'outcome', w.runId, '--reject', '--reason', 'harness killed']).code).toBe(0);
+      expect((await w.state()).status).toBe('rejected');
+    } finally {
+      harness.kill('SIGKILL');
     }
   });
 });
