@@ -6,7 +6,7 @@ import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
 import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
-import { executionAlive } from '../harness/liveness.js';
+import { executionLiveness } from '../harness/liveness.js';
 import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
 import type { RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
@@ -45,8 +45,10 @@ function describeEvent(e: LedgerEvent): string {
   }
 }
 
+const HARNESS_STATE = { alive: 'running', gone: 'gone', elsewhere: 'elsewhere', missing: 'unknown' } as const;
 const HARNESS_TEXT: Record<string, string> = {
   none: '',
+  unknown: ' (no harness marker: cannot tell whether a harness is running it)',
   running: ' (a harness on this machine is running it)',
   elsewhere: ' (started by a harness on another host)',
   gone: ' (no harness is running it: it was killed or crashed; its approval is spent, reject it with `outcome RUN --reject`)',
@@ -158,8 +160,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           const loaded = await loadRun(ledger, runId);
           await materializeRunFiles(ledger, runId);
           // Only for a run still executing: is a harness on this machine still at it?
-          const alive = loaded.status === 'executing' ? executionAlive(ledger.dir, runId) : undefined;
-          return { state: loaded, harness: alive === undefined ? null : alive === null ? 'elsewhere' : alive ? 'running' : 'gone' };
+          const liveness = loaded.status === 'executing' ? executionLiveness(ledger.dir, runId) : null;
+          return { state: loaded, harness: liveness === null ? null : HARNESS_STATE[liveness] };
         });
         const text = renderRunState(state);
         if (opts.json) return output.out(harness ? JSON.stringify({ ...JSON.parse(text), harness }, null, 2) : text.trimEnd());

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git, gitText } from './git.js';
+import { markerLiveness, writeMarker } from './liveness.js';
 
 export type Worktree = {
   /** The linked worktree: the only place the backend may write. */
@@ -48,8 +49,9 @@ export function scratchBase(): string {
 export async function createWorktree(repoPath: string, baseCommit: string, runId: string): Promise<Worktree> {
   const commonDir = await repoGitDir(repoPath);
   const base = scratchBase();
-  sweepTrash(base);
+  sweepAbandoned(base);
   const scratch = realpathSync(mkdtempSync(join(base, `cto-run-${runId}-`)));
+  writeMarker(join(scratch, OWNER));
   // git names the admin dir after the worktree's basename: a per-run name keeps concurrent runs apart.
   const path = join(scratch, `cto-${runId}`);
   // Parallel checkout: on a large target the checkout is most of the harness's own time.
@@ -59,19 +61,26 @@ export async function createWorktree(repoPath: string, baseCommit: string, runId
   return { path, commonDir, gitDir, scratch };
 }
 
+/** The marker naming the harness process a scratch dir belongs to. */
+const OWNER = 'owner.json';
+
 /**
- * Deletes, in the background, worktrees moved aside for deletion by a process that ended first (a
- * test runner's worker, a killed harness): on /dev/shm they would hold memory until a reboot. A
- * `.removed` dir is trash by name, never in use.
+ * Deletes, in the background, scratch dirs no live harness owns: worktrees moved aside for deletion by
+ * a process that ended first (a test runner's worker), and those of a harness that was killed. On
+ * /dev/shm they would hold memory until a reboot. (Their registration in the repository goes with
+ * the next `git worktree prune` there.)
  */
-function sweepTrash(base: string): void {
+function sweepAbandoned(base: string): void {
   let names: string[];
   try {
-    names = readdirSync(base).filter((name) => name.startsWith('cto-run-') && name.endsWith('.removed'));
+    names = readdirSync(base).filter((name) => name.startsWith('cto-run-'));
   } catch {
     return;
   }
-  for (const name of names) void rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
+  for (const name of names) {
+    const abandoned = name.endsWith('.removed') || markerLiveness(join(base, name, OWNER)) === 'gone';
+    if (abandoned) void rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
+  }
 }
 
 /**

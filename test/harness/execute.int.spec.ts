@@ -302,7 +302,11 @@ describe('execute: an adversarial backend fails closed after it started', () => 
 describe('execute: a harness killed mid-run', () => {
   it('leaves the run executing, and status says no harness is running it any more', async () => {
     const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000); ${GOOD_BACKEND}` });
-    const harness = spawn(process.execPath, [CLI, '--ledger', w.dir, 'execute', w.runId], { stdio: 'ignore', env: { ...process.env, CTO_OPERATOR: 'jp' } });
+    const scratch = tempDir('cto-scratch-');
+    const harness = spawn(process.execPath, [CLI, '--ledger', w.dir, 'execute', w.runId], {
+      stdio: 'ignore',
+      env: { ...process.env, CTO_OPERATOR: 'jp', CTO_SCRATCH_DIR: scratch.dir },
+    });
     const exited = new Promise((resolve) => harness.on('exit', resolve));
     try {
       const status = () => JSON.parse(cli(['--ledger', w.dir, 'status', w.runId, '--json']).stdout) as { status: string; harness?: string };
@@ -319,8 +323,17 @@ describe('execute: a harness killed mid-run', () => {
       // The operator closes it; the approval was spent and stays spent.
       expect(cli(['--ledger', w.dir, 'outcome', w.runId, '--reject', '--reason', 'harness killed']).code).toBe(0);
       expect((await w.state()).status).toBe('rejected');
+      // Its scratch dir (the worktree) was left behind; the next run on this machine removes it.
+      expect(readdirSync(scratch.dir)).toHaveLength(1);
+      process.env.CTO_SCRATCH_DIR = scratch.dir;
+      const next = await world();
+      await next.execute();
+      for (let i = 0; i < 100 && readdirSync(scratch.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readdirSync(scratch.dir)).toEqual([]);
     } finally {
+      delete process.env.CTO_SCRATCH_DIR;
       harness.kill('SIGKILL');
+      scratch.remove();
     }
   });
 });
