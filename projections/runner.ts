@@ -69,18 +69,32 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
  * Folds pages of the log into run states held in memory until `flush` writes them and the checkpoint
  * in one transaction. Reading in small pages and flushing in large batches lets each event die young
  * (cheap to collect) while a run's state is written once per batch. Events come in global order; each
- * run event must link to the state folded so far (version and prevHash), so a rebuild checks every
- * run chain end to end, not only each event's own hash.
+ * run event must link to the state folded so far (version and prevHash), and so must the events of
+ * the other streams, so a rebuild checks every chain end to end, not only each event's own hash.
  */
-export function runFolder(pdb: ProjectionDb, touched: Set<string> | null) {
+export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, options: { fromStart: boolean }) {
   let states = new Map<string, RunState>();
   let position = pdb.position();
   let pending = 0;
   let pendingBytes = 0;
+  // The other streams (targets, backends: few) are not folded, but their links are checked too. From
+  // the start of the log each must begin at version 0; after a checkpoint, from the first one seen.
+  const tails = new Map<string, { version: number; hash: string }>();
+  function checkLink(event: RecordedEvent['event']): void {
+    const tail = tails.get(event.stream);
+    const linked = tail
+      ? event.version === tail.version + 1 && event.prevHash === tail.hash
+      : !options.fromStart || (event.version === 0 && event.prevHash === null);
+    if (!linked) throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`);
+    tails.set(event.stream, { version: event.version, hash: event.hash });
+  }
   return {
     fold(page: readonly RecordedEvent[]): void {
       for (const { event } of page) {
-        if (!event.stream.startsWith('run-')) continue;
+        if (!event.stream.startsWith('run-')) {
+          checkLink(event);
+          continue;
+        }
         const runId = event.stream.slice(4);
         // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
         const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
@@ -136,7 +150,7 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
 
   async function catchUpWith(pdb: ProjectionDb): Promise<CatchUpResult> {
     const touched = materialize === 'touched' ? new Set<string>() : null;
-    const folder = runFolder(pdb, touched);
+    const folder = runFolder(pdb, touched, { fromStart: pdb.position() === 0 });
     let applied = 0;
     for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE })) {
       folder.fold(page);
@@ -162,7 +176,7 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
         signal.addEventListener('abort', () => sub.close(), { once: true });
         for await (const recorded of sub) {
           const touched = new Set<string>();
-          const folder = runFolder(pdb, touched);
+          const folder = runFolder(pdb, touched, { fromStart: false });
           folder.fold([recorded]);
           folder.flush();
           await writeViews(store, dir, pdb, touched);

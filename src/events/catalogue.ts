@@ -4,10 +4,14 @@ import { GATE_IDS } from './gates.js';
 
 // Every event type is declared once here; TypeScript types and validation derive from it.
 
-const sha = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest');
+/** Formats shared with the envelope's checks (envelope.ts), declared once. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+const sha = z.string().regex(SHA256_HEX, 'a sha256 hex digest');
 const commit = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'a git commit id');
 const isoTime = z.iso.datetime({ offset: true });
-const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'a ULID');
+const ulid = z.string().regex(ULID, 'a ULID');
 const gate = z.enum(GATE_IDS);
 
 export const TargetAdmittedData = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BadInput, ChainBroken } from '../errors.js';
-import { CATALOGUE, type EventData, type EventDraft, type EventType } from './catalogue.js';
+import { CATALOGUE, SHA256_HEX, ULID, type EventData, type EventDraft, type EventType } from './catalogue.js';
 import { canonicalize, sha256Hex } from './hashing.js';
 
 export const Actor = z
@@ -8,9 +8,10 @@ export const Actor = z
   .strict();
 export type Actor = z.infer<typeof Actor>;
 
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** RFC 3339 date-time with an offset, as `Date.prototype.toISOString` writes it (and as z.iso.datetime accepts). */
+/**
+ * RFC 3339 date-time with an offset, as `Date.prototype.toISOString` writes it. Looser than the data's
+ * z.iso.datetime on day ranges (a 31st in a 30-day month passes), for a field the ledger writes itself.
+ */
 const DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 // Read for every event of every rebuild: the formats are checked in one refinement, about twice as

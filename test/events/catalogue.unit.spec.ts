@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { CATALOGUE } from '../../src/events/catalogue.js';
 import { openSealed, seal } from '../../src/events/envelope.js';
-import { canonicalize } from '../../src/events/hashing.js';
+import { canonicalize, sha256Hex } from '../../src/events/hashing.js';
 import { newEvent } from '../../src/ledger/new-event.js';
 import { runEvent } from '../../bench/workload.js';
 import { sampleEvent } from '../fixtures/events.js';
@@ -35,6 +35,20 @@ describe('event catalogue', () => {
   it('finds a rewriting node when there is one (the check above can fail)', async () => {
     const { ContractInput } = await import('../../src/contract/schema.js');
     expect(rewritingNodes(ContractInput as unknown as z.ZodType, 'ContractInput', []).length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['id', 'not-a-ulid', /id: not a ULID/],
+    ['recordedAt', 'yesterday', /recordedAt: not an ISO 8601 date-time/],
+    ['prevHash', 'abc', /prevHash: not a sha256 hex digest/],
+    ['version', -1, /version: not a non-negative integer/],
+    ['correlationId', '', /correlationId: empty/],
+  ])('refuses on read an envelope whose %s is malformed, even when its hash matches', (field, value, message) => {
+    const sealed = seal(sampleEvent(1), 'run-x', 1, 'a'.repeat(64));
+    const { hash: _, ...body } = sealed.event as unknown as Record<string, unknown>;
+    const forged = canonicalize({ ...body, [field]: value });
+    expect(() => openSealed(forged, sha256Hex(forged))).toThrow(message);
+    expect(() => openSealed(sealed.body, sealed.hash)).not.toThrow();
   });
 
   it('reads every event back to exactly the bytes its hash covers', () => {

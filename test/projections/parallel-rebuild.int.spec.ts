@@ -144,14 +144,19 @@ describe('parallel rebuild', () => {
     expect(readdirSync(dirname(made.projections)).filter((n) => n.includes('.rebuild-'))).toEqual([]);
   });
 
-  it('checks the links of the other streams too', async () => {
+  it('checks the links of the other streams too, in the parallel and the single-threaded rebuild', async () => {
     const made = await ledgerWithRuns(30);
     cleanups.push(() => made.store.close(), made.tmp.remove);
     await made.store.append('backend-extra', [sampleEvent(1), sampleEvent(2), sampleEvent(3)], 'no-stream');
     const [first, second] = await made.store.readStream('backend-extra');
     relink(made.file, second!.id, 'f'.repeat(64));
-    const err = await rebuildInParallel(made.store.locator!, made.projections, { threads: 2, shares: 'even' }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'ChainBroken', stream: 'backend-extra', version: 1, eventId: second!.id });
+    for (const rebuild of [
+      () => rebuildInParallel(made.store.locator!, made.projections, { threads: 2, shares: 'even' }),
+      () => rebuildProjections(made.store, made.projections),
+    ]) {
+      const err = await rebuild().catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'ChainBroken', stream: 'backend-extra', version: 1, eventId: second!.id });
+    }
     expect(first).toBeDefined();
   });
 
