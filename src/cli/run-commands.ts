@@ -6,7 +6,7 @@ import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
 import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
-import { executionLiveness } from '../harness/liveness.js';
+import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
 import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
 import type { RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
@@ -129,7 +129,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .description('close runs past their outcome deadline, rejected by the outcome-missing gate')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const closed = await ctx.withLedger((ledger) => sweep(ledger));
+      const closed = await ctx.withLedger(async (ledger) => {
+        const runs = await sweep(ledger);
+        for (const run of runs) forgetDeadExecution(ledger.dir, run);
+        return runs;
+      });
       output.out(opts.json ? json({ closed }) : closed.length ? `closed ${closed.length} overdue run(s): ${closed.join(', ')}` : 'no overdue runs');
     });
 
@@ -143,9 +147,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (runId: string, opts: { accept?: boolean; reject?: boolean; by?: string; reason: string; json?: boolean }) => {
       if (Boolean(opts.accept) === Boolean(opts.reject)) throw new BadInput('give exactly one of --accept or --reject');
-      const event = await ctx.withLedger((ledger) =>
-        recordOutcome(ledger, { runId, decision: opts.accept ? 'accepted' : 'rejected', operator: operatorName(opts.by), reason: opts.reason }),
-      );
+      const event = await ctx.withLedger(async (ledger) => {
+        const recorded = await recordOutcome(ledger, { runId, decision: opts.accept ? 'accepted' : 'rejected', operator: operatorName(opts.by), reason: opts.reason });
+        forgetDeadExecution(ledger.dir, runId);
+        return recorded;
+      });
       output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
     });
 

@@ -55,6 +55,12 @@ export function holdExecution(ledgerDir: string, runId: string): () => void {
   return () => rmSync(file, { force: true });
 }
 
+/** Once a run is closed, the marker a killed harness left is only litter: removed (a live one is kept). */
+export function forgetDeadExecution(ledgerDir: string, runId: string): void {
+  const file = executionMarker(ledgerDir, runId);
+  if (markerLiveness(file) === 'gone') rmSync(file, { force: true });
+}
+
 /** Whether a live harness on this machine is executing the run ('missing': none ever marked it). */
 export function executionLiveness(ledgerDir: string, runId: string): Liveness {
   return markerLiveness(executionMarker(ledgerDir, runId));

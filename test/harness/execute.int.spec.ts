@@ -323,6 +323,8 @@ describe('execute: a harness killed mid-run', () => {
       // The operator closes it; the approval was spent and stays spent.
       expect(cli(['--ledger', w.dir, 'outcome', w.runId, '--reject', '--reason', 'harness killed']).code).toBe(0);
       expect((await w.state()).status).toBe('rejected');
+      // The dead harness's marker by the ledger goes with it.
+      expect(readdirSync(join(w.dir, 'executing'))).toEqual([]);
       // Its scratch dir (the worktree) was left behind; the next run on this machine removes it.
       expect(readdirSync(scratch.dir)).toHaveLength(1);
       process.env.CTO_SCRATCH_DIR = scratch.dir;
