@@ -1,6 +1,6 @@
 import { foldRun, runStream, type RunState } from '../src/domain/run.js';
 import { checkAdmission, foldTarget, targetStream, type TargetState } from '../src/domain/target.js';
-import { BadInput } from '../src/errors.js';
+import { BadInput, LedgerDamaged } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import type { RepoFacts } from '../src/target/repo.js';
@@ -50,6 +50,14 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
 export async function loadRun(ledger: Ledger, runId: string): Promise<RunState> {
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(runId)) throw new BadInput(`${JSON.stringify(runId)} is not a run id (a ULID)`);
   const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
+  // Each event checks its predecessor, but nothing in a chain marks its end: a stream cut short
+  // reads as a shorter valid one. The projections remember how far they folded it.
+  const folded = ledger.foldedRun?.(runId);
+  if (folded && (folded.version > run.version || (folded.version === run.version && folded.lastHash !== run.lastHash))) {
+    throw new LedgerDamaged(
+      `run ${runId}: the ledger holds it up to version ${run.version}, but the projections folded it to version ${folded.version}${folded.version === run.version ? ' with another last event' : ''}: its events were removed or rewritten outside cto-ledger`,
+    );
+  }
   if (run.status === 'none') throw new BadInput(`unknown run ${runId}`);
   return run;
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { initialRunState, type RunState } from '../src/domain/run.js';
 import type { RunListEntry } from './run-list.js';
@@ -6,10 +7,12 @@ import type { RunListEntry } from './run-list.js';
 // crash anywhere leaves them consistent. Derived data: rebuilt from the ledger, never the source.
 
 /** Bumped whenever the tables below change: a projection file of another layout is emptied and refolded. */
-export const PROJECTION_LAYOUT = 2;
+export const PROJECTION_LAYOUT = 3;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL);
+-- The checkpoint names the last event folded by position and hash: the next catch-up finds it in the
+-- log again, or knows the log it was folded from is not this one any more.
+CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL, hash TEXT);
 -- States are kilobytes and written often: a rowid table, which stores them at half the cost of a
 -- WITHOUT ROWID one. The list is small rows read in run order: kept apart, clustered by run id.
 CREATE TABLE IF NOT EXISTS run_states (run_id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, state TEXT NOT NULL);
@@ -32,8 +35,10 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
     }
     db.exec(SCHEMA);
   }).immediate();
-  const getCheckpoint = db.prepare(`SELECT position FROM checkpoint WHERE id = 1`);
-  const setCheckpoint = db.prepare(`INSERT INTO checkpoint (id, position) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position`);
+  const getCheckpoint = db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`);
+  const setCheckpoint = db.prepare(
+    `INSERT INTO checkpoint (id, position, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position, hash = excluded.hash`,
+  );
   const getState = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`);
   const putState = db.prepare(
     `INSERT INTO run_states (run_id, version, state) VALUES (?, ?, ?)
@@ -50,7 +55,9 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
   return {
     db,
     position: () => (getCheckpoint.get() as { position: number } | undefined)?.position ?? 0,
-    setPosition: (position: number) => setCheckpoint.run(position),
+    /** The last event folded: its position, and its hash (null at position 0). */
+    checkpoint: () => (getCheckpoint.get() as { position: number; hash: string | null } | undefined) ?? { position: 0, hash: null },
+    setPosition: (position: number, hash: string | null) => setCheckpoint.run(position, hash),
     runState(runId: string): RunState | null {
       const row = getState.get(runId) as { state: string } | undefined;
       return row ? Object.assign(initialRunState(runId), JSON.parse(row.state) as RunState) : null;
@@ -73,3 +80,24 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
 }
 
 export type ProjectionDb = ReturnType<typeof openProjectionDb>;
+
+/**
+ * How far the projections folded a run (version and last hash), read without taking the projection
+ * lock or changing the file; null when there is no such file, run or layout.
+ */
+export function readFoldedRun(file: string, runId: string): { version: number; lastHash: string | null } | null {
+  if (!existsSync(file)) return null;
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    if (db.pragma('user_version', { simple: true }) !== PROJECTION_LAYOUT) return null;
+    const row = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`).get(runId) as { state: string } | undefined;
+    if (!row) return null;
+    const state = JSON.parse(row.state) as Pick<RunState, 'version' | 'lastHash'>;
+    return { version: state.version, lastHash: state.lastHash };
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { evolveRun, initialRunState, runStream, type RunState } from '../src/domain/run.js';
 import type { RecordedEvent } from '../src/events/envelope.js';
 import type { EventStore } from '../src/store/types.js';
-import { ChainBroken } from '../src/errors.js';
+import { ChainBroken, LedgerDamaged } from '../src/errors.js';
 import { writeAtomic } from './files.js';
 import { openProjectionDb, type ProjectionDb } from './projection-db.js';
 import { writeRunFiles } from './run-files.js';
@@ -74,7 +74,7 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
  */
 export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, options: { fromStart: boolean }) {
   let states = new Map<string, RunState>();
-  let position = pdb.position();
+  let { position, hash: lastHash } = pdb.checkpoint();
   let pending = 0;
   let pendingBytes = 0;
   // The other streams (targets, backends: few) are not folded, but their links are checked too. From
@@ -98,14 +98,14 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
         const runId = event.stream.slice(4);
         // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
         const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
-        if (event.version <= state.version) continue;
         if (event.version !== state.version + 1 || event.prevHash !== state.lastHash) {
           throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${state.version} of its stream`);
         }
         states.set(runId, evolveRun(state, event));
         touched?.add(runId);
       }
-      if (page.length > 0) position = page[page.length - 1]!.position;
+      const last = page[page.length - 1];
+      if (last) ({ position, event: { hash: lastHash } } = last);
       pending += page.length;
       for (const { body } of page) pendingBytes += body.length;
     },
@@ -116,13 +116,41 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
       const batch = states;
       pdb.transaction(() => {
         for (const state of batch.values()) pdb.putRun(state, listEntry(state));
-        pdb.setPosition(position);
+        pdb.setPosition(position, lastHash);
       });
       states = new Map();
       pending = 0;
       pendingBytes = 0;
     },
   };
+}
+
+/** A store with dense positions numbers its events 1, 2, 3...: a gap is a removed event. */
+export function missingPositions(from: number, before: number): LedgerDamaged {
+  const which = before - from === 1 ? `position ${from} is` : `positions ${from} to ${before - 1} are`;
+  return new LedgerDamaged(`the log is missing events: ${which} gone (removed from the store outside cto-ledger)`);
+}
+
+/**
+ * The projections name the last event they folded (position and hash); the log must still hold it.
+ * If not, they were folded from a log that lost events (a truncated or restored file) or from another
+ * ledger, and folding on from there would hide whatever now stands at those positions.
+ */
+export async function checkCheckpoint(store: EventStore, pdb: ProjectionDb): Promise<void> {
+  const { position, hash } = pdb.checkpoint();
+  if (position === 0) return;
+  let found: RecordedEvent | undefined;
+  for await (const page of store.readAllPages({ after: position - 1, pageSize: 1 })) {
+    found = page[0];
+    break;
+  }
+  if (found?.position === position && (hash === null || found.event.hash === hash)) return;
+  const last = await store.lastPosition();
+  throw new LedgerDamaged(
+    found?.position === position
+      ? `the projections were folded up to position ${position}, but the event there is not the one they folded (hash ${hash?.slice(0, 16)}, now ${found.event.hash.slice(0, 16)}): the ledger was replaced or rewritten; run \`cto-ledger rebuild\` to fold it as it is now, and find out what happened to it`
+      : `the projections were folded up to position ${position}, but the log ends at ${last}: the ledger lost acknowledged events (a truncated or restored file); run \`cto-ledger rebuild\` to fold it as it is now, and find out what happened to it`,
+  );
 }
 
 /** Writes the list, the control surface and the files of the given runs (all active ones when null). */
@@ -149,10 +177,18 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
   }
 
   async function catchUpWith(pdb: ProjectionDb): Promise<CatchUpResult> {
+    await checkCheckpoint(store, pdb);
     const touched = materialize === 'touched' ? new Set<string>() : null;
     const folder = runFolder(pdb, touched, { fromStart: pdb.position() === 0 });
     let applied = 0;
+    let next = pdb.position() + 1;
     for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE })) {
+      if (store.densePositions) {
+        for (const { position } of page) {
+          if (position !== next) throw missingPositions(next, position);
+          next += 1;
+        }
+      }
       folder.fold(page);
       applied += page.length;
       if (folder.due(batchSize)) {

@@ -38,9 +38,16 @@ export class ChainBroken extends Error {
     readonly version: number,
     readonly eventId: string,
     readonly reason: string,
+    /** The event's place in the global log, when the store knows it. */
+    readonly position?: number,
   ) {
-    super(`hash chain broken in stream ${stream} at version ${version} (event ${eventId}): ${reason}`);
+    super(`hash chain broken in stream ${stream} at version ${version} (event ${eventId}${position === undefined ? '' : `, position ${position}`}): ${reason}`);
   }
+}
+
+/** The log itself is damaged: positions missing, projections ahead of it, its protections removed. */
+export class LedgerDamaged extends Error {
+  override readonly name = 'LedgerDamaged';
 }
 
 export const EXIT = { ok: 0, refused: 1, badInput: 2, store: 3 } as const;

@@ -6,11 +6,11 @@ import { setBackend } from '../../commands/set-backend.js';
 import { backendConfigDigest } from '../config/config.js';
 import { backendEligibility, backendStream, foldBackend } from '../domain/backend.js';
 import { checkAdmission, foldTarget } from '../domain/target.js';
-import { BadInput, StoreUnavailable } from '../errors.js';
+import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { rebuildAllProjections } from '../ledger/projections.js';
-import { readLedgerMeta } from '../store/sqlite.js';
+import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
+import { inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { operatorName, type CliContext } from './context.js';
 import { json, table } from './output.js';
 
@@ -65,6 +65,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       const result = await initLedger(ctx.ledgerDir());
       if (opts.json) output.out(json(result));
       else output.out(`${result.created ? 'created' : 'already a ledger:'} ${result.root}`);
+      if (result.restoredTriggers.length > 0) {
+        output.err(`cto-ledger: put back the append-only triggers someone had removed (${result.restoredTriggers.join(', ')}); check the ledger with \`cto-ledger health\``);
+      }
     });
 
   const target = program.command('target').description('admit, list and revoke target repositories');
@@ -169,45 +172,69 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('store reachable, schema version, last position, every chain checked, isolation, active backends')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const report = await ctx.withLedger(
-        async (ledger) => {
-          const meta = readLedgerMeta(ledger.store);
-          const tails = await ledger.store.streamTails();
-          const broken: string[] = [];
-          for (const t of tails) {
-            try {
-              const events = await ledger.store.readStream(t.stream);
-              if (events[events.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
-            } catch (err) {
-              broken.push((err as Error).message);
+      const report = await ctx
+        .withLedger(
+          async (ledger) => {
+            const meta = readLedgerMeta(ledger.store);
+            const tails = await ledger.store.streamTails();
+            const broken: string[] = [];
+            let events = 0;
+            for (const t of tails) {
+              try {
+                const stream = await ledger.store.readStream(t.stream);
+                events += stream.length;
+                if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
+              } catch (err) {
+                broken.push((err as Error).message);
+              }
             }
-          }
-          const backends = await backendStatuses(ledger);
-          return {
-            ok: broken.length === 0,
-            ledger: ledger.dir,
-            store: { kind: ledger.store.kind, file: ledgerPaths(ledger.dir).db, reachable: true, schemaVersion: Number(meta.schemaVersion), ledgerId: meta.ledgerId },
-            lastPosition: await ledger.store.lastPosition(),
-            chains: { streams: tails.length, broken },
-            isolation: detectIsolation(),
-            activeBackends: backends.filter((b) => b.active).map((b) => b.id),
-          };
-        },
-        { refresh: false },
-      );
+            const lastPosition = await ledger.store.lastPosition();
+            const problems = [...broken];
+            // Every stream read whole: their events add up to the log's length, or some were removed.
+            if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {
+              problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger`);
+            }
+            const file = inspectStoreFile(ledger.store);
+            if (file?.missingTriggers.length) problems.push(`append-only triggers removed: ${file.missingTriggers.join(', ')}`);
+            if (file?.integrity.length) problems.push(`SQLite integrity check: ${file.integrity.slice(0, 3).join('; ')}`);
+            const projections = await projectionsMatch(ledger);
+            if (projections) problems.push(projections);
+            const backends = await backendStatuses(ledger);
+            return {
+              ok: problems.length === 0,
+              ledger: ledger.dir,
+              store: { kind: ledger.store.kind, file: ledgerPaths(ledger.dir).db, reachable: true, schemaVersion: Number(meta.schemaVersion), ledgerId: meta.ledgerId },
+              lastPosition,
+              events,
+              chains: { streams: tails.length, broken },
+              file: file ?? undefined,
+              problems,
+              isolation: detectIsolation(),
+              activeBackends: backends.filter((b) => b.active).map((b) => b.id),
+            };
+          },
+          { refresh: false },
+        )
+        .catch((err: unknown) => {
+          // Even when the store cannot be read at all, a script asking for JSON gets JSON.
+          if (opts.json) output.out(json({ ok: false, ledger: ctx.ledgerDir(), error: (err as Error).message }));
+          throw err;
+        });
       if (opts.json) output.out(json(report));
       else {
         output.out(
           [
             `ledger      ${report.ledger} (${report.store.kind}, schema v${report.store.schemaVersion}, id ${report.store.ledgerId})`,
-            `position    ${report.lastPosition}`,
+            `position    ${report.lastPosition} (${report.events} events)`,
             `chains      ${report.chains.streams} streams, ${report.chains.broken.length ? `BROKEN: ${report.chains.broken.join('; ')}` : 'every one intact'}`,
+            ...(report.file ? [`file        ${report.file.integrity.length || report.file.missingTriggers.length ? 'DAMAGED' : 'integrity check ok, append-only triggers in place'}`] : []),
+            ...report.problems.filter((p) => !report.chains.broken.includes(p)).map((p) => `PROBLEM     ${p}`),
             `isolation   ${report.isolation.kind}: ${report.isolation.detail}`,
             `backends    ${report.activeBackends.length ? report.activeBackends.join(', ') : 'none active'}`,
           ].join('\n'),
         );
       }
-      if (!report.ok) throw new StoreUnavailable(`health check failed: ${report.chains.broken.length} broken chain(s)`);
+      if (!report.ok) throw new LedgerDamaged(`health check failed: ${report.problems.length} problem(s)`);
     });
 
   program

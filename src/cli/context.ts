@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { DEFAULT_LEDGER_DIR, openLedger, type Ledger } from '../ledger/ledger.js';
-import { refreshProjections } from '../ledger/projections.js';
+import { LedgerDamaged } from '../errors.js';
+import { projectionsMatch, refreshProjections } from '../ledger/projections.js';
 import type { Output } from './output.js';
 
 export type CliContext = {
@@ -18,8 +19,24 @@ export function cliContext(output: Output, ledgerOption: () => string | undefine
     async withLedger(work, options = {}) {
       const ledger = openLedger(ledgerDir());
       try {
+        if (options.refresh !== false) {
+          // Projections folded from a log that lost or changed events: nothing more is done on top of
+          // it until an operator has seen it (`health`) and rebuilt them from the log as it is.
+          const damage = await projectionsMatch(ledger);
+          if (damage) throw new LedgerDamaged(damage);
+        }
+        const before = await ledger.store.lastPosition();
         const result = await work(ledger);
-        if (options.refresh !== false) await refreshProjections(ledger);
+        if (options.refresh === false) return result;
+        try {
+          await refreshProjections(ledger);
+        } catch (err) {
+          // The command's events are on the ledger: it did what it was asked, and a script that retried
+          // on a failure exit would append them twice. The projections are derived; the next command
+          // (or \`rebuild\`) folds them, and reports the problem again if it is in the ledger.
+          if ((await ledger.store.lastPosition()) === before) throw err;
+          output.err(`cto-ledger: warning: recorded, but the projections were not brought up to date: ${(err as Error).message}`);
+        }
         return result;
       } finally {
         await ledger.close();

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { BadInput, ChainBroken, Conflict, EXIT, Refused, StoreUnavailable } from '../errors.js';
+import { BadInput, ChainBroken, Conflict, EXIT, LedgerDamaged, Refused, StoreUnavailable } from '../errors.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { cliContext } from './context.js';
 import { registerDemo } from './demo.js';
@@ -16,7 +16,7 @@ function report(err: unknown, output: Output): number {
     output.err(`cto-ledger: ${err.message}`);
     return EXIT.badInput;
   }
-  if (err instanceof ChainBroken || err instanceof Conflict || err instanceof StoreUnavailable) {
+  if (err instanceof ChainBroken || err instanceof LedgerDamaged || err instanceof Conflict || err instanceof StoreUnavailable) {
     output.err(`cto-ledger: ${err.message}`);
     return EXIT.store;
   }

@@ -98,35 +98,44 @@ export function seal(event: NewEvent, stream: string, version: number, prevHash:
 }
 
 /**
- * Opens a stored event: the body must hash to `hash` and parse as a known, current event type.
- * `expectedPrev` (when given) is the previous event's hash in the same stream.
+ * Where the store keeps an event: its own columns (or the memory store's fields), by which streams are
+ * read and positions ordered. The hashed body must say the same, or a row copied or moved under other
+ * columns would be read as another stream's event.
  */
-export function openSealed(body: string, hash: string, expectedPrev?: string | null): LedgerEvent {
+export type StoredPlace = { position: number; id: string; stream: string; version: number; type: string };
+
+/**
+ * Opens a stored event: the body must hash to `hash`, agree with the place it is stored at, and parse
+ * as a known, current event type. `expectedPrev` (when given) is the previous event's hash in the same
+ * stream. `canonical`: also check the body is the RFC 8785 form of itself, as an outside verifier
+ * recomputes it (a full re-serialisation: done on stream reads, not on every event of a rebuild).
+ */
+export function openSealed(body: string, hash: string, place: StoredPlace, expectedPrev?: string | null, canonical = false): LedgerEvent {
+  const broken = (reason: string) => new ChainBroken(place.stream, place.version, place.id, reason, place.position);
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
-    throw new ChainBroken('?', -1, '?', 'stored body is not JSON');
+    throw broken('stored body is not JSON');
   }
   const head = EnvelopeHead.safeParse(raw);
-  if (!head.success) {
-    const r = raw as { stream?: string; version?: number; id?: string };
-    throw new ChainBroken(String(r?.stream), Number(r?.version), String(r?.id), `envelope invalid: ${formatIssues(head.error)}`);
-  }
+  if (!head.success) throw broken(`envelope invalid: ${formatIssues(head.error)}`);
   const env = head.data;
-  if (sha256Hex(body) !== hash) throw new ChainBroken(env.stream, env.version, env.id, 'content does not match its hash');
-  if (expectedPrev !== undefined && env.prevHash !== expectedPrev) {
-    throw new ChainBroken(env.stream, env.version, env.id, 'prevHash does not link to the previous event');
+  if (sha256Hex(body) !== hash) throw broken('content does not match its hash');
+  if (env.stream !== place.stream || env.version !== place.version || env.id !== place.id || env.type !== place.type) {
+    throw broken(`stored as ${place.type} v${place.version} of ${place.stream}, but its hashed body is ${env.type} v${env.version} of ${env.stream} (event ${env.id})`);
   }
-  if (!isKnownType(env.type)) throw new UnsupportedEvent(`event ${env.id} in ${env.stream} has unknown type ${env.type}`);
+  if (expectedPrev !== undefined && env.prevHash !== expectedPrev) throw broken('prevHash does not link to the previous event');
+  if (canonical && canonicalize(raw) !== body) throw broken('stored body is not in RFC 8785 canonical form, so its hash is not the canonical one');
+  if (!isKnownType(env.type)) throw new UnsupportedEvent(`event ${env.id} in ${env.stream} (position ${place.position}) has unknown type ${env.type}`);
   const current = CATALOGUE[env.type].schemaVersion;
   if (env.schemaVersion > current) {
     throw new UnsupportedEvent(
-      `event ${env.id} in ${env.stream} is ${env.type} schema v${env.schemaVersion}, written by a newer cto-ledger (this one reads v${current})`,
+      `event ${env.id} in ${env.stream} (position ${place.position}) is ${env.type} schema v${env.schemaVersion}, written by a newer cto-ledger (this one reads v${current})`,
     );
   }
   const data = CATALOGUE[env.type].data.safeParse(env.data);
-  if (!data.success) throw new ChainBroken(env.stream, env.version, env.id, `data invalid: ${formatIssues(data.error)}`);
+  if (!data.success) throw broken(`data invalid: ${formatIssues(data.error)}`);
   // zod's output is a fresh object of our own: completed in place rather than copied once more. Its
   // `data` is the stored data itself (zod's parsed copy could carry defaults the hash never covered).
   return Object.assign(env, { data: data.data, hash }) as LedgerEvent;

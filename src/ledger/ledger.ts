@@ -2,9 +2,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput } from '../errors.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore, restoreTriggers } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 import { inspectRepo, type RepoFacts } from '../target/repo.js';
+import { readFoldedRun } from '../../projections/projection-db.js';
+import { PROJECTION_FILES } from '../../projections/runner.js';
 
 /** Everything a command handler may touch: the store, the config, a clock and the repo inspector. */
 export type Ledger = {
@@ -14,6 +16,8 @@ export type Ledger = {
   config(): LedgerConfig;
   now(): Date;
   inspectRepo(path: string): Promise<RepoFacts>;
+  /** How far the projections folded a run, if they did: a stream read shorter than that lost events. */
+  foldedRun?(runId: string): { version: number; lastHash: string | null } | null;
   close(): Promise<void>;
 };
 
@@ -36,14 +40,20 @@ export function ledgerPaths(dir: string) {
   };
 }
 
-/** Creates the ledger dir, its store and a config template; an existing ledger is left as it is. */
-export async function initLedger(dir: string): Promise<{ created: boolean; root: string }> {
+/**
+ * Creates the ledger dir, its store and a config template. An existing ledger is left as it is (its
+ * append-only triggers put back if someone removed them); a file there that is no ledger is refused,
+ * never overwritten.
+ */
+export async function initLedger(dir: string): Promise<{ created: boolean; root: string; restoredTriggers: string[] }> {
   const paths = ledgerPaths(dir);
   const created = !existsSync(paths.db);
   mkdirSync(paths.root, { recursive: true });
-  await openSqliteStore({ file: paths.db, create: true }).close();
+  const store = openSqliteStore({ file: paths.db, create: created });
+  const restoredTriggers = created ? [] : restoreTriggers(store);
+  await store.close();
   if (!existsSync(paths.config)) writeFileSync(paths.config, CONFIG_TEMPLATE, { flag: 'wx' });
-  return { created, root: paths.root };
+  return { created, root: paths.root, restoredTriggers };
 }
 
 export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
@@ -59,6 +69,7 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
     config: () => loadConfig(paths.config),
     now: options.now ?? (() => new Date()),
     inspectRepo: options.inspectRepo ?? inspectRepo,
+    foldedRun: (runId) => readFoldedRun(join(paths.projections, PROJECTION_FILES.db), runId),
     close: () => store.close(),
   };
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parentPort, workerData, Worker } from 'node:worker_threads';
 import { openProjectionDb } from '../../projections/projection-db.js';
 import { PROJECTION_FILES, READ_PAGE, runFolder, writeViews, type CatchUpResult, type Progress } from '../../projections/runner.js';
-import { BadInput, ChainBroken, StoreUnavailable } from '../errors.js';
+import { BadInput, ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openStoreAt } from '../store/open.js';
 import type { Partition } from '../store/partition.js';
 import type { StoreLocator } from '../store/types.js';
@@ -17,7 +17,7 @@ import type { StoreLocator } from '../store/types.js';
 // garbage is collected early and the peak memory stays bounded whatever the ledger's size.
 
 type PartJob = { kind: 'rebuild-part'; locator: StoreLocator; projectionFile: string; until: number; partition: Partition };
-type WorkerError = { name: string; message: string; stream?: string; version?: number; eventId?: string; reason?: string };
+type WorkerError = { name: string; message: string; stream?: string; version?: number; eventId?: string; reason?: string; position?: number };
 type Message = { kind: 'progress'; done: number } | { kind: 'done'; applied: number } | { kind: 'error'; error: WorkerError };
 
 const YOUNG_GENERATION_MB = 8;
@@ -80,7 +80,8 @@ export function defaultRebuildThreads(): number {
 }
 
 function revive(e: WorkerError): Error {
-  if (e.name === 'ChainBroken') return new ChainBroken(e.stream ?? '?', e.version ?? -1, e.eventId ?? '?', e.reason ?? e.message);
+  if (e.name === 'ChainBroken') return new ChainBroken(e.stream ?? '?', e.version ?? -1, e.eventId ?? '?', e.reason ?? e.message, e.position);
+  if (e.name === 'LedgerDamaged') return new LedgerDamaged(e.message);
   if (e.name === 'BadInput') return new BadInput(e.message);
   return new StoreUnavailable(`rebuild worker failed: ${e.message}`);
 }
@@ -144,9 +145,15 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
       for (const w of workers) w.stop();
       throw err;
     }
+    const total = applied.reduce((a, b) => a + b, 0);
+    if (store.densePositions && total !== until) {
+      throw new LedgerDamaged(`the log is missing events: ${until - total} of positions 1 to ${until} are gone (removed from the store outside cto-ledger)`);
+    }
+    let lastHash: string | null = null;
+    for await (const page of store.readAllPages({ after: until - 1, pageSize: 1, until })) lastHash = page[0]?.event.hash ?? null;
     const pdb = openProjectionDb(projectionFile, { bulk: true });
     try {
-      pdb.setPosition(until);
+      pdb.setPosition(until, lastHash);
       await writeViews(store, fresh, pdb, null);
     } finally {
       pdb.close();
@@ -155,7 +162,7 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
     if (existsSync(dir)) renameSync(dir, old);
     renameSync(fresh, dir);
     rmSync(old, { recursive: true, force: true });
-    return { position: until, applied: applied.reduce((a, b) => a + b, 0) };
+    return { position: until, applied: total };
   } catch (err) {
     rmSync(fresh, { recursive: true, force: true });
     throw err;
@@ -198,6 +205,6 @@ if (parentPort && (workerData as PartJob | undefined)?.kind === 'rebuild-part') 
     .then((applied) => post({ kind: 'done', applied }))
     .catch((err: unknown) => {
       const e = err as Partial<ChainBroken> & Error;
-      post({ kind: 'error', error: { name: e.name, message: e.message, stream: e.stream, version: e.version, eventId: e.eventId, reason: e.reason } });
+      post({ kind: 'error', error: { name: e.name, message: e.message, stream: e.stream, version: e.version, eventId: e.eventId, reason: e.reason, position: e.position } });
     });
 }

@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { materializeRun, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
-import { StoreUnavailable } from '../errors.js';
+import { openProjectionDb } from '../../projections/projection-db.js';
+import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
+import { ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
@@ -14,8 +15,10 @@ async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>):
   try {
     release = await lockfile.lock(root, {
       lockfilePath: join(root, 'projections.lock'),
-      retries: { retries: 200, minTimeout: 20, maxTimeout: 100 },
-      stale: 30_000,
+      // A holder refreshes the lock every 5 s; one killed mid-write leaves it to go stale after 10 s.
+      // The retries outlast that (about 40 s), so the next command waits the dead holder out.
+      retries: { retries: 400, minTimeout: 20, maxTimeout: 100 },
+      stale: 10_000,
     });
   } catch (err) {
     throw new StoreUnavailable(`cannot lock the projections of ${root}: ${(err as Error).message}`);
@@ -24,6 +27,23 @@ async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>):
     return await work();
   } finally {
     await release();
+  }
+}
+
+/** Null when the projections' checkpoint still names an event of this log (or there are none yet); else why not. */
+export async function projectionsMatch(ledger: Ledger): Promise<string | null> {
+  const file = join(ledgerPaths(ledger.dir).projections, PROJECTION_FILES.db);
+  if (!existsSync(file)) return null;
+  const pdb = openProjectionDb(file);
+  try {
+    await checkCheckpoint(ledger.store, pdb);
+    return null;
+  } catch (err) {
+    // The event at the checkpoint may itself be the damaged one: reported the same way.
+    if (err instanceof LedgerDamaged || err instanceof ChainBroken) return err.message;
+    throw err;
+  } finally {
+    pdb.close();
   }
 }
 

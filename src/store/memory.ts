@@ -6,7 +6,7 @@ import { checkPartition, inPartition } from './partition.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
-type Row = { position: number; stream: string; version: number; id: string; body: string; hash: string };
+type Row = { position: number; stream: string; version: number; id: string; type: string; body: string; hash: string };
 
 /** In-memory store for unit tests: the same sealing and checks as SQLite, nothing durable. */
 export function createMemoryStore(): EventStore {
@@ -16,8 +16,8 @@ export function createMemoryStore(): EventStore {
   const changed = changeSignal(1_000);
   let closed = false;
 
-  function open(row: Row, prev?: string | null): RecordedEvent {
-    return { position: row.position, event: openSealed(row.body, row.hash, prev), body: row.body };
+  function open(row: Row, prev?: string | null, canonical = false): RecordedEvent {
+    return { position: row.position, event: openSealed(row.body, row.hash, row, prev, canonical), body: row.body };
   }
 
   function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
@@ -33,6 +33,7 @@ export function createMemoryStore(): EventStore {
 
   return {
     kind: 'memory',
+    densePositions: true,
     async append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
       if (closed) throw new BadInput('store is closed');
       checkStreamName(stream);
@@ -50,7 +51,7 @@ export function createMemoryStore(): EventStore {
         version += 1;
         const sealed = seal(e, stream, version, prev);
         sealedEvents.push(sealed.event);
-        const row: Row = { position: log.length + 1, stream, version, id: e.id, body: sealed.body, hash: sealed.hash };
+        const row: Row = { position: log.length + 1, stream, version, id: e.id, type: e.type, body: sealed.body, hash: sealed.hash };
         log.push(row);
         rows.push(row);
         byId.set(e.id, row);
@@ -63,7 +64,7 @@ export function createMemoryStore(): EventStore {
     async readStream(stream: string): Promise<LedgerEvent[]> {
       let prev: string | null = null;
       return (streams.get(stream) ?? []).map((row) => {
-        const opened = open(row, prev).event;
+        const opened = open(row, prev, true).event;
         prev = row.hash;
         return opened;
       });

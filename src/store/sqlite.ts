@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
-import { BadInput, ChainBroken, Conflict, StoreUnavailable } from '../errors.js';
+import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
@@ -50,9 +50,9 @@ type Pending = {
   reject: (e: unknown) => void;
 };
 
-type Row = { position: number; stream: string; version: number; body: string; hash: string };
+type Row = { position: number; id: string; stream: string; version: number; type: string; body: string; hash: string };
 /** A page row as an array: cheaper to build than an object when a whole log is read. */
-type PageRow = [position: number, body: string, hash: string];
+type PageRow = [position: number, id: string, stream: string, version: number, type: string, body: string, hash: string];
 
 function openDatabase(file: string, create: boolean, cacheKiB?: number): Database.Database {
   if (!create && !existsSync(file)) throw new BadInput(`no ledger at ${file} (run: cto-ledger init)`);
@@ -65,13 +65,14 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number): Databas
   try {
     db.pragma('busy_timeout = 15000');
     if (cacheKiB !== undefined) db.pragma(`cache_size = -${Math.max(64, Math.floor(cacheKiB))}`);
+    // Looked at before anything is written: a file that is no ledger is left exactly as it was.
+    const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'`).get();
+    const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
+    if (!hasMeta && (!create || tables.n > 0)) throw new BadInput(`${file} is not a cto-ledger ledger (no ledger schema in it)`);
     db.pragma('journal_mode = WAL');
     // FULL: an acknowledged append is on disk before its promise resolves, power loss included.
     db.pragma('synchronous = FULL');
-    const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'`).get();
     if (!hasMeta) {
-      const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
-      if (!create || tables.n > 0) throw new BadInput(`${file} is not a cto-ledger ledger (no ledger schema in it)`);
       db.exec(SCHEMA);
       const put = db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`);
       db.transaction(() => {
@@ -86,6 +87,7 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number): Databas
     );
     if (meta.format !== 'cto-ledger') throw new BadInput(`${file} is not a cto-ledger ledger (meta.format is ${meta.format})`);
     const version = Number(meta.schemaVersion);
+    if (!Number.isSafeInteger(version) || version < 1) throw new BadInput(`${file} has no valid store schema version (meta.schemaVersion is ${JSON.stringify(meta.schemaVersion ?? null)})`);
     if (!(version <= STORE_SCHEMA_VERSION)) {
       throw new BadInput(
         `${file} was written by a newer cto-ledger (store schema v${meta.schemaVersion}; this one reads up to v${STORE_SCHEMA_VERSION})`,
@@ -99,6 +101,34 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number): Databas
     if (code === 'SQLITE_NOTADB') throw new BadInput(`${file} is not a cto-ledger ledger (not a SQLite database)`);
     throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
   }
+}
+
+const TRIGGERS = ['events_no_update', 'events_no_delete', 'meta_no_delete'];
+
+/** The append-only triggers that are gone: the file was altered outside cto-ledger. */
+function missingTriggers(db: Database.Database): string[] {
+  const present = new Set(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).pluck().all() as string[]);
+  return TRIGGERS.filter((name) => !present.has(name));
+}
+
+/**
+ * What `health` checks of the file itself, beyond the chains: SQLite's own integrity check (every
+ * page, every index entry against its row) and the append-only triggers.
+ */
+export function inspectStoreFile(store: EventStore): { integrity: string[]; missingTriggers: string[] } | null {
+  const db = (store as { db?: Database.Database }).db;
+  if (!db) return null;
+  const integrity = (db.prepare('PRAGMA integrity_check').pluck().all() as string[]).filter((line) => line !== 'ok');
+  return { integrity, missingTriggers: missingTriggers(db) };
+}
+
+/** Puts back append-only triggers someone removed (init, once the operator knows: health reports it). */
+export function restoreTriggers(store: EventStore): string[] {
+  const db = (store as { db?: Database.Database }).db;
+  if (!db) return [];
+  const missing = missingTriggers(db);
+  if (missing.length > 0) db.exec(SCHEMA);
+  return missing;
 }
 
 /** Reads the ledger's identity (id, schema version, creation time). */
@@ -125,12 +155,12 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     let query = pageQueries.get(of);
     if (!query) {
       const filter = of > 1 ? ` AND ${streamPartitionSql(of)} BETWEEN ? AND ?` : '';
-      query = db.prepare(`SELECT position, body, hash FROM events WHERE position > ? AND position <= ?${filter} ORDER BY position LIMIT ?`).raw(true);
+      query = db.prepare(`SELECT position, id, stream, version, type, body, hash FROM events WHERE position > ? AND position <= ?${filter} ORDER BY position LIMIT ?`).raw(true);
       pageQueries.set(of, query);
     }
     return query;
   }
-  const streamRows = db.prepare(`SELECT position, id, stream, version, body, hash FROM events WHERE stream = ? ORDER BY version`);
+  const streamRows = db.prepare(`SELECT position, id, stream, version, type, body, hash FROM events WHERE stream = ? ORDER BY version`);
   const maxPosition = db.prepare(`SELECT coalesce(max(position), 0) AS p FROM events`);
   const tails = db.prepare(
     `SELECT e.stream, e.version, e.hash FROM events e
@@ -138,6 +168,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
      ORDER BY e.stream`,
   );
 
+  // Appending to a ledger whose protections were removed would extend whatever was done to it.
+  const unprotected = missingTriggers(db);
   const changed = changeSignal(pollMs);
   let queue: Pending[] = [];
   let scheduled = false;
@@ -208,23 +240,29 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     changed.notify();
   }
 
-  function open(row: Row, prev?: string | null): RecordedEvent {
-    return { position: row.position, event: openSealed(row.body, row.hash, prev), body: row.body };
-  }
-
   function readPage(after: number, size: number, until = Number.MAX_SAFE_INTEGER, partition?: Partition): RecordedEvent[] {
     const whole = !partition || (partition.from === 0 && partition.to === partition.of);
     const params = whole ? [after, until, size] : [after, until, partition.from, partition.to - 1, size];
-    return (pageQuery(whole ? 1 : partition.of).all(...params) as PageRow[]).map((row) => ({ position: row[0], event: openSealed(row[1], row[2]), body: row[1] }));
+    return (pageQuery(whole ? 1 : partition.of).all(...params) as PageRow[]).map(([position, id, stream, version, type, body, hash]) => ({
+      position,
+      event: openSealed(body, hash, { position, id, stream, version, type }),
+      body,
+    }));
   }
 
   return {
     kind: 'sqlite',
+    densePositions: true,
     locator: { kind: 'sqlite', file },
     db,
     append(stream, events, expected) {
       try {
         if (closed) throw new StoreUnavailable('store is closed');
+        if (unprotected.length > 0) {
+          throw new LedgerDamaged(
+            `${file} lost its append-only triggers (${unprotected.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,
+          );
+        }
         checkStreamName(stream);
         if (events.length === 0) throw new BadInput('nothing to append');
         events.forEach(validateNew);
@@ -244,10 +282,13 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     },
     async readStream(stream: string): Promise<LedgerEvent[]> {
       let prev: string | null = null;
-      return (streamRows.all(stream) as Array<Row & { id: string }>).map((row, index) => {
-        if (row.version !== index) throw new ChainBroken(stream, index, row.id, `version ${index} is missing`);
-        const event = open(row, prev).event;
+      let position = 0;
+      return (streamRows.all(stream) as Row[]).map((row, index) => {
+        if (row.version !== index) throw new ChainBroken(stream, index, row.id, `version ${index} is missing`, row.position);
+        if (row.position <= position) throw new ChainBroken(stream, index, row.id, `stored at position ${row.position}, before version ${index - 1} (position ${position})`, row.position);
+        const event = openSealed(row.body, row.hash, row, prev, true);
         prev = row.hash;
+        position = row.position;
         return event;
       });
     },

@@ -42,6 +42,11 @@ export type StoreLocator = { kind: 'sqlite'; file: string };
 /** The one interface every store adapter implements; the conformance suite in test/ checks it. */
 export interface EventStore {
   readonly kind: 'sqlite' | 'memory';
+  /**
+   * Positions are 1, 2, 3... with no gap (SQLite, memory): a gap can only be an event removed outside
+   * the store, and readers check for it. A server store's positions need not be dense.
+   */
+  readonly densePositions: boolean;
   /** Set when other threads can open the same store; absent for the in-memory store. */
   readonly locator?: StoreLocator;
   /** Appends atomically after checking the expected version; the store places each event in the hash chain. */

@@ -47,8 +47,9 @@ describe('event catalogue', () => {
     const sealed = seal(sampleEvent(1), 'run-x', 1, 'a'.repeat(64));
     const { hash: _, ...body } = sealed.event as unknown as Record<string, unknown>;
     const forged = canonicalize({ ...body, [field]: value });
-    expect(() => openSealed(forged, sha256Hex(forged))).toThrow(message);
-    expect(() => openSealed(sealed.body, sealed.hash)).not.toThrow();
+    const place = { position: 7, id: sealed.event.id, stream: 'run-x', version: 1, type: sealed.event.type };
+    expect(() => openSealed(forged, sha256Hex(forged), place)).toThrow(message);
+    expect(() => openSealed(sealed.body, sealed.hash, place)).not.toThrow();
   });
 
   it('reads every event back to exactly the bytes its hash covers', () => {
@@ -63,7 +64,7 @@ describe('event catalogue', () => {
     let prev: string | null = null;
     drafts.forEach((draft, version) => {
       const sealed = seal(draft, 'run-x', version, prev);
-      const read = openSealed(sealed.body, sealed.hash, prev);
+      const read = openSealed(sealed.body, sealed.hash, { position: version + 1, id: draft.id, stream: 'run-x', version, type: draft.type }, prev, true);
       const { hash, ...body } = read;
       expect(canonicalize(body)).toBe(sealed.body);
       expect(hash).toBe(sealed.hash);

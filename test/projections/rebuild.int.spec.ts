@@ -14,6 +14,7 @@ import { PROJECTION_LAYOUT } from '../../projections/projection-db.js';
 import { loadContract } from '../../src/contract/load.js';
 import { runStream } from '../../src/domain/run.js';
 import { openSealed } from '../../src/events/envelope.js';
+import { LedgerDamaged } from '../../src/errors.js';
 import { sha256Hex } from '../../src/events/hashing.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { main } from '../../src/cli/main.js';
@@ -83,9 +84,10 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       const lines = readFileSync(join(dir, 'runs', runs[0]!, RUN_FILES.normalized), 'utf8').split('\n').filter(Boolean);
       expect(lines).toEqual(events.map((e) => normalizedLine(e).trimEnd()));
       expect(lines).toEqual(events.map((e) => canonicalize(e)));
-      for (const line of lines) {
+      for (const [index, line] of lines.entries()) {
         const { hash, ...body } = JSON.parse(line) as { hash: string };
-        expect(openSealed(JSON.stringify(Object.fromEntries(Object.entries(body).sort())), hash).hash).toBe(hash);
+        const place = { position: index + 1, id: events[index]!.id, stream: runStream(runs[0]!), version: index, type: events[index]!.type };
+        expect(openSealed(JSON.stringify(Object.fromEntries(Object.entries(body).sort())), hash, place, undefined, true).hash).toBe(hash);
         expect(sha256Hex(JSON.stringify(Object.fromEntries(Object.entries(body).sort())))).toBe(hash);
       }
       const trace = readFileSync(join(dir, 'runs', runs[0]!, RUN_FILES.trace), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -117,15 +119,22 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       after.close();
     });
 
-    it('re-applies events after a stale checkpoint without changing a byte', async () => {
-      const { dir, runner } = await populated();
+    it.each([
+      ['ahead of the log (the ledger lost its last events)', 'UPDATE checkpoint SET position = position + 3', /folded up to position \d+, but the log ends at \d+: the ledger lost acknowledged events/],
+      ['at another event (the ledger was replaced)', `UPDATE checkpoint SET hash = '${'0'.repeat(64)}'`, /the event there is not the one they folded/],
+    ])('refuses to fold on from a checkpoint %s, and a rebuild recovers', async (_, tamper, message) => {
+      const { ledger, dir, runner } = await populated();
       const clean = snapshotTree(dir);
       const db = new Database(join(dir, 'projections.db'));
-      db.prepare('UPDATE checkpoint SET position = 2').run();
+      db.prepare(tamper).run();
       db.close();
-      const again = await runner.catchUp();
-      expect(again.applied).toBeGreaterThan(5);
-      expect(snapshotTree(dir)).toEqual(clean);
+      const err = await runner.catchUp().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LedgerDamaged);
+      expect((err as Error).message).toMatch(message);
+      await rebuildProjections(ledger.store, dir);
+      await runner.catchUp();
+      expect(Object.keys(snapshotTree(dir)).every((f) => f in clean)).toBe(true);
+      expect(snapshotTree(dir)['runs.json']).toBe(clean['runs.json']);
     });
   });
 }

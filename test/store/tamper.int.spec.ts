@@ -1,0 +1,194 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EVENTS_PER_RUN, runEvent } from '../../bench/workload.js';
+import { main } from '../../src/cli/main.js';
+import { sha256Hex } from '../../src/events/hashing.js';
+import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
+import { newId } from '../../src/ledger/new-event.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { sampleEvent } from '../fixtures/events.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+// Someone with write access to ledger.db changes it behind cto-ledger's back (the triggers dropped
+// first). Each case names what a reader can find without outside anchors, and the commands that must
+// find it: exit 3, with the place named. What no self-contained chain can find (the log's last events
+// cut off, a stream re-linked from the change onwards) is left to signed checkpoints.
+
+const cleanups: Array<() => void> = [];
+afterEach(() => cleanups.splice(0).forEach((c) => c()));
+
+/** Three runs of ten events and a backend stream, folded into projections by the CLI. */
+async function ledger() {
+  const tmp = tempDir();
+  cleanups.push(tmp.remove);
+  const dir = join(tmp.dir, 'ledger');
+  await initLedger(dir);
+  const store = openSqliteStore({ file: ledgerPaths(dir).db });
+  const runs = [newId(), newId(), newId()];
+  for (const runId of runs) {
+    for (let n = 0; n < EVENTS_PER_RUN; n++) await store.append(`run-${runId}`, [runEvent(runId, n, new Date())], n === 0 ? 'no-stream' : n - 1);
+  }
+  await store.append('backend-demo', [sampleEvent(1)], 'any');
+  await store.close();
+  const run = (...args: string[]) => {
+    let out = '';
+    let err = '';
+    return main(['--ledger', dir, ...args], { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') }).then((code) => ({ code, out, err }));
+  };
+  expect((await run('status')).code).toBe(0);
+  /** Runs SQL on the file with the append-only triggers out of the way (put back after, unless `keepDropped`). */
+  const tamper = (sql: (db: Database.Database) => void, keepDropped = false) => {
+    const db = new Database(ledgerPaths(dir).db);
+    const triggers = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'trigger'`).pluck().all() as string[];
+    db.exec('DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete');
+    sql(db);
+    if (!keepDropped) for (const t of triggers.filter((t) => t.includes('ON events'))) db.exec(t);
+    db.close();
+  };
+  const position = (stream: string, version: number) =>
+    (new Database(ledgerPaths(dir).db, { readonly: true }).prepare('SELECT position FROM events WHERE stream = ? AND version = ?').get(stream, version) as { position: number }).position;
+  const count = () => (new Database(ledgerPaths(dir).db, { readonly: true }).prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  return { dir, runs: runs.map((r) => `run-${r}`), runIds: runs, run, tamper, position, count };
+}
+
+describe('a ledger changed outside cto-ledger', () => {
+  it('a run event copied under another stream: the columns disagree with the hashed body', async () => {
+    const l = await ledger();
+    const fake = `run-${newId()}`;
+    l.tamper((db) => db.prepare(`INSERT INTO events (id, stream, version, type, body, hash) SELECT ?, ?, version, type, body, hash FROM events WHERE stream = ? AND version = 0`).run(newId(), fake, l.runs[0]));
+    const at = l.position(fake, 0);
+    for (const args of [['health'], ['events', '--stream', fake], ['status', fake.slice(4)], ['rebuild']]) {
+      const r = await l.run(...args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.err + r.out, args.join(' ')).toMatch(new RegExp(`position ${at}\\).*stored as ContractAdmitted v0 of ${fake}, but its hashed body is ContractAdmitted v0 of ${l.runs[0]}`));
+    }
+  });
+
+  it("a run's last event moved to another stream: the run reads shorter than the projections folded it", async () => {
+    const l = await ledger();
+    l.tamper((db) => db.prepare(`UPDATE events SET stream = ? WHERE stream = ? AND version = ?`).run(`run-${newId()}`, l.runs[1], EVENTS_PER_RUN - 1));
+    const status = await l.run('status', l.runIds[1]!);
+    expect(status.code).toBe(3);
+    expect(status.err).toMatch(`run ${l.runIds[1]}: the ledger holds it up to version ${EVENTS_PER_RUN - 2}, but the projections folded it to version ${EVENTS_PER_RUN - 1}`);
+    // Appending on top of it is refused too (the approval's command reads the run first).
+    const before = l.count();
+    expect((await l.run('deny', l.runIds[1]!, '--by', 'jp')).code).toBe(3);
+    expect(l.count()).toBe(before);
+    expect((await l.run('health')).code).toBe(3);
+    expect((await l.run('rebuild')).err).toMatch(/stored as OutcomeRecorded v9 of run-\w+, but its hashed body is OutcomeRecorded v9 of/);
+  });
+
+  it('an event in the middle of a run deleted', async () => {
+    const l = await ledger();
+    const at = l.position(l.runs[0]!, 4);
+    l.tamper((db) => db.prepare(`DELETE FROM events WHERE stream = ? AND version = 4`).run(l.runs[0]));
+    const stream = await l.run('events', '--stream', l.runs[0]!);
+    expect(stream.code).toBe(3);
+    expect(stream.err).toMatch(`hash chain broken in stream ${l.runs[0]} at version 4 (event`);
+    expect(stream.err).toMatch('version 4 is missing');
+    const rebuild = await l.run('rebuild');
+    expect(rebuild.code).toBe(3);
+    // The first break met: the next event's link, in the thread that folds that run.
+    expect(rebuild.err).toMatch(`hash chain broken in stream ${l.runs[0]} at version 5`);
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems.join('\n')).toMatch(`position ${at + 1}`);
+  });
+
+  it("the last event of a run deleted, not the log's last: a gap in the positions", async () => {
+    const l = await ledger();
+    const at = l.position(l.runs[0]!, EVENTS_PER_RUN - 1);
+    l.tamper((db) => db.prepare(`DELETE FROM events WHERE position = ?`).run(at));
+    // The stream alone reads as a valid shorter chain; the gap and the projections tell.
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems).toContain(`the log ends at position ${l.count() + 1} but holds ${l.count()} events: 1 removed outside cto-ledger`);
+    expect((await l.run('status', l.runIds[0]!)).code).toBe(3);
+    const rebuild = await l.run('rebuild');
+    expect(rebuild.code).toBe(3);
+    expect(rebuild.err).toMatch('the log is missing events');
+  });
+
+  it("the log's last events cut off: the projections were folded further, and every command stops until a rebuild", async () => {
+    const l = await ledger();
+    const total = l.count();
+    l.tamper((db) => db.prepare(`DELETE FROM events WHERE position > ?`).run(total - 2));
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems.join('\n')).toMatch(`the projections were folded up to position ${total}, but the log ends at ${total - 2}`);
+    expect((await l.run('status')).code).toBe(3);
+    const before = l.count();
+    const disable = await l.run('backend', 'disable', 'demo', '--by', 'jp');
+    expect(disable.code).toBe(3);
+    expect(disable.err).toMatch('lost acknowledged events');
+    expect(l.count()).toBe(before);
+    // The operator has seen it; a rebuild folds the log as it now is, and work goes on.
+    expect((await l.run('rebuild')).code).toBe(0);
+    expect((await l.run('status')).code).toBe(0);
+    expect((await l.run('health')).code).toBe(0);
+  });
+
+  it('a body re-serialised out of canonical order, its hash recomputed', async () => {
+    const l = await ledger();
+    const stream = l.runs[2]!;
+    l.tamper((db) => {
+      const row = db.prepare('SELECT position, body FROM events WHERE stream = ? AND version = ?').get(stream, EVENTS_PER_RUN - 1) as { position: number; body: string };
+      const reordered = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(row.body) as object).reverse()));
+      db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(reordered, sha256Hex(reordered), row.position);
+    });
+    for (const args of [['events', '--stream', stream], ['health']]) {
+      const r = await l.run(...args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.err + r.out).toMatch('not in RFC 8785 canonical form');
+    }
+  });
+
+  it('two events of a run swapped in the global order', async () => {
+    const l = await ledger();
+    const [a, b] = [l.position(l.runs[0]!, 1), l.position(l.runs[0]!, 2)];
+    l.tamper((db) => {
+      db.prepare('UPDATE events SET position = -1 WHERE position = ?').run(a);
+      db.prepare('UPDATE events SET position = ? WHERE position = ?').run(a, b);
+      db.prepare('UPDATE events SET position = ? WHERE position = -1').run(b);
+    });
+    const stream = await l.run('events', '--stream', l.runs[0]!);
+    expect(stream.code).toBe(3);
+    expect(stream.err).toMatch(`stored at position ${a}, before version 1 (position ${b})`);
+    expect((await l.run('health')).code).toBe(3);
+    expect((await l.run('rebuild')).code).toBe(3);
+  });
+
+  it('the append-only triggers dropped: health names them, appends are refused, init puts them back', async () => {
+    const l = await ledger();
+    l.tamper(() => undefined, true);
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems).toContain('append-only triggers removed: events_no_update, events_no_delete');
+    // A deny of a closed run is refused by a gate, and the refusal is appended: here it cannot be.
+    const before = l.count();
+    const deny = await l.run('deny', l.runIds[0]!, '--by', 'jp');
+    expect(deny.code).toBe(3);
+    expect(deny.err).toMatch('lost its append-only triggers (events_no_update, events_no_delete)');
+    expect(l.count()).toBe(before);
+    const init = await l.run('init');
+    expect(init.code).toBe(0);
+    expect(init.err).toMatch('put back the append-only triggers');
+    expect((await l.run('health')).code).toBe(0);
+    expect((await l.run('deny', l.runIds[0]!, '--by', 'jp')).code).toBe(1);
+    expect(l.count()).toBe(before + 1);
+  });
+
+  it('init refuses a ledger.db that is no ledger (an empty file) and leaves it as it was', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const dir = join(tmp.dir, 'ledger');
+    await initLedger(dir);
+    writeFileSync(ledgerPaths(dir).db, '');
+    let err = '';
+    expect(await main(['--ledger', dir, 'init'], { out: () => {}, err: (s) => (err += s) })).toBe(2);
+    expect(err).toMatch('is not a cto-ledger ledger');
+    expect(readFileSync(ledgerPaths(dir).db)).toHaveLength(0);
+  });
+});
