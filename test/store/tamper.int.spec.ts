@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -179,6 +179,19 @@ describe('a ledger changed outside cto-ledger', () => {
     expect((await l.run('deny', l.runIds[0]!, '--by', 'jp')).code).toBe(1);
     expect(l.count()).toBe(before + 1);
   });
+
+  it('a command killed while it held the projection lock: the next one waits the dead lock out', async () => {
+    const l = await ledger();
+    // What a SIGKILLed holder leaves: the lock dir, last refreshed a moment ago, never again. Before,
+    // the next command gave up before the lock went stale, after its own append.
+    mkdirSync(join(l.dir, 'projections.lock'));
+    const started = Date.now();
+    const status = await l.run('status', '--json');
+    expect(Date.now() - started).toBeGreaterThan(5_000);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out).runs).toHaveLength(3);
+    expect(existsSync(join(l.dir, 'projections.lock'))).toBe(false);
+  }, 60_000);
 
   it('init refuses a ledger.db that is no ledger (an empty file) and leaves it as it was', async () => {
     const tmp = tempDir();
