@@ -14,6 +14,9 @@ export function decideSetBackend(state: BackendActivation, cmd: SetBackend, decl
     if (state.enabled && state.configDigest === configDigest) return accept();
     return accept({ type: 'BackendEnabled', data: { backendId: cmd.backendId, configDigest, enabledBy: cmd.by, note: cmd.note } });
   }
+  // A kill switch must not report success for a typo: a backend that is neither declared nor ever
+  // on the ledger is no backend at all.
+  if (!declared && state.version < 0) return invalid(`backend ${cmd.backendId} is not declared in config.yaml and was never on this ledger`);
   if (!state.enabled) return accept();
   return accept({ type: 'BackendDisabled', data: { backendId: cmd.backendId, disabledBy: cmd.by, reason: cmd.note } });
 }

@@ -11,16 +11,9 @@ import { detectIsolation } from '../harness/isolation.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
-import { operatorName, type CliContext } from './context.js';
+import { type CliContext } from './context.js';
+import { lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
-
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new BadInput(`${name} must be a positive number, got ${JSON.stringify(value)}`);
-    return n;
-  };
-}
 
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'target';
@@ -74,12 +67,12 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
   target
     .command('admit <path>')
     .description('admit a local git repository for delegated work (owned, noncritical, low risk only)')
-    .option('--id <id>', 'target id (default: the directory name)')
-    .requiredOption('--owner <owner>', 'who owns the repository')
+    .option('--id <id>', 'target id (default: the directory name)', lineOfText('--id'))
+    .requiredOption('--owner <owner>', 'who owns the repository', lineOfText('--owner'))
     .option('--ownership <ownership>', 'owned | unowned | vendor', 'owned')
     .option('--criticality <criticality>', 'noncritical | critical', 'noncritical')
     .option('--risk <risk>', 'low | medium | high', 'low')
-    .option('--expires-days <days>', 'admission lifetime in days', positiveNumber('--expires-days'), 7)
+    .option('--expires-days <days>', 'admission lifetime in days', positiveNumber('--expires-days', 365), 7)
     .option('--by <operator>', 'operator admitting it')
     .option('--json', 'machine-readable output')
     .action(async (path: string, opts: Record<string, string | number | boolean | undefined>) => {
@@ -134,7 +127,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
   target
     .command('revoke <id>')
     .description("revoke a target's admission")
-    .requiredOption('--reason <text>', 'why')
+    .requiredOption('--reason <text>', 'why', lineOfText('--reason'))
     .option('--by <operator>', 'operator revoking it')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string; by?: string; json?: boolean }) => {
@@ -158,7 +151,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       .command(`${enable ? 'enable' : 'disable'} <id>`)
       .description(enable ? 'activate a declared backend (recorded on the ledger, bound to its config entry)' : 'deactivate a backend')
       .option('--by <operator>', 'operator')
-      .option('--note <text>', 'why', '')
+      .option('--note <text>', 'why', lineOfText('--note', { allowEmpty: true }), '')
       .option('--json', 'machine-readable output')
       .action(async (id: string, opts: { by?: string; note: string; json?: boolean }) => {
         const changed = await ctx.withLedger((ledger) => setBackend(ledger, { backendId: id, enable, by: operatorName(opts.by), note: opts.note }));

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { DEFAULT_LEDGER_DIR, openLedger, type Ledger } from '../ledger/ledger.js';
 import { LedgerDamaged } from '../errors.js';
 import { projectionsMatch, refreshProjections } from '../ledger/projections.js';
@@ -45,7 +44,3 @@ export function cliContext(output: Output, ledgerOption: () => string | undefine
   };
 }
 
-/** The operator named by --by, else CTO_OPERATOR, else the login name. */
-export function operatorName(by: string | undefined): string {
-  return by ?? process.env.CTO_OPERATOR ?? userInfo().username;
-}

@@ -6,6 +6,18 @@ import { registerDemo } from './demo.js';
 import { processOutput, type Output } from './output.js';
 import { registerRunCommands } from './run-commands.js';
 
+const PATH_ERRORS = new Map([
+  ['ENOENT', 'no such file or directory'],
+  ['ENOTDIR', 'a file where a directory is needed'],
+  ['EISDIR', 'a directory where a file is needed'],
+  ['EEXIST', 'already exists, and is not what this command needs (a file where a directory goes?)'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['EROFS', 'on a read-only file system'],
+  ['ENAMETOOLONG', 'name too long'],
+  ['ELOOP', 'too many symbolic links'],
+]);
+
 /** Maps every failure to one line and one exit code: 1 refused by a gate, 2 bad input, 3 store or I/O. */
 function report(err: unknown, output: Output): number {
   if (err instanceof Refused) {
@@ -20,8 +32,15 @@ function report(err: unknown, output: Output): number {
     output.err(`cto-ledger: ${err.message}`);
     return EXIT.store;
   }
-  const code = (err as NodeJS.ErrnoException).code;
-  output.err(`cto-ledger: ${code ? `${code}: ` : ''}${(err as Error).message ?? String(err)}`);
+  const { code, path } = err as NodeJS.ErrnoException;
+  const message = (err as Error).message ?? String(err);
+  // A path the user named that is not what the command needs (a file where a dir goes, no access):
+  // bad input, named. Other system errors (disk full, I/O) are the store's side.
+  if (code && path && PATH_ERRORS.has(code)) {
+    output.err(`cto-ledger: ${path}: ${PATH_ERRORS.get(code)}`);
+    return EXIT.badInput;
+  }
+  output.err(`cto-ledger: ${code && !message.startsWith(code) ? `${code}: ` : ''}${message}`);
   return EXIT.store;
 }
 

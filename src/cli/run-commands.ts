@@ -16,14 +16,9 @@ import { BadInput, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
-import { operatorName, type CliContext } from './context.js';
+import { type CliContext } from './context.js';
+import { lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
-
-function hours(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new BadInput(`--expires-hours must be a positive number, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 function networkText(network: 'none' | { allow: string[] } | null): string {
   return !network || network === 'none' ? 'none' : `only ${network.allow.join(', ')}`;
@@ -84,9 +79,9 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       .command(`${decision === 'approved' ? 'approve' : 'deny'} <run>`)
       .description(decision === 'approved' ? "approve a run: binds the contract digest and the target's HEAD now" : 'deny a run')
       .option('--by <operator>', 'operator deciding')
-      .option('--note <text>', 'note', '')
+      .option('--note <text>', 'note', lineOfText('--note', { allowEmpty: true }), '')
       .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)')
-      .option('--expires-hours <hours>', 'approval lifetime', hours, 24)
+      .option('--expires-hours <hours>', 'approval lifetime', positiveNumber('--expires-hours', 720), 24)
       .option('--json', 'machine-readable output')
       .action(async (runId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {
         const event = await ctx.withLedger((ledger) =>
@@ -143,7 +138,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--accept', 'accept the change')
     .option('--reject', 'reject the change')
     .option('--by <operator>', 'operator deciding')
-    .requiredOption('--reason <text>', 'why')
+    .requiredOption('--reason <text>', 'why', lineOfText('--reason'))
     .option('--json', 'machine-readable output')
     .action(async (runId: string, opts: { accept?: boolean; reject?: boolean; by?: string; reason: string; json?: boolean }) => {
       if (Boolean(opts.accept) === Boolean(opts.reject)) throw new BadInput('give exactly one of --accept or --reject');

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { BadInput } from '../errors.js';
@@ -15,16 +15,42 @@ export type LoadedContract = {
 const FRONT_MATTER = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*)$/;
 
 function parseStructured(file: string, text: string, format: 'yaml' | 'json', lineOffset = 0): unknown {
+  const label = format === 'json' ? 'JSON' : 'YAML';
   try {
-    return format === 'json' ? JSON.parse(text) : parseYaml(text);
+    if (format === 'json') {
+      const value: unknown = JSON.parse(text);
+      // JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
+      parseYaml(text, { uniqueKeys: true });
+      return value;
+    }
+    return parseYaml(text);
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       const where = pos ? `:${pos.line + lineOffset}:${pos.col}` : '';
-      throw new BadInput(`contract-invalid: ${file}${where}: malformed YAML: ${err.message.split('\n')[0]}`);
+      throw new BadInput(`contract-invalid: ${file}${where}: malformed ${label}: ${err.message.split('\n')[0]!.replace(/:$/, '')}`);
     }
-    throw new BadInput(`contract-invalid: ${file}: malformed JSON: ${(err as Error).message}`);
+    throw new BadInput(`contract-invalid: ${file}: malformed ${label}: ${(err as Error).message}`);
   }
+}
+
+/** Far more than any brief; a contract is read whole and its admission is kept forever. */
+const MAX_CONTRACT_BYTES = 1 << 20;
+
+function readContractText(file: string): string {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_CONTRACT_BYTES) throw new BadInput(`contract-invalid: ${file}: ${size} bytes, more than the ${MAX_CONTRACT_BYTES} a contract may have`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof BadInput) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : code === 'EACCES' ? 'not readable (permission denied)' : (err as Error).message;
+    throw new BadInput(`contract-invalid: ${file}: ${why}`);
+  }
+  // A byte order mark (as some Windows editors write) is not part of the text.
+  return text.startsWith('\uFEFF') ? text.slice(1) : text;
 }
 
 /**
@@ -32,8 +58,7 @@ function parseStructured(file: string, text: string, format: 'yaml' | 'json', li
  * body is the brief (as PRDs and issues are written). Every failure names the file and the field.
  */
 export function loadContract(file: string): LoadedContract {
-  if (!existsSync(file)) throw new BadInput(`contract-invalid: ${file}: no such file`);
-  const text = readFileSync(file, 'utf8');
+  const text = readContractText(file);
   const ext = extname(file).toLowerCase();
   let format: LoadedContract['format'];
   let raw: unknown;

@@ -13,7 +13,13 @@ export const DEFAULT_FORBIDDEN_ACTIONS = [
   'infra-mutation',
 ] as const;
 
-const nonEmpty = z.string().trim().min(1);
+// Control characters in what is printed back to terminals and logs could forge lines or colours:
+// none in one-line fields, and only newlines and tabs in prose.
+const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+const PROSE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
+const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, without control characters');
+const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs');
+const prose = proseText.min(1);
 
 export const ValidationSpec = z
   .object({
@@ -32,22 +38,22 @@ export const Limits = z
 /** The contract as the operator writes it (YAML, JSON, or Markdown front matter + body as brief). */
 export const ContractInput = z
   .object({
-    title: nonEmpty,
+    title: nonEmpty.max(200),
     workItem: z
       .string()
       .regex(/^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d+$/, 'a work item id such as CTO-WORK-049')
       .optional(),
     target: nonEmpty,
     backend: nonEmpty,
-    brief: nonEmpty,
+    brief: prose,
     references: z.array(nonEmpty).min(1, 'name the PRD or issue the task comes from'),
-    architectureNotes: z.string().trim().optional(),
+    architectureNotes: proseText.optional(),
     allowedPaths: z.array(nonEmpty).min(1),
     forbiddenActions: z.array(nonEmpty).default([]),
-    successCriteria: z.array(nonEmpty).min(1),
+    successCriteria: z.array(prose).min(1),
     validation: ValidationSpec.optional(),
-    noTestRationale: nonEmpty.optional(),
-    rollback: nonEmpty,
+    noTestRationale: prose.optional(),
+    rollback: prose,
     isolation: z.enum(['required', 'best-effort']).default('required'),
     setup: ValidationSpec.optional(),
     limits: Limits.default({ backendSeconds: 900, outcomeDeadlineHours: 72 }),

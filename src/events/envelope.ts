@@ -70,9 +70,27 @@ export function isKnownType(type: string): type is EventType {
   return Object.hasOwn(CATALOGUE, type);
 }
 
-/** Validates a draft's data against its schema; the error names the event type and field. */
+/**
+ * Validates a draft as every read will: its envelope (id, time, actor, correlation) and its data.
+ * Whatever is appended must read back, for the log is never rewritten: an event that would not open
+ * would break its stream for good. The error names the event type and field.
+ */
 export function validateNew(event: NewEvent): void {
   if (!isKnownType(event.type)) throw new UnsupportedEvent(`unknown event type ${JSON.stringify(event.type)}`);
+  const head = EnvelopeHead.safeParse({
+    id: event.id,
+    stream: 'checked-by-the-store',
+    version: 0,
+    type: event.type,
+    schemaVersion: CATALOGUE[event.type].schemaVersion,
+    recordedAt: event.recordedAt,
+    actor: event.actor,
+    correlationId: event.correlationId,
+    causationId: event.causationId,
+    data: null,
+    prevHash: null,
+  });
+  if (!head.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(head.error)}`);
   const result = CATALOGUE[event.type].data.safeParse(event.data);
   if (!result.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(result.error)}`);
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { openProjectionDb } from '../../projections/projection-db.js';
+import { openProjectionDb, type ProjectionDb } from '../../projections/projection-db.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
@@ -34,7 +34,12 @@ async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>):
 export async function projectionsMatch(ledger: Ledger): Promise<string | null> {
   const file = join(ledgerPaths(ledger.dir).projections, PROJECTION_FILES.db);
   if (!existsSync(file)) return null;
-  const pdb = openProjectionDb(file);
+  let pdb: ProjectionDb;
+  try {
+    pdb = openProjectionDb(file);
+  } catch (err) {
+    return `the projections at ${file} cannot be read (${(err as Error).message}); \`cto-ledger rebuild\` rebuilds them from the ledger`;
+  }
   try {
     await checkCheckpoint(ledger.store, pdb);
     return null;

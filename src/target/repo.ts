@@ -34,14 +34,17 @@ export function hardenedGit(dir: string): SimpleGit {
 
 /** Reads a repository's identity and state; a path that is no git repository is bad input naming it. */
 export async function inspectRepo(path: string): Promise<RepoFacts> {
-  if (!existsSync(path) || !statSync(path).isDirectory()) throw new BadInput(`${path}: no such directory`);
+  if (!existsSync(path)) throw new BadInput(`${path}: no such directory`);
+  if (!statSync(path).isDirectory()) throw new BadInput(`${path}: a file, not a repository directory`);
   const dir = realpathSync(path);
   const git = hardenedGit(dir);
   let top: string;
   try {
     top = await git.revparse(['--show-toplevel']);
-  } catch {
-    throw new BadInput(`${path} is not a git repository`);
+  } catch (err) {
+    // git's own reason when it is not the plain one (another user's repository, no permission).
+    const why = String((err as Error).message ?? '').split('\n').find((l) => /dubious ownership|[Pp]ermission denied/.test(l));
+    throw new BadInput(`${path} is not a git repository${why ? ` git can use here (${why.replace(/^fatal: /, '').trim()})` : ''}`);
   }
   if (realpathSync(top) !== dir) throw new BadInput(`${path} is inside the git repository ${top}: give its top level`);
   let head: string;

@@ -2,11 +2,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { cli } from '../fixtures/cli.js';
+import { parse as parseYaml, stringify } from 'yaml';
+import { spawnSync } from 'node:child_process';
+import { CLI, cli } from '../fixtures/cli.js';
 import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
 import { makeTargetRepo } from '../fixtures/repos.js';
 import { tempDir } from '../fixtures/tmp.js';
+import { sampleEvent } from '../fixtures/events.js';
+import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
 
 describe('the CLI, as a user runs it', () => {
   const tmp = tempDir('cto-cli-');
@@ -78,7 +82,23 @@ describe('the CLI, as a user runs it', () => {
       [['status', 'not-a-run'], /"not-a-run" is not a run id/],
       [['outcome', runId, '--accept', '--reject', '--reason', 'x'], /exactly one of --accept or --reject/],
       [['approve', runId, '--expires-hours', 'soon'], /--expires-hours must be a positive number/],
+      [['approve', runId, '--expires-hours', '1e9'], /--expires-hours must be a positive number, got "1e9"/],
+      [['approve', runId, '--expires-hours', '100000'], /--expires-hours must be at most 720/],
+      [['target', 'admit', repo.path, '--owner', 'jp', '--expires-days', '1000000000'], /--expires-days must be at most 365/],
       [['frobnicate'], /unknown command/],
+      // What reaches the ledger stays there and is printed back: no blanks, no control characters.
+      [['deny', runId, '--by', ''], /--by must not be empty/],
+      [['deny', runId, '--by', 'jp\n99\tforged'], /--by must be one line of text without control characters/],
+      [['outcome', runId, '--reject', '--reason', ' '], /--reason must not be empty/],
+      [['target', 'admit', repo.path, '--owner', '\u001b[31mroot'], /--owner must be one line of text without control characters/],
+      [['contract', 'admit', contract('ansi.yaml', contractYaml({ title: 'fine\u001b[2Jcleared' }))], /ansi\.yaml: title: one line of text, without control characters/],
+      // Files that are not what the command needs: named, exit 2, never a system error code twice.
+      [['contract', 'validate', tmp.dir], /: a directory, not a file$/],
+      [['contract', 'admit', contract('dup.json', '{"title": "a", "title": "b"}')], /dup\.json:1:\d+: malformed JSON: Map keys must be unique/],
+      [['contract', 'admit', contract('bomb.yaml', 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n')], /bomb\.yaml: malformed YAML: Excessive alias count/],
+      [['target', 'admit', contract('plain-file', 'x'), '--owner', 'jp'], /plain-file: a file, not a repository directory/],
+      [['replay', runId, '--out', contract('out-file', 'x')], /out-file: .*(exists|a file where a directory is needed)/],
+      [['backend', 'disable', 'demoo'], /backend demoo is not declared in config\.yaml and was never on this ledger/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
@@ -87,6 +107,27 @@ describe('the CLI, as a user runs it', () => {
       expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
     }
     expect(position()).toBe(before);
+  });
+
+  it('reads a contract written with a byte order mark; takes a blank CTO_OPERATOR as unset', () => {
+    const bom = contract('bom.json', '\uFEFF' + JSON.stringify(parseYaml(contractYaml())));
+    expect(run('contract', 'validate', bom).code).toBe(0);
+    const md = contract('bom.md', '\uFEFF---\n' + contractYaml({ brief: undefined }) + '---\nThe brief.\n');
+    expect(run('contract', 'validate', md).code).toBe(0);
+    const r = cli(['--ledger', L, 'target', 'list', '--json'], { env: { CTO_OPERATOR: '' } });
+    expect(r.code).toBe(0);
+  });
+
+  it('stops quietly when the reader of its output goes away (| head)', async () => {
+    // More output than a pipe holds, so the writer is still writing when the reader has gone.
+    const big = join(tmp.dir, 'big');
+    await initLedger(big);
+    const store = openSqliteStore({ file: ledgerPaths(big).db });
+    for (let i = 0; i < 20; i++) await store.append('backend-bulk', Array.from({ length: 25 }, (_, n) => sampleEvent(i * 25 + n)), 'any');
+    await store.close();
+    const r = spawnSync('bash', ['-c', `node "${CLI}" --ledger "${big}" events --json | head -c 10 >/dev/null; echo "exit \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+    expect(r.stdout.trim()).toBe('exit 0');
   });
 
   it('exits 2 for a ledger that is not one, or was written by a newer schema; 3 for a broken chain', () => {

@@ -128,6 +128,16 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const unknown = { ...sampleEvent(0), type: 'Nope' } as unknown as ReturnType<typeof sampleEvent>;
       await expect(store.append('run-v', [unknown], 'any')).rejects.toThrow(/unknown event type/);
       await expect(store.append('../etc', [sampleEvent(1)], 'any')).rejects.toBeInstanceOf(BadInput);
+      // An envelope that every later read would refuse: once in, it would break its stream for good.
+      const envelopes: Array<[Record<string, unknown>, RegExp]> = [
+        [{ actor: { kind: 'operator', id: '' } }, /actor\.id: empty/],
+        [{ id: 'not-a-ulid' }, /id: not a ULID/],
+        [{ recordedAt: 'yesterday' }, /recordedAt: not an ISO 8601/],
+        [{ correlationId: '' }, /correlationId: empty/],
+      ];
+      for (const [change, message] of envelopes) {
+        await expect(store.append('run-v', [Object.assign(sampleEvent(2), change)], 'any')).rejects.toThrow(message);
+      }
       expect(await store.lastPosition()).toBe(0);
     });
 

@@ -1,0 +1,35 @@
+import { userInfo } from 'node:os';
+import { BadInput } from '../errors.js';
+
+// Option parsers: a bad value is refused here, naming the option, before anything is read or
+// appended. What reaches the ledger stays there for good, and is printed to terminals and logs.
+
+/** C0 and C1 control characters and DEL: a newline or an escape sequence in a name or reason could forge lines in `events` output. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A positive number up to `max` (a lifetime past it is a typo, and past year 275760 no date at all). */
+export function positiveNumber(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !Number.isFinite(n) || n <= 0) throw new BadInput(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+    if (n > max) throw new BadInput(`${name} must be at most ${max}, got ${value}`);
+    return n;
+  };
+}
+
+/** One line of text for the ledger: no control characters; not blank unless `allowEmpty`. */
+export function lineOfText(name: string, options: { allowEmpty?: boolean } = {}) {
+  return (value: string): string => {
+    if (!options.allowEmpty && value.trim() === '') throw new BadInput(`${name} must not be empty`);
+    if (CONTROL.test(value)) throw new BadInput(`${name} must be one line of text without control characters, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+/** The operator named by --by, else CTO_OPERATOR (when set and not blank), else the login name. */
+export function operatorName(by: string | undefined): string {
+  if (by !== undefined) return lineOfText('--by')(by);
+  const fromEnv = process.env.CTO_OPERATOR;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return lineOfText('CTO_OPERATOR')(fromEnv);
+  return lineOfText('the login name')(userInfo().username);
+}
