@@ -77,27 +77,16 @@ export function isKnownType(type: string): type is EventType {
  */
 export function validateNew(event: NewEvent): void {
   if (!isKnownType(event.type)) throw new UnsupportedEvent(`unknown event type ${JSON.stringify(event.type)}`);
-  const head = EnvelopeHead.safeParse({
-    id: event.id,
-    stream: 'checked-by-the-store',
-    version: 0,
-    type: event.type,
-    schemaVersion: CATALOGUE[event.type].schemaVersion,
-    recordedAt: event.recordedAt,
-    actor: event.actor,
-    correlationId: event.correlationId,
-    causationId: event.causationId,
-    data: null,
-    prevHash: null,
-  });
+  // The place is the store's to give; checked here with a stand-in.
+  const head = EnvelopeHead.safeParse(envelope(event, 'checked-by-the-store', 0, null));
   if (!head.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(head.error)}`);
   const result = CATALOGUE[event.type].data.safeParse(event.data);
   if (!result.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(result.error)}`);
 }
 
-/** Places an event at `version` after `prevHash`; returns the canonical body that is stored and hashed. */
-export function seal(event: NewEvent, stream: string, version: number, prevHash: string | null) {
-  const unhashed = {
+/** The envelope of an event at its place in a stream, without its hash. */
+function envelope(event: NewEvent, stream: string, version: number, prevHash: string | null) {
+  return {
     id: event.id,
     stream,
     version,
@@ -110,6 +99,11 @@ export function seal(event: NewEvent, stream: string, version: number, prevHash:
     data: event.data,
     prevHash,
   };
+}
+
+/** Places an event at `version` after `prevHash`; returns the canonical body that is stored and hashed. */
+export function seal(event: NewEvent, stream: string, version: number, prevHash: string | null) {
+  const unhashed = envelope(event, stream, version, prevHash);
   const body = canonicalize(unhashed);
   const hash = sha256Hex(body);
   return { body, hash, event: Object.assign(unhashed, { hash }) as LedgerEvent };
