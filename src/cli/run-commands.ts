@@ -59,7 +59,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .action((file: string, opts: { json?: boolean }) => {
       const loaded = loadContract(file);
       if (opts.json) output.out(json(loaded));
-      else output.out(`valid contract "${loaded.contract.title}" (${loaded.format}), digest ${loaded.contractDigest}`);
+      else output.out(`valid contract ${JSON.stringify(loaded.contract.title)} (${loaded.format}), digest ${loaded.contractDigest}`);
     });
   contract
     .command('admit <file>')

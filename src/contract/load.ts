@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import { BadInput } from '../errors.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
@@ -14,24 +15,49 @@ export type LoadedContract = {
 
 const FRONT_MATTER = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*)$/;
 
-function parseStructured(file: string, text: string, format: 'yaml' | 'json', lineOffset = 0): unknown {
+type Parsed = { value: unknown; doc: Document; lines: LineCounter; lineOffset: number };
+
+function malformed(file: string, label: string, err: unknown, lineOffset: number): BadInput {
+  if (err instanceof YAMLParseError) {
+    const pos = err.linePos?.[0];
+    const where = pos ? `:${pos.line + lineOffset}:${pos.col}` : '';
+    // The prefix names the line in the file; yaml's own "at line" counts from the front matter.
+    const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+    return new BadInput(`contract-invalid: ${file}${where}: malformed ${label}: ${first}`);
+  }
+  return new BadInput(`contract-invalid: ${file}: malformed ${label}: ${(err as Error).message}`);
+}
+
+/** Parses YAML (or JSON, which YAML reads too, for the positions) keeping each node's place in the file. */
+function parseStructured(file: string, text: string, format: 'yaml' | 'json', lineOffset = 0): Parsed {
   const label = format === 'json' ? 'JSON' : 'YAML';
   try {
-    if (format === 'json') {
-      const value: unknown = JSON.parse(text);
-      // JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
-      parseYaml(text, { uniqueKeys: true });
-      return value;
-    }
-    return parseYaml(text);
+    // JSON.parse first: YAML would take things JSON does not allow.
+    const json: unknown = format === 'json' ? JSON.parse(text) : undefined;
+    const lines = new LineCounter();
+    // uniqueKeys: JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+    if (doc.errors.length > 0) throw doc.errors[0];
+    return { value: format === 'json' ? json : doc.toJS(), doc, lines, lineOffset };
   } catch (err) {
-    if (err instanceof YAMLParseError) {
-      const pos = err.linePos?.[0];
-      const where = pos ? `:${pos.line + lineOffset}:${pos.col}` : '';
-      throw new BadInput(`contract-invalid: ${file}${where}: malformed ${label}: ${err.message.split('\n')[0]!.replace(/:$/, '')}`);
-    }
-    throw new BadInput(`contract-invalid: ${file}: malformed ${label}: ${(err as Error).message}`);
+    throw malformed(file, label, err, lineOffset);
   }
+}
+
+/** file:line:col of the first issue's field (its key when unknown, its nearest present parent when missing). */
+function whereIs(parsed: Parsed, issue: z.core.$ZodIssue): string {
+  let path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  let node: unknown = null;
+  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+    const map = path.length ? parsed.doc.getIn(path, true) : parsed.doc.contents;
+    if (isMap(map)) node = map.items.find((pair) => isScalar(pair.key) && pair.key.value === issue.keys[0])?.key ?? null;
+  }
+  for (; !node && path.length > 0; path = path.slice(0, -1)) node = parsed.doc.getIn(path, true) ?? null;
+  node ??= parsed.doc.contents;
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  if (!range) return '';
+  const pos = parsed.lines.linePos(range[0]);
+  return `:${pos.line + parsed.lineOffset}:${pos.col}`;
 }
 
 /** Far more than any brief; a contract is read whole and its admission is kept forever. */
@@ -61,12 +87,14 @@ export function loadContract(file: string): LoadedContract {
   const text = readContractText(file);
   const ext = extname(file).toLowerCase();
   let format: LoadedContract['format'];
+  let parsed: Parsed;
   let raw: unknown;
   if (ext === '.md' || ext === '.markdown') {
     format = 'markdown';
     const match = FRONT_MATTER.exec(text);
     if (!match) throw new BadInput(`contract-invalid: ${file}: Markdown contract needs YAML front matter between --- lines`);
-    raw = parseStructured(file, match[1]!, 'yaml', 1);
+    parsed = parseStructured(file, match[1]!, 'yaml', 1);
+    raw = parsed.value;
     const body = match[2]!.trim();
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && body) {
       if ('brief' in raw) throw new BadInput(`contract-invalid: ${file}: brief is given twice (front matter and body)`);
@@ -74,18 +102,20 @@ export function loadContract(file: string): LoadedContract {
     }
   } else if (ext === '.json') {
     format = 'json';
-    raw = parseStructured(file, text, 'json');
+    parsed = parseStructured(file, text, 'json');
+    raw = parsed.value;
   } else if (ext === '.yaml' || ext === '.yml') {
     format = 'yaml';
-    raw = parseStructured(file, text, 'yaml');
+    parsed = parseStructured(file, text, 'yaml');
+    raw = parsed.value;
   } else {
     throw new BadInput(`contract-invalid: ${file}: unknown contract format ${ext || '(none)'}; use .yaml, .json or .md`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new BadInput(`contract-invalid: ${file}: the contract must be a mapping of fields`);
   }
-  const parsed = ContractInput.safeParse(raw);
-  if (!parsed.success) throw new BadInput(`contract-invalid: ${file}: ${formatIssues(parsed.error)}`);
-  const contract = normalizeContract(parsed.data);
+  const checked = ContractInput.safeParse(raw);
+  if (!checked.success) throw new BadInput(`contract-invalid: ${file}${whereIs(parsed, checked.error.issues[0]!)}: ${formatIssues(checked.error)}`);
+  const contract = normalizeContract(checked.data);
   return { contract, contractDigest: digestOf(contract), format };
 }

@@ -74,8 +74,10 @@ describe('the CLI, as a user runs it', () => {
     const cases: Array<[string[], RegExp]> = [
       [['contract', 'admit', contract('bad.yaml', 'title: [oops\n')], /bad\.yaml:\d+:\d+: malformed YAML/],
       [['contract', 'admit', contract('bad.json', '{"title": 1,')], /bad\.json: malformed JSON/],
-      [['contract', 'admit', contract('extra.yaml', contractYaml({ colour: 'blue' }))], /extra\.yaml: .*colour/],
-      [['contract', 'admit', contract('missing.yaml', contractYaml({ successCriteria: undefined }))], /missing\.yaml: successCriteria/],
+      // Schema errors name the line of the field (an unknown key's own line; a missing one's mapping).
+      [['contract', 'admit', contract('extra.yaml', contractYaml({ colour: 'blue' }))], /extra\.yaml:\d+:1: .*Unrecognized key: "colour"/],
+      [['contract', 'admit', contract('missing.yaml', contractYaml({ successCriteria: undefined }))], /missing\.yaml:1:1: successCriteria/],
+      [['contract', 'admit', contract('typed.json', JSON.stringify({ ...parseYaml(contractYaml()), limits: { backendSeconds: -5 } }, null, 2))], /typed\.json:\d+:\d+: limits\.backendSeconds: Too small/],
       [['contract', 'validate', join(tmp.dir, 'nope.yaml')], /nope\.yaml: no such file/],
       [['target', 'admit', tmp.dir, '--owner', 'jp'], /is not a git repository/],
       [['approve', '01ARZ3NDEKTSV4RRFFQ69G5FAV'], /unknown run 01ARZ3NDEKTSV4RRFFQ69G5FAV/],
@@ -91,7 +93,7 @@ describe('the CLI, as a user runs it', () => {
       [['deny', runId, '--by', 'jp\n99\tforged'], /--by must be one line of text without control characters/],
       [['outcome', runId, '--reject', '--reason', ' '], /--reason must not be empty/],
       [['target', 'admit', repo.path, '--owner', '\u001b[31mroot'], /--owner must be one line of text without control characters/],
-      [['contract', 'admit', contract('ansi.yaml', contractYaml({ title: 'fine\u001b[2Jcleared' }))], /ansi\.yaml: title: one line of text, without control characters/],
+      [['contract', 'admit', contract('ansi.yaml', contractYaml({ title: 'fine\u001b[2Jcleared' }))], /ansi\.yaml:\d+:\d+: title: one line of text, without control characters/],
       // Files that are not what the command needs: named, exit 2, never a system error code twice.
       [['contract', 'validate', tmp.dir], /: a directory, not a file$/],
       [['contract', 'admit', contract('dup.json', '{"title": "a", "title": "b"}')], /dup\.json:1:\d+: malformed JSON: Map keys must be unique/],
