@@ -156,6 +156,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (runId: string | undefined, opts: { json?: boolean }) => {
       const projections = ledgerPaths(ctx.ledgerDir()).projections;
+      // An empty argument (an unset variable in a script) asks about no run: not the list of all.
+      if (runId === '') throw new BadInput('the run id is empty (omit it to list every run)');
       if (runId) {
         const { state, harness } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
@@ -230,7 +232,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
   program
     .command('replay <run>')
     .description("rebuild one run's projection files (run.json, events.normalized.jsonl, trace.jsonl) from its stream")
-    .requiredOption('--out <dir>', 'where to write them')
+    .requiredOption('--out <dir>', 'where to write them', lineOfText('--out'))
     .option('--json', 'machine-readable output')
     .action(async (runId: string, opts: { out: string; json?: boolean }) => {
       const events = await ctx.withLedger(

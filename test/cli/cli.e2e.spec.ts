@@ -100,6 +100,8 @@ describe('the CLI, as a user runs it', () => {
       [['contract', 'admit', contract('bomb.yaml', 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n')], /bomb\.yaml: malformed YAML: Excessive alias count/],
       [['target', 'admit', contract('plain-file', 'x'), '--owner', 'jp'], /plain-file: a file, not a repository directory/],
       [['replay', runId, '--out', contract('out-file', 'x')], /out-file: .*(exists|a file where a directory is needed)/],
+      [['status', ''], /the run id is empty/],
+      [['replay', runId, '--out', ''], /--out must not be empty/],
       [['backend', 'disable', 'demoo'], /backend demoo is not declared in config\.yaml and was never on this ledger/],
     ];
     for (const [args, message] of cases) {
