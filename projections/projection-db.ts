@@ -81,23 +81,36 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
 
 export type ProjectionDb = ReturnType<typeof openProjectionDb>;
 
-/**
- * How far the projections folded a run (version and last hash), read without taking the projection
- * lock or changing the file; null when there is no such file, run or layout.
- */
-export function readFoldedRun(file: string, runId: string): { version: number; lastHash: string | null } | null {
+/** Reads the projection file without the projection lock or any change to it; null when absent or of another layout. */
+function readOnly<T>(file: string, read: (db: Database.Database) => T): T | null {
   if (!existsSync(file)) return null;
   let db: Database.Database | null = null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
     if (db.pragma('user_version', { simple: true }) !== PROJECTION_LAYOUT) return null;
-    const row = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`).get(runId) as { state: string } | undefined;
-    if (!row) return null;
-    const state = JSON.parse(row.state) as Pick<RunState, 'version' | 'lastHash'>;
-    return { version: state.version, lastHash: state.lastHash };
-  } catch {
-    return null;
+    return read(db);
   } finally {
     db?.close();
   }
 }
+
+/** How far the projections folded a run (version and last hash); null when there is no such file, run or layout. */
+export function readFoldedRun(file: string, runId: string): { version: number; lastHash: string | null } | null {
+  try {
+    return readOnly(file, (db) => {
+      const row = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`).get(runId) as { state: string } | undefined;
+      if (!row) return null;
+      const state = JSON.parse(row.state) as Pick<RunState, 'version' | 'lastHash'>;
+      return { version: state.version, lastHash: state.lastHash };
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The projections' checkpoint, read as readFoldedRun reads; a file that is no SQLite database throws. */
+export function readCheckpoint(file: string): Checkpoint | null {
+  return readOnly(file, (db) => (db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined) ?? { position: 0, hash: null });
+}
+
+export type Checkpoint = { position: number; hash: string | null };

@@ -5,7 +5,7 @@ import type { RecordedEvent } from '../src/events/envelope.js';
 import type { EventStore } from '../src/store/types.js';
 import { ChainBroken, LedgerDamaged } from '../src/errors.js';
 import { writeAtomic } from './files.js';
-import { openProjectionDb, type ProjectionDb } from './projection-db.js';
+import { openProjectionDb, type Checkpoint, type ProjectionDb } from './projection-db.js';
 import { writeRunFiles } from './run-files.js';
 import { ACTIVE_STATUSES, listEntry, renderControlSurface } from './run-list.js';
 
@@ -136,8 +136,7 @@ export function missingPositions(from: number, before: number): LedgerDamaged {
  * If not, they were folded from a log that lost events (a truncated or restored file) or from another
  * ledger, and folding on from there would hide whatever now stands at those positions.
  */
-export async function checkCheckpoint(store: EventStore, pdb: ProjectionDb): Promise<void> {
-  const { position, hash } = pdb.checkpoint();
+export async function checkCheckpoint(store: EventStore, { position, hash }: Checkpoint): Promise<void> {
   if (position === 0) return;
   let found: RecordedEvent | undefined;
   for await (const page of store.readAllPages({ after: position - 1, pageSize: 1 })) {
@@ -177,7 +176,7 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
   }
 
   async function catchUpWith(pdb: ProjectionDb): Promise<CatchUpResult> {
-    await checkCheckpoint(store, pdb);
+    await checkCheckpoint(store, pdb.checkpoint());
     const touched = materialize === 'touched' ? new Set<string>() : null;
     const folder = runFolder(pdb, touched, { fromStart: pdb.position() === 0 });
     let applied = 0;

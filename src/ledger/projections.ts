@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { openProjectionDb, type ProjectionDb } from '../../projections/projection-db.js';
+import { readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
@@ -33,22 +33,20 @@ async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>):
 /** Null when the projections' checkpoint still names an event of this log (or there are none yet); else why not. */
 export async function projectionsMatch(ledger: Ledger): Promise<string | null> {
   const file = join(ledgerPaths(ledger.dir).projections, PROJECTION_FILES.db);
-  if (!existsSync(file)) return null;
-  let pdb: ProjectionDb;
+  let checkpoint: Checkpoint | null;
   try {
-    pdb = openProjectionDb(file);
+    checkpoint = readCheckpoint(file);
   } catch (err) {
     return `the projections at ${file} cannot be read (${(err as Error).message}); \`cto-ledger rebuild\` rebuilds them from the ledger`;
   }
+  if (!checkpoint) return null;
   try {
-    await checkCheckpoint(ledger.store, pdb);
+    await checkCheckpoint(ledger.store, checkpoint);
     return null;
   } catch (err) {
     // The event at the checkpoint may itself be the damaged one: reported the same way.
     if (err instanceof LedgerDamaged || err instanceof ChainBroken) return err.message;
     throw err;
-  } finally {
-    pdb.close();
   }
 }
 

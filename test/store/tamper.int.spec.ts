@@ -193,6 +193,18 @@ describe('a ledger changed outside cto-ledger', () => {
     expect(existsSync(join(l.dir, 'projections.lock'))).toBe(false);
   }, 60_000);
 
+  it('projections.db overwritten with garbage: commands stop before appending, naming the file and the rebuild', async () => {
+    const l = await ledger();
+    writeFileSync(join(l.dir, 'projections', 'projections.db'), 'certainly not sqlite '.repeat(200));
+    const before = l.count();
+    const deny = await l.run('deny', l.runIds[0]!, '--by', 'jp');
+    expect(deny.code).toBe(3);
+    expect(deny.err).toMatch(/the projections at .*projections\.db cannot be read .*`cto-ledger rebuild` rebuilds them/);
+    expect(l.count()).toBe(before);
+    expect((await l.run('rebuild')).code).toBe(0);
+    expect((await l.run('status', '--json')).code).toBe(0);
+  });
+
   it('init refuses a ledger.db that is no ledger (an empty file) and leaves it as it was', async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
