@@ -10,14 +10,20 @@ export type CliContext = {
   withLedger<T>(work: (ledger: Ledger) => Promise<T>, options?: { refresh?: boolean }): Promise<T>;
 };
 
-export function cliContext(output: Output, ledgerOption: () => string | undefined): CliContext {
-  const ledgerDir = () => ledgerOption() ?? process.env.CTO_LEDGER_DIR ?? DEFAULT_LEDGER_DIR;
+export function cliContext(output: Output, globals: () => { ledger?: string; readOnly?: boolean }): CliContext {
+  const ledgerDir = () => globals().ledger ?? process.env.CTO_LEDGER_DIR ?? DEFAULT_LEDGER_DIR;
   return {
     output,
     ledgerDir,
     async withLedger(work, options = {}) {
-      const ledger = openLedger(ledgerDir());
+      const ledger = openLedger(ledgerDir(), { readOnly: globals().readOnly });
       try {
+        if (ledger.readOnly) {
+          // An auditor's copy: read as it is; the projections are shown as last written, never refreshed.
+          const stale = await projectionsMatch(ledger);
+          if (stale && options.refresh !== false) output.err(`cto-ledger: warning: read-only ledger: ${stale}`);
+          return await work(ledger);
+        }
         if (options.refresh !== false) {
           // Projections folded from a log that lost or changed events: nothing more is done on top of
           // it until an operator has seen it (`health`) and rebuilt them from the log as it is.

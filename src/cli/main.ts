@@ -48,10 +48,11 @@ export function buildProgram(output: Output): Command {
   const program = new Command('cto-ledger')
     .description('Event-sourced audit ledger for governed delegation of coding work to automated agents')
     .option('--ledger <dir>', 'ledger directory (default: $CTO_LEDGER_DIR or ./.cto-ledger)')
+    .option('--read-only', 'open the ledger read-only (as for a dir that cannot be written): read commands only, nothing written under it')
     .exitOverride()
     .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
     .showHelpAfterError(false);
-  const ctx = cliContext(output, () => program.opts<{ ledger?: string }>().ledger);
+  const ctx = cliContext(output, () => program.opts<{ ledger?: string; readOnly?: boolean }>());
   registerAdminCommands(program, ctx);
   registerRunCommands(program, ctx);
   registerDemo(program, ctx);

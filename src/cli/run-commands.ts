@@ -8,17 +8,28 @@ import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
 import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
 import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
-import type { RunListEntry } from '../../projections/run-list.js';
+import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
-import { type foldRun, runStream } from '../domain/run.js';
+import { foldRun, runStream } from '../domain/run.js';
 import { BadInput, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
-import { ledgerPaths } from '../ledger/ledger.js';
+import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
 import { lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
+
+/** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
+async function foldRunList(ledger: Ledger): Promise<RunListEntry[]> {
+  const entries: RunListEntry[] = [];
+  for (const tail of await ledger.store.streamTails()) {
+    if (!tail.stream.startsWith('run-')) continue;
+    const runId = tail.stream.slice(4);
+    entries.push(listEntry(foldRun(runId, await ledger.store.readStream(tail.stream))));
+  }
+  return entries.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+}
 
 function networkText(network: 'none' | { allow: string[] } | null): string {
   return !network || network === 'none' ? 'none' : `only ${network.allow.join(', ')}`;
@@ -161,7 +172,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       if (runId) {
         const { state, harness } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
-          await materializeRunFiles(ledger, runId);
+          if (!ledger.readOnly) await materializeRunFiles(ledger, runId);
           // Only for a run still executing: is a harness on this machine still at it?
           const liveness = loaded.status === 'executing' ? executionLiveness(ledger.dir, runId) : null;
           return { state: loaded, harness: liveness === null ? null : HARNESS_STATE[liveness] };
@@ -185,8 +196,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         );
         return;
       }
-      await ctx.withLedger(async () => undefined); // brings the projections up to date
-      const entries = JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[];
+      // Brings the projections up to date and reads their list; a read-only ledger's list is folded
+      // from the log itself (nothing can be written, and what was written may be stale).
+      const folded = await ctx.withLedger(async (ledger) => (ledger.readOnly ? foldRunList(ledger) : null));
+      const entries = folded ?? (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
       if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId) }));

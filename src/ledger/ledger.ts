@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput } from '../errors.js';
@@ -11,6 +11,8 @@ import { PROJECTION_FILES } from '../../projections/runner.js';
 /** Everything a command handler may touch: the store, the config, a clock and the repo inspector. */
 export type Ledger = {
   dir: string;
+  /** Opened read-only (asked for, or the dir cannot be written): nothing is appended or written under it. */
+  readOnly: boolean;
   store: EventStore;
   configFile: string;
   config(): LedgerConfig;
@@ -23,6 +25,7 @@ export type Ledger = {
 
 export type LedgerOptions = {
   store?: EventStore;
+  readOnly?: boolean;
   now?: () => Date;
   inspectRepo?: (path: string) => Promise<RepoFacts>;
 };
@@ -56,14 +59,25 @@ export async function initLedger(dir: string): Promise<{ created: boolean; root:
   return { created, root: paths.root, restoredTriggers };
 }
 
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
   const paths = ledgerPaths(dir);
   if (!options.store && !existsSync(paths.root)) {
     throw new BadInput(`no ledger at ${paths.root} (run: cto-ledger init, or pass --ledger DIR)`);
   }
-  const store = options.store ?? openSqliteStore({ file: paths.db });
+  const readOnly = options.readOnly === true || (!options.store && !writable(paths.root));
+  const store = options.store ?? openSqliteStore({ file: paths.db, readOnly });
   return {
     dir: paths.root,
+    readOnly,
     store,
     configFile: paths.config,
     config: () => loadConfig(paths.config),

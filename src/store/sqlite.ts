@@ -40,6 +40,8 @@ export type SqliteStoreOptions = {
   pollMs?: number;
   /** SQLite page cache of this connection; a reader that scans the log once needs little. */
   cacheKiB?: number;
+  /** Opens the file read-only (an archived or mounted copy, an auditor's): appends are refused. */
+  readOnly?: boolean;
 };
 
 type Pending = {
@@ -54,11 +56,11 @@ type Row = { position: number; id: string; stream: string; version: number; type
 /** A page row as an array: cheaper to build than an object when a whole log is read. */
 type PageRow = [position: number, id: string, stream: string, version: number, type: string, body: string, hash: string];
 
-function openDatabase(file: string, create: boolean, cacheKiB?: number): Database.Database {
+function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly = false): Database.Database {
   if (!create && !existsSync(file)) throw new BadInput(`no ledger at ${file} (run: cto-ledger init)`);
   let db: Database.Database;
   try {
-    db = new Database(file, { fileMustExist: !create });
+    db = new Database(file, { fileMustExist: !create, readonly: readOnly && !create });
   } catch (err) {
     throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
   }
@@ -69,9 +71,11 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number): Databas
     const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'`).get();
     const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
     if (!hasMeta && (!create || tables.n > 0)) throw new BadInput(`${file} is not a cto-ledger ledger (no ledger schema in it)`);
-    db.pragma('journal_mode = WAL');
-    // FULL: an acknowledged append is on disk before its promise resolves, power loss included.
-    db.pragma('synchronous = FULL');
+    if (!readOnly) {
+      db.pragma('journal_mode = WAL');
+      // FULL: an acknowledged append is on disk before its promise resolves, power loss included.
+      db.pragma('synchronous = FULL');
+    }
     if (!hasMeta) {
       db.exec(SCHEMA);
       const put = db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`);
@@ -143,7 +147,7 @@ export function readLedgerMeta(store: EventStore): Record<string, string> {
 /** The embedded default store: one SQLite file, WAL, durable group commit, several processes at once. */
 export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db: Database.Database } {
   const { file, create = false, pollMs = 50 } = options;
-  const db = openDatabase(file, create, options.cacheKiB);
+  const db = openDatabase(file, create, options.cacheKiB, options.readOnly);
 
   const tailOf = db.prepare(`SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`);
   const byId = db.prepare(`SELECT position, stream, version, body FROM events WHERE id = ?`);
@@ -258,6 +262,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     append(stream, events, expected) {
       try {
         if (closed) throw new StoreUnavailable('store is closed');
+        if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
         if (unprotected.length > 0) {
           throw new LedgerDamaged(
             `${file} lost its append-only triggers (${unprotected.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,

@@ -10,6 +10,7 @@ import { newId } from '../../src/ledger/new-event.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { tempDir } from '../fixtures/tmp.js';
+import { snapshotTree } from '../fixtures/tree.js';
 
 // Someone with write access to ledger.db changes it behind cto-ledger's back (the triggers dropped
 // first). Each case names what a reader can find without outside anchors, and the commands that must
@@ -215,5 +216,35 @@ describe('a ledger changed outside cto-ledger', () => {
     expect(await main(['--ledger', dir, 'init'], { out: () => {}, err: (s) => (err += s) })).toBe(2);
     expect(err).toMatch('is not a cto-ledger ledger');
     expect(readFileSync(ledgerPaths(dir).db)).toHaveLength(0);
+  });
+});
+
+describe('a read-only ledger (an auditor\'s copy)', () => {
+  it('is read in full with --read-only, its list folded from the log, and nothing under it is written', async () => {
+    const l = await ledger();
+    const normal = JSON.parse((await l.run('status', '--json')).out) as { runs: unknown[] };
+    // One more run appended after the projections were last written: the copy's projections are stale.
+    const store = openSqliteStore({ file: ledgerPaths(l.dir).db });
+    const late = newId();
+    await store.append(`run-${late}`, [runEvent(late, 0, new Date())], 'no-stream');
+    await store.close();
+    // SQLite's coordination files aside (a reader creates them, empty, where it can), not a byte changes.
+    const before = snapshotTree(l.dir, /-(shm|wal)$/);
+    const list = await l.run('--read-only', 'status', '--json');
+    expect(list.code).toBe(0);
+    const runs = (JSON.parse(list.out) as { runs: Array<{ runId: string }> }).runs;
+    expect(runs.slice(0, 3)).toEqual(normal.runs);
+    expect(runs.map((r) => r.runId)).toContain(late);
+    for (const args of [['status', l.runIds[0]!, '--json'], ['events', '--json'], ['events', '--stream', l.runs[1]!], ['target', 'list'], ['backend', 'list']]) {
+      const r = await l.run('--read-only', ...args);
+      expect(r.code, args.join(' ')).toBe(0);
+    }
+    const health = await l.run('--read-only', 'health', '--json');
+    expect(health.code).toBe(0);
+    expect(JSON.parse(health.out)).toMatchObject({ ok: true, events: l.count() });
+    const deny = await l.run('--read-only', 'deny', l.runIds[0]!, '--by', 'jp');
+    expect(deny.code).toBe(3);
+    expect(deny.err).toMatch('is open read-only: this command appends, and nothing was appended');
+    expect(snapshotTree(l.dir, /-(shm|wal)$/)).toEqual(before);
   });
 });
