@@ -35,20 +35,46 @@ function networkText(network: 'none' | { allow: string[] } | null): string {
   return !network || network === 'none' ? 'none' : `only ${network.allow.join(', ')}`;
 }
 
+/** One line saying what an event records, for people reading `events` (every type: a new one must be added here). */
 function describeEvent(e: LedgerEvent): string {
   switch (e.type) {
+    case 'TargetAdmitted':
+      return `${e.data.targetId} at ${e.data.path}, head ${e.data.head.slice(0, 12)}, owner ${e.data.owner}, admitted by ${e.data.admittedBy} until ${e.data.expiresAt}`;
+    case 'TargetAdmissionRevoked':
+      return `${e.data.targetId} revoked by ${e.data.revokedBy}: ${e.data.reason}`;
+    case 'BackendEnabled':
+      return `${e.data.backendId} enabled by ${e.data.enabledBy} (config ${e.data.configDigest.slice(0, 12)})${e.data.note ? `: ${e.data.note}` : ''}`;
+    case 'BackendDisabled':
+      return `${e.data.backendId} disabled by ${e.data.disabledBy}${e.data.reason ? `: ${e.data.reason}` : ''}`;
+    case 'ContractAdmitted':
+      return `${JSON.stringify(e.data.contract.title)} (digest ${e.data.contractDigest.slice(0, 12)}, backend ${e.data.backend.id}, network ${networkText(e.data.backend.network ?? 'none')})`;
     case 'ApprovalRecorded':
-      return `${e.data.decision} by ${e.data.operator}, base ${e.data.baseCommit.slice(0, 12)}, until ${e.data.expiresAt}`;
+      return e.data.decision === 'approved'
+        ? `approved by ${e.data.operator}, base ${e.data.baseCommit.slice(0, 12)}, until ${e.data.expiresAt}`
+        : `denied by ${e.data.operator}${e.data.note ? `: ${e.data.note}` : ''}`;
     case 'CommandRefused':
     case 'ExecutionRefused':
       return `refused by gate ${e.data.gate}: ${e.data.detail}`;
+    case 'ExecutionStarted':
+      return `started by ${e.data.startedBy}: backend ${e.data.backendId} at ${e.data.baseCommit.slice(0, 12)}, isolation ${e.data.isolation}`;
+    case 'CaseExecuted': {
+      const exit = e.data.exit.timedOut ? 'timed out' : e.data.exit.signal ? `killed by ${e.data.exit.signal}` : `exit ${e.data.exit.code}`;
+      return `${e.data.status}${e.data.failedGate ? ` (gate ${e.data.failedGate})` : ''}: ${exit}, ${e.data.changedPaths.length} path(s) changed, isolation ${e.data.isolation}`;
+    }
+    case 'EvidenceDigested':
+      return `bundle ${e.data.bundleDigest.slice(0, 12)}: ${e.data.artifacts.length} artifact(s)`;
     case 'OutcomeRecorded':
       return `${e.data.decision} by ${e.data.operator}: ${e.data.reason}`;
-    case 'ContractAdmitted':
-      return `${e.data.contract.title} (digest ${e.data.contractDigest.slice(0, 12)}, backend ${e.data.backend.id}, network ${networkText(e.data.backend.network ?? 'none')})`;
-    default:
-      return '';
+    default: {
+      const unknown: never = e;
+      return String((unknown as { type: string }).type);
+    }
   }
+}
+
+/** Text for a terminal: control characters shown escaped, so a stored newline or escape sequence cannot forge a line. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const HARNESS_STATE = { alive: 'running', gone: 'gone', elsewhere: 'elsewhere', missing: 'unknown' } as const;
@@ -105,7 +131,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             ...(opts.digest ? { contractDigest: opts.digest } : {}),
           }),
         );
-        output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
+        output.out(opts.json ? json(event) : `run ${runId}: ${printable(describeEvent(event))}`);
       });
   }
 
@@ -158,7 +184,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         forgetDeadExecution(ledger.dir, runId);
         return recorded;
       });
-      output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
+      output.out(opts.json ? json(event) : `run ${runId}: ${printable(describeEvent(event))}`);
     });
 
   program
@@ -228,7 +254,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             output.out(
               opts.json
                 ? JSON.stringify(r.position === null ? r.event : { position: r.position, ...r.event })
-                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
+                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${printable(describeEvent(r.event))}`,
             );
           if (opts.stream) {
             const events = await ledger.store.readStream(opts.stream);

@@ -134,6 +134,26 @@ describe('the CLI, as a user runs it', () => {
     expect(r.stdout.trim()).toBe('exit 0');
   });
 
+  it('prints one line per event, each saying what it records, control characters escaped', async () => {
+    // A ledger written before the CLI refused control characters (or by another writer of the store).
+    const old = join(tmp.dir, 'old');
+    await initLedger(old);
+    const store = openSqliteStore({ file: ledgerPaths(old).db });
+    const forged = sampleEvent(1);
+    Object.assign(forged.data, { reason: 'x\n99\tbackend-b@9\tBackendEnabled\tnow\tb enabled by boss\u001b[2J' });
+    await store.append('backend-b', [sampleEvent(0), forged], 'any');
+    await store.close();
+    const r = cli(['--ledger', old, 'events']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('x\\u000a99\\u0009backend-b@9');
+    expect(lines[1]).toContain('\\u001b[2J');
+    // Every line of the demo's whole route says what its event records.
+    const described = run('events').stdout.trimEnd().split('\n').map((l) => l.split('\t')[4]);
+    expect(described.every((d) => d && d.length > 5)).toBe(true);
+  });
+
   it('exits 2 for a ledger that is not one, or was written by a newer schema; 3 for a broken chain', () => {
     const fake = join(tmp.dir, 'fake');
     mkdirSync(fake);
