@@ -217,8 +217,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}` : 'none'}`,
             `refused     ${run.lastRefusal ? `gate ${run.lastRefusal.gate} (${run.lastRefusal.command}): ${run.lastRefusal.detail}` : '-'}`,
             `outcome     ${run.outcome ? `${run.outcome.decision} by ${run.outcome.operator}: ${run.outcome.reason}` : run.outcomeDeadline ? `due by ${run.outcomeDeadline}` : '-'}`,
-            `replay      ${Object.entries(run.replay).filter(([k]) => k !== 'dir').map(([, v]) => v).join('\n            ')}`,
-          ].join('\n'),
+            ...Object.entries(run.replay).filter(([k]) => k !== 'dir').map(([, v], i) => `${i === 0 ? 'replay' : ''}`.padEnd(12) + v),
+          ]
+            .map(printable)
+            .join('\n'),
         );
         return;
       }
@@ -233,7 +235,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       output.out(
         table([
           ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
-          ...entries.map((e) => [e.runId, e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', e.title ?? '-']),
+          ...entries.map((e) => [e.runId, e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', printable(e.title ?? '-')]),
         ]),
       );
       if (overdue.length) output.out(`\npast their outcome deadline (cto-ledger sweep closes them): ${overdue.map((e) => e.runId).join(', ')}`);
