@@ -49,10 +49,11 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
 /** Loads a run's state, or fails with bad input naming the unknown run id. */
 export async function loadRun(ledger: Ledger, runId: string): Promise<RunState> {
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(runId)) throw new BadInput(`${JSON.stringify(runId)} is not a run id (a ULID)`);
-  const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
   // Each event checks its predecessor, but nothing in a chain marks its end: a stream cut short
-  // reads as a shorter valid one. The projections remember how far they folded it.
+  // reads as a shorter valid one. The projections remember how far they folded it. Read first: a
+  // writer in another process may append and fold between the two reads, never unfold.
   const folded = ledger.foldedRun?.(runId);
+  const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
   if (folded && (folded.version > run.version || (folded.version === run.version && folded.lastHash !== run.lastHash))) {
     throw new LedgerDamaged(
       `run ${runId}: the ledger holds it up to version ${run.version}, but the projections folded it to version ${folded.version}${folded.version === run.version ? ' with another last event' : ''}: its events were removed or rewritten outside cto-ledger`,

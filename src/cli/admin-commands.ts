@@ -169,28 +169,32 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
         .withLedger(
           async (ledger) => {
             const meta = readLedgerMeta(ledger.store);
-            const tails = await ledger.store.streamTails();
-            const broken: string[] = [];
-            let events = 0;
-            for (const t of tails) {
-              try {
-                const stream = await ledger.store.readStream(t.stream);
-                events += stream.length;
-                if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
-              } catch (err) {
-                broken.push((err as Error).message);
+            // The projections' checkpoint first: a writer may append and fold after, never before.
+            const projections = await projectionsMatch(ledger);
+            // Then every other read against one state of the log, so appends made meanwhile by other
+            // processes (a ledger in use) can never look like a gap or a moved tail.
+            const { tails, broken, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
+              const tails = await ledger.store.streamTails();
+              const broken: string[] = [];
+              let events = 0;
+              for (const t of tails) {
+                try {
+                  const stream = await ledger.store.readStream(t.stream);
+                  events += stream.length;
+                  if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
+                } catch (err) {
+                  broken.push((err as Error).message);
+                }
               }
-            }
-            const lastPosition = await ledger.store.lastPosition();
+              return { tails, broken, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
+            });
             const problems = [...broken];
             // Every stream read whole: their events add up to the log's length, or some were removed.
             if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {
               problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger`);
             }
-            const file = inspectStoreFile(ledger.store);
             if (file?.missingTriggers.length) problems.push(`append-only triggers removed: ${file.missingTriggers.join(', ')}`);
             if (file?.integrity.length) problems.push(`SQLite integrity check: ${file.integrity.slice(0, 3).join('; ')}`);
-            const projections = await projectionsMatch(ledger);
             if (projections) problems.push(projections);
             const backends = await backendStatuses(ledger);
             return {

@@ -31,7 +31,14 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
           if (damage) throw new LedgerDamaged(damage);
         }
         const before = await ledger.store.lastPosition();
-        const result = await work(ledger);
+        let result: Awaited<ReturnType<typeof work>>;
+        try {
+          result = await work(ledger);
+        } catch (err) {
+          // A gate's refusal is appended before it is reported: the projections (and Hermes) show it too.
+          if (options.refresh !== false && (await ledger.store.lastPosition()) !== before) await refreshProjections(ledger).catch(() => undefined);
+          throw err;
+        }
         if (options.refresh === false) return result;
         try {
           await refreshProjections(ledger);

@@ -245,10 +245,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .command('events')
     .description('the events of one stream (chain-checked) or of the whole log in global order')
     .option('--stream <stream>', 'one stream, e.g. run-<id> or target-<id>')
-    .option('--after <position>', 'global position to start after', '0')
+    .option('--after <position>', 'global position to start after (the whole log only)')
     .option('--json', 'one JSON object per line')
-    .action(async (opts: { stream?: string; after: string; json?: boolean }) => {
-      const after = Number(opts.after);
+    .action(async (opts: { stream?: string; after?: string; json?: boolean }) => {
+      if (opts.stream !== undefined && opts.after !== undefined) throw new BadInput('--after reads the whole log from a position; a --stream is read whole, from version 0');
+      const after = Number(opts.after ?? '0');
       if (!Number.isInteger(after) || after < 0) throw new BadInput(`--after must be a position (a whole number), got ${opts.after}`);
       await ctx.withLedger(
         async (ledger) => {

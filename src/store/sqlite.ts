@@ -324,6 +324,15 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     async streamTails() {
       return tails.all() as Array<{ stream: string; version: number; hash: string }>;
     },
+    async inSnapshot(work) {
+      // BEGIN is deferred: the first read takes the snapshot, and every read until COMMIT sees it.
+      db.exec('BEGIN');
+      try {
+        return await work();
+      } finally {
+        db.exec('COMMIT');
+      }
+    },
     async close() {
       if (closed) return;
       if (scheduled) flush();

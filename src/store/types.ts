@@ -63,5 +63,11 @@ export interface EventStore {
   lastPosition(): Promise<number>;
   /** Names of all streams with their last version and hash (health checks every tail). */
   streamTails(): Promise<Array<{ stream: string; version: number; hash: string }>>;
+  /**
+   * Runs `work`'s reads against one state of the log, whatever other writers append meanwhile (SQLite:
+   * one read transaction on a WAL snapshot; a server store reads up to one position). For checks that
+   * compare several reads, as `health` does. No append may be made inside.
+   */
+  inSnapshot<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,14 @@ describe('the CLI, as a user runs it', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^cto-ledger: refused by gate evidence-missing: /);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // The refusal is on the ledger, and the projections Hermes reads show it at once.
+    const list = JSON.parse(readFileSync(join(L, 'projections', 'runs.json'), 'utf8')) as Array<{ runId: string; lastRefusalGate: string | null }>;
+    expect(list.find((e) => e.runId === runId)?.lastRefusalGate).toBe('evidence-missing');
+    const out = join(tmp.dir, 'replayed');
+    expect(run('replay', runId, '--out', out).code).toBe(0);
+    for (const file of ['run.json', 'events.normalized.jsonl', 'trace.jsonl']) {
+      expect(readFileSync(join(out, file), 'utf8')).toBe(readFileSync(join(L, 'projections', 'runs', runId, file), 'utf8'));
+    }
   });
 
   it('exits 2 with one line naming what and where for bad input, and appends nothing', () => {
@@ -101,6 +109,7 @@ describe('the CLI, as a user runs it', () => {
       [['target', 'admit', contract('plain-file', 'x'), '--owner', 'jp'], /plain-file: a file, not a repository directory/],
       [['replay', runId, '--out', contract('out-file', 'x')], /out-file: .*(exists|a file where a directory is needed)/],
       [['status', ''], /the run id is empty/],
+      [['events', '--stream', `run-${runId}`, '--after', '2'], /--after reads the whole log from a position/],
       [['replay', runId, '--out', ''], /--out must not be empty/],
       [['backend', 'disable', 'demoo'], /backend demoo is not declared in config\.yaml and was never on this ledger/],
     ];

@@ -11,6 +11,7 @@ import { openSqliteStore } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { tempDir } from '../fixtures/tmp.js';
 import { snapshotTree } from '../fixtures/tree.js';
+import { lineChild, STORE_CHILD } from '../fixtures/child.js';
 
 // Someone with write access to ledger.db changes it behind cto-ledger's back (the triggers dropped
 // first). Each case names what a reader can find without outside anchors, and the commands that must
@@ -247,4 +248,20 @@ describe('a read-only ledger (an auditor\'s copy)', () => {
     expect(deny.err).toMatch('is open read-only: this command appends, and nothing was appended');
     expect(snapshotTree(l.dir, /-(shm|wal)$/)).toEqual(before);
   });
+});
+
+describe('a ledger in use', () => {
+  it('health finds nothing wrong while another process appends (one snapshot for every read it compares)', async () => {
+    const l = await ledger();
+    const writer = lineChild([STORE_CHILD, 'burst', ledgerPaths(l.dir).db, 'backend-load', '100000']);
+    cleanups.push(() => writer.child.kill('SIGKILL'));
+    await writer.next();
+    const reports: Array<{ code: number; problems: string[] }> = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await l.run('health', '--json');
+      reports.push({ code: r.code, problems: (JSON.parse(r.out) as { problems: string[] }).problems });
+    }
+    expect(writer.child.exitCode).toBeNull(); // still appending throughout
+    expect(reports).toEqual(reports.map(() => ({ code: 0, problems: [] })));
+  }, 60_000);
 });
