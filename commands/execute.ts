@@ -31,6 +31,14 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   if (approval.contractDigest !== run.contractDigest) return refuse('approval-mismatch', 'the approval binds another contract digest');
   const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
   if (!admission.ok) return refuse(admission.gate, admission.detail);
+  // A revocation voids the approvals given before it: admitting the target again does not revive them.
+  const revokedAt = facts.target.lastRevokedAt;
+  if (revokedAt && Date.parse(revokedAt) >= Date.parse(approval.recordedAt)) {
+    return refuse(
+      'target-admission-stale',
+      `the approval (${approval.recordedAt}) predates the revocation of target ${facts.target.targetId} (${revokedAt}); it was admitted again since: approve again`,
+    );
+  }
   if (facts.repo!.head !== approval.baseCommit) {
     return refuse('approval-mismatch', `the target is at ${facts.repo!.head}, the approval binds ${approval.baseCommit}`);
   }

@@ -1,4 +1,5 @@
 import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import { checkAdmission, foldTarget, targetStream, type AdmissionCheck } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import { verifyArtifacts, type EvidenceCheck } from '../src/evidence/verify.js';
 import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
@@ -8,8 +9,8 @@ import { runCommand } from './runner.js';
 
 export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
 
-/** Facts for an acceptance: the artifacts re-hashed now, and the target's HEAD now. */
-export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null };
+/** Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, and its admission now. */
+export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck };
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
   if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
@@ -22,6 +23,8 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (!run.execution) return refuse('evidence-missing', `run ${cmd.runId} has not been executed: there is no evidence to accept`);
     if (!run.evidence || !facts.evidence) return refuse('evidence-missing', `run ${cmd.runId} has no digested evidence`);
     if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
+    // A change is not accepted into a repository whose admission was revoked (or lapsed) since.
+    if (facts.admission && !facts.admission.ok) return refuse(facts.admission.gate, facts.admission.detail);
     if (facts.targetHead !== run.execution.baseCommit) {
       return refuse('evidence-stale', `the target moved from ${run.execution.baseCommit} to ${facts.targetHead ?? 'nowhere'} since the evidence was made`);
     }
@@ -38,7 +41,8 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
   if (cmd.decision === 'accepted' && run.evidence) {
     const evidence = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
-    facts = { evidence, targetHead };
+    const admission = checkAdmission(foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!))), ledger.now());
+    facts = { evidence, targetHead, admission };
   }
   const { appended } = await runCommand(ledger, {
     command: 'outcome',

@@ -7,15 +7,17 @@ export type TargetState = {
   version: number;
   admission: (EventData<'TargetAdmitted'> & { eventId: string; hash: string; recordedAt: string }) | null;
   revocation: (EventData<'TargetAdmissionRevoked'> & { recordedAt: string }) | null;
+  /** When it was last revoked, kept across later admissions: approvals given before it are void. */
+  lastRevokedAt: string | null;
 };
 
 export function foldTarget(targetId: string, events: readonly LedgerEvent[]): TargetState {
-  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null };
+  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null, lastRevokedAt: null };
   for (const event of events) {
     if (event.type === 'TargetAdmitted') {
       state = { ...state, status: 'admitted', admission: { ...event.data, eventId: event.id, hash: event.hash, recordedAt: event.recordedAt }, revocation: null };
     } else if (event.type === 'TargetAdmissionRevoked') {
-      state = { ...state, status: 'revoked', revocation: { ...event.data, recordedAt: event.recordedAt } };
+      state = { ...state, status: 'revoked', revocation: { ...event.data, recordedAt: event.recordedAt }, lastRevokedAt: event.recordedAt };
     }
     state = { ...state, version: event.version };
   }

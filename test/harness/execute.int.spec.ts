@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { admitTarget } from '../../commands/admit-target.js';
 import { recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
 import { revokeTarget } from '../../commands/revoke-target.js';
@@ -104,6 +105,22 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
       expect(noWorktrees(w)).toBe(true);
     });
   }
+
+  it('target-admission-stale: an approval given before a revocation does not survive the target being admitted again', async () => {
+    const w = await world();
+    await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'handed over' });
+    w.advance(1_000);
+    await admitTarget(w.ledger, { path: w.repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+    const err = await w.execute().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Refused);
+    expect(err).toMatchObject({ gate: 'target-admission-stale' });
+    expect((err as Refused).detail).toMatch(/predates the revocation .* approve again/);
+    expect(noWorktrees(w)).toBe(true);
+    // Approved again under the new admission, it runs.
+    w.advance(1_000);
+    await recordApproval(w.ledger, { runId: w.runId, decision: 'approved', operator: 'jp', expiresInHours: 1, note: '' });
+    expect((await w.execute()).failedGate).toBeNull();
+  });
 
   it('target-admission-missing: a run whose target has no admission on the ledger (decided from the facts)', async () => {
     // No command can make such a run (admitting a contract needs the admission), so the decider is
@@ -341,6 +358,15 @@ describe('execute: a harness killed mid-run', () => {
 });
 
 describe('outcome after execution', () => {
+  it('target-admission-stale: no change is accepted into a target revoked since; rejecting it still closes the run', async () => {
+    const w = await world();
+    await w.execute();
+    await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'handed over' });
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('target-admission-stale');
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'target handed over' });
+    expect((await w.state()).status).toBe('rejected');
+  });
+
   it('evidence-stale when an artifact no longer hashes, or the target moved', async () => {
     const w = await world();
     await w.execute();
