@@ -20,7 +20,9 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (run.execution?.status === 'failed-closed') {
       return refuse(run.execution.failedGate ?? 'evidence-missing', `run ${cmd.runId} failed closed; it can only be rejected`);
     }
-    if (!run.execution) return refuse('evidence-missing', `run ${cmd.runId} has not been executed: there is no evidence to accept`);
+    if (!run.execution) {
+      return refuse('evidence-missing', run.started ? `run ${cmd.runId} is still executing: there is no evidence yet` : `run ${cmd.runId} has not been executed: there is no evidence to accept`);
+    }
     if (!run.evidence || !facts.evidence) return refuse('evidence-missing', `run ${cmd.runId} has no digested evidence`);
     if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
     // A change is not accepted into a repository whose admission was revoked (or lapsed) since.

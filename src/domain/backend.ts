@@ -36,7 +36,12 @@ export function backendEligibility(
   if (!declared) return { ok: false, detail: `backend ${backendId} is not declared in config.yaml` };
   if (!declared.enabled) return { ok: false, detail: `backend ${backendId} is switched off in config.yaml (enabled: false)` };
   if (!activation.enabled) {
-    return { ok: false, detail: `backend ${backendId} is not enabled on the ledger (runtime default activation is false; run: cto-ledger backend enable ${backendId})` };
+    return {
+      ok: false,
+      detail: activation.changedBy
+        ? `backend ${backendId} was disabled on the ledger by ${activation.changedBy} at ${activation.changedAt} (run: cto-ledger backend enable ${backendId})`
+        : `backend ${backendId} is not enabled on the ledger (runtime default activation is false; run: cto-ledger backend enable ${backendId})`,
+    };
   }
   if (activation.configDigest !== configDigest) {
     return { ok: false, detail: `backend ${backendId}'s config.yaml entry changed since it was enabled; enable it again to activate the new entry` };

@@ -128,6 +128,8 @@ function applyEvent(next: RunState, state: RunState, event: LedgerEvent): void {
     case 'OutcomeRecorded':
       next.status = event.data.decision === 'accepted' ? 'accepted' : 'rejected';
       next.outcome = Object.assign({}, event.data, { recordedAt: event.recordedAt });
+      // Closed by a gate (sweep: outcome-missing): the list shows it as the run's last refusal.
+      if (event.data.gate) next.lastRefusal = { gate: event.data.gate, detail: event.data.reason, command: 'sweep', at: event.recordedAt };
       return;
     default:
       return;

@@ -389,6 +389,8 @@ describe('outcome after execution', () => {
     w.advance(25 * 3_600_000);
     expect(await sweep(w.ledger)).toEqual([w.runId]);
     expect((await w.state()).outcome).toMatchObject({ decision: 'rejected', gate: 'outcome-missing' });
+    // The list names the gate that closed it.
+    expect((await w.state()).lastRefusal).toMatchObject({ gate: 'outcome-missing', command: 'sweep' });
     expect(await sweep(w.ledger)).toEqual([]);
   });
 });
