@@ -12,7 +12,7 @@ import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
-import { lineOfText, operatorName, positiveNumber } from './options.js';
+import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
 
 function slug(text: string): string {
@@ -55,7 +55,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('create a ledger (SQLite store and config template) in the ledger directory')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const result = await initLedger(ctx.ledgerDir());
+      const result = await initLedger(dirToMake('--ledger')(ctx.ledgerDir()));
       if (opts.json) output.out(json(result));
       else output.out(`${result.created ? 'created' : 'already a ledger:'} ${result.root}`);
       if (result.restoredTriggers.length > 0) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { CliContext } from './context.js';
+import { dirToMake } from './options.js';
 import { demoContract, makeDemoRepo, writeDemoBackends } from './demo-fixture.js';
 
 type Step = { say: string; argv: string[]; expect: number };
@@ -12,7 +13,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description('run the governed route end to end on a throwaway repository and ledger')
-    .option('--dir <dir>', 'where to build the demo (default: a new temp dir, kept for you to inspect)')
+    .option('--dir <dir>', 'where to build the demo (default: a new temp dir, kept for you to inspect)', dirToMake('--dir'))
     .action(async (opts: { dir?: string }) => {
       const { main } = await import('./main.js');
       const out = ctx.output;

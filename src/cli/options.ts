@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { BadInput } from '../errors.js';
 
 // Option parsers: a bad value is refused here, naming the option, before anything is read or
@@ -32,4 +33,16 @@ export function operatorName(by: string | undefined): string {
   const fromEnv = process.env.CTO_OPERATOR;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return lineOfText('CTO_OPERATOR')(fromEnv);
   return lineOfText('the login name')(userInfo().username);
+}
+
+/**
+ * A directory the command creates: refused under /proc and /sys, where Node 20's recursive mkdir
+ * spins forever instead of failing.
+ */
+export function dirToMake(name: string) {
+  return (value: string): string => {
+    lineOfText(name)(value);
+    if (/^\/(proc|sys)(\/|$)/.test(resolve(value))) throw new BadInput(`${name} ${value} is on a kernel file system (/proc, /sys): no directory can be made there`);
+    return value;
+  };
 }

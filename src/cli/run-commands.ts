@@ -17,7 +17,7 @@ import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
-import { lineOfText, operatorName, positiveNumber } from './options.js';
+import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
 
 /** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
@@ -274,7 +274,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
   program
     .command('replay <run>')
     .description("rebuild one run's projection files (run.json, events.normalized.jsonl, trace.jsonl) from its stream")
-    .requiredOption('--out <dir>', 'where to write them', lineOfText('--out'))
+    .requiredOption('--out <dir>', 'where to write them', dirToMake('--out'))
     .option('--json', 'machine-readable output')
     .action(async (runId: string, opts: { out: string; json?: boolean }) => {
       const events = await ctx.withLedger(

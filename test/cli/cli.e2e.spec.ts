@@ -111,6 +111,7 @@ describe('the CLI, as a user runs it', () => {
       [['status', ''], /the run id is empty/],
       [['events', '--stream', `run-${runId}`, '--after', '2'], /--after reads the whole log from a position/],
       [['replay', runId, '--out', ''], /--out must not be empty/],
+      [['replay', runId, '--out', '/proc/x'], /--out \/proc\/x is on a kernel file system/],
       [['backend', 'disable', 'demoo'], /backend demoo is not declared in config\.yaml and was never on this ledger/],
     ];
     for (const [args, message] of cases) {
