@@ -230,12 +230,14 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       const entries = folded ?? (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
-      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId) }));
+      // The projections are folds of the log, the same whatever the hour; lapsed approvals are told here.
+      const lapsed = new Set(entries.filter((e) => e.status === 'approved' && e.approvalExpiresAt && Date.parse(e.approvalExpiresAt) <= now).map((e) => e.runId));
+      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed] }));
       if (entries.length === 0) return output.out('no runs');
       output.out(
         table([
           ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
-          ...entries.map((e) => [e.runId, e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', printable(e.title ?? '-')]),
+          ...entries.map((e) => [e.runId, lapsed.has(e.runId) ? `${e.status} (expired)` : e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', printable(e.title ?? '-')]),
         ]),
       );
       if (overdue.length) output.out(`\npast their outcome deadline (cto-ledger sweep closes them): ${overdue.map((e) => e.runId).join(', ')}`);

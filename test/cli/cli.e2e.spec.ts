@@ -144,6 +144,15 @@ describe('the CLI, as a user runs it', () => {
     expect(r.stdout.trim()).toBe('exit 0');
   });
 
+  it("status tells an approval that lapsed (the projections are the same whatever the hour)", async () => {
+    const admitted = run('contract', 'admit', contract('lapse.yaml', contractYaml()), '--json');
+    const lapsing = JSON.parse(admitted.stdout).runId as string;
+    expect(run('approve', lapsing, '--expires-hours', '0.0003').code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(JSON.parse(run('status', '--json').stdout).approvalExpired).toEqual([lapsing]);
+    expect(run('status').stdout).toMatch(new RegExp(`${lapsing}\\s+approved \\(expired\\)`));
+  });
+
   it('prints one line per event, each saying what it records, control characters escaped', async () => {
     // A ledger written before the CLI refused control characters (or by another writer of the store).
     const old = join(tmp.dir, 'old');
