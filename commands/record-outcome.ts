@@ -10,7 +10,7 @@ import { runCommand } from './runner.js';
 export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
 
 /** Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, and its admission now. */
-export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck };
+export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; lastRevokedAt?: string | null };
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
   if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
@@ -27,6 +27,11 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
     // A change is not accepted into a repository whose admission was revoked (or lapsed) since.
     if (facts.admission && !facts.admission.ok) return refuse(facts.admission.gate, facts.admission.detail);
+    // Nor when it was revoked since the execution started, even if admitted again after.
+    const startedAt = run.started?.at ?? run.execution.startedAt;
+    if (facts.lastRevokedAt && Date.parse(facts.lastRevokedAt) >= Date.parse(startedAt)) {
+      return refuse('target-admission-stale', `target ${run.targetId} was revoked at ${facts.lastRevokedAt}, after this run started executing (${startedAt}); its change can only be rejected`);
+    }
     if (facts.targetHead !== run.execution.baseCommit) {
       return refuse('evidence-stale', `the target moved from ${run.execution.baseCommit} to ${facts.targetHead ?? 'nowhere'} since the evidence was made`);
     }
@@ -43,8 +48,8 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
   if (cmd.decision === 'accepted' && run.evidence) {
     const evidence = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
-    const admission = checkAdmission(foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!))), ledger.now());
-    facts = { evidence, targetHead, admission };
+    const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
+    facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), lastRevokedAt: target.lastRevokedAt };
   }
   const { appended } = await runCommand(ledger, {
     command: 'outcome',

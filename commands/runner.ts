@@ -1,4 +1,4 @@
-import { BadInput, Conflict, Refused } from '../src/errors.js';
+import { BadInput, Conflict, Refused, StoreUnavailable } from '../src/errors.js';
 import type { Actor, LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { newEvent } from '../src/ledger/new-event.js';
@@ -17,11 +17,13 @@ export type CommandSpec = {
   recordRefusal?: 'CommandRefused' | 'ExecutionRefused';
 };
 
+const CONFLICT_RETRIES = 8;
+
 export type CommandResult = { appended: LedgerEvent[]; result: AppendResult | null };
 
 /**
  * The one runner every command goes through: read the stream, decide, append with the version read
- * as the expected version; on a conflict (someone appended meanwhile) decide again once.
+ * as the expected version; on a conflict (someone appended meanwhile) decide again.
  */
 export async function runCommand(ledger: Ledger, spec: CommandSpec): Promise<CommandResult> {
   for (let attempt = 0; ; attempt++) {
@@ -51,7 +53,13 @@ export async function runCommand(ledger: Ledger, spec: CommandSpec): Promise<Com
       const appended = result.duplicate ? (await ledger.store.readStream(spec.stream)).slice(-drafts.length) : result.events;
       return { appended, result };
     } catch (err) {
-      if (err instanceof Conflict && attempt === 0) continue;
+      // Decided again on the stream as it now is; many writers on one stream (a burst of scripts) may
+      // each lose a few races, so a few tries, spread out a little so they do not collide again.
+      if (err instanceof Conflict && attempt < CONFLICT_RETRIES) {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
+        continue;
+      }
+      if (err instanceof Conflict) throw new StoreUnavailable(`${spec.command}: ${err.message}, after ${CONFLICT_RETRIES + 1} tries against other writers of the stream; nothing was appended, try again`);
       throw err;
     }
   }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { readableCopy } from '../src/store/readable-copy.js';
 import { initialRunState, type RunState } from '../src/domain/run.js';
 import type { RunListEntry } from './run-list.js';
 
@@ -84,13 +85,15 @@ export type ProjectionDb = ReturnType<typeof openProjectionDb>;
 /** Reads the projection file without the projection lock or any change to it; null when absent or of another layout. */
 function readOnly<T>(file: string, read: (db: Database.Database) => T): T | null {
   if (!existsSync(file)) return null;
+  const copy = readableCopy(file);
   let db: Database.Database | null = null;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new Database(copy?.file ?? file, { readonly: true, fileMustExist: true });
     if (db.pragma('user_version', { simple: true }) !== PROJECTION_LAYOUT) return null;
     return read(db);
   } finally {
     db?.close();
+    copy?.remove();
   }
 }
 

@@ -148,7 +148,7 @@ export async function checkCheckpoint(store: EventStore, { position, hash }: Che
   throw new LedgerDamaged(
     found?.position === position
       ? `the projections were folded up to position ${position}, but the event there is not the one they folded (hash ${hash?.slice(0, 16)}, now ${found.event.hash.slice(0, 16)}): the ledger was replaced or rewritten; run \`cto-ledger rebuild\` to fold it as it is now, and find out what happened to it`
-      : `the projections were folded up to position ${position}, but the log ends at ${last}: the ledger lost acknowledged events (a truncated or restored file); run \`cto-ledger rebuild\` to fold it as it is now, and find out what happened to it`,
+      : `the projections were folded up to position ${position}, but the log ends at ${last}: the ledger lost acknowledged events (a truncated or restored file, or a copy of ledger.db taken while in use without its -wal); run \`cto-ledger rebuild\` to fold it as it is now, and find out what happened to it`,
   );
 }
 

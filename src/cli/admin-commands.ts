@@ -55,6 +55,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('create a ledger (SQLite store and config template) in the ledger directory')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
+      if (program.opts<{ readOnly?: boolean }>().readOnly) throw new StoreUnavailable('--read-only: init writes the ledger; nothing was written');
       const result = await initLedger(dirToMake('--ledger')(ctx.ledgerDir()));
       if (opts.json) output.out(json(result));
       else output.out(`${result.created ? 'created' : 'already a ledger:'} ${result.root}`);
@@ -242,13 +243,15 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       let last = 0;
       const started = performance.now();
       const result = await ctx.withLedger(
-        (ledger) =>
-          rebuildAllProjections(ledger, (done) => {
+        (ledger) => {
+          if (ledger.readOnly) throw new StoreUnavailable(`${ledger.dir} is open read-only: rebuild writes the projections; nothing was written`);
+          return rebuildAllProjections(ledger, (done) => {
             if (!opts.json && done - last >= 50_000) {
               output.err(`rebuilt ${done} events...`);
               last = done;
             }
-          }),
+          });
+        },
         { refresh: false },
       );
       const seconds = Math.round(performance.now() - started) / 1000;

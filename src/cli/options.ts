@@ -21,7 +21,7 @@ export function positiveNumber(name: string, max: number) {
 /** One line of text for the ledger: no control characters; not blank unless `allowEmpty`. */
 export function lineOfText(name: string, options: { allowEmpty?: boolean } = {}) {
   return (value: string): string => {
-    if (!options.allowEmpty && value.trim() === '') throw new BadInput(`${name} must not be empty`);
+    if (value.trim() === '' && !(options.allowEmpty && value === '')) throw new BadInput(`${name} must not be ${value === '' ? 'empty' : 'blank'}`);
     if (CONTROL.test(value)) throw new BadInput(`${name} must be one line of text without control characters, got ${JSON.stringify(value)}`);
     return value;
   };

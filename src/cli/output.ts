@@ -10,8 +10,14 @@ export function json(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
 
-/** A plain aligned table; the first row is the header. */
-export function table(rows: string[][]): string {
+/** Text for a terminal: control characters shown escaped, so a stored newline or escape sequence cannot forge a line. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A plain aligned table; the first row is the header. Cells are shown printable (stored text may hold anything). */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 }

@@ -18,7 +18,7 @@ import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
 import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
-import { json, table } from './output.js';
+import { json, printable, table } from './output.js';
 
 /** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
 async function foldRunList(ledger: Ledger): Promise<RunListEntry[]> {
@@ -72,10 +72,6 @@ function describeEvent(e: LedgerEvent): string {
   }
 }
 
-/** Text for a terminal: control characters shown escaped, so a stored newline or escape sequence cannot forge a line. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 const HARNESS_STATE = { alive: 'running', gone: 'gone', elsewhere: 'elsewhere', missing: 'unknown' } as const;
 const HARNESS_TEXT: Record<string, string> = {
@@ -237,7 +233,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       output.out(
         table([
           ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
-          ...entries.map((e) => [e.runId, lapsed.has(e.runId) ? `${e.status} (expired)` : e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', printable(e.title ?? '-')]),
+          ...entries.map((e) => [e.runId, lapsed.has(e.runId) ? `${e.status} (expired)` : e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', e.title ?? '-']),
         ]),
       );
       if (overdue.length) output.out(`\npast their outcome deadline (cto-ledger sweep closes them): ${overdue.map((e) => e.runId).join(', ')}`);

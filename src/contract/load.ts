@@ -75,8 +75,8 @@ function readContractText(file: string): string {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : code === 'EACCES' ? 'not readable (permission denied)' : (err as Error).message;
     throw new BadInput(`contract-invalid: ${file}: ${why}`);
   }
-  // A byte order mark (as some Windows editors write) is not part of the text.
-  return text.startsWith('\uFEFF') ? text.slice(1) : text;
+  // A byte order mark and CRLF line ends (as some Windows editors write) are not part of the text.
+  return (text.startsWith('\uFEFF') ? text.slice(1) : text).replace(/\r\n/g, '\n');
 }
 
 /**

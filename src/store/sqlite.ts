@@ -6,6 +6,7 @@ import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type Re
 import { checkExpected, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { checkPartition, streamPartitionSql, type Partition } from './partition.js';
+import { readableCopy } from './readable-copy.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -147,7 +148,14 @@ export function readLedgerMeta(store: EventStore): Record<string, string> {
 /** The embedded default store: one SQLite file, WAL, durable group commit, several processes at once. */
 export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db: Database.Database } {
   const { file, create = false, pollMs = 50 } = options;
-  const db = openDatabase(file, create, options.cacheKiB, options.readOnly);
+  const copy = options.readOnly && !create ? readableCopy(file) : null;
+  let db: Database.Database;
+  try {
+    db = openDatabase(copy?.file ?? file, create, options.cacheKiB, options.readOnly);
+  } catch (err) {
+    copy?.remove();
+    throw err;
+  }
 
   const tailOf = db.prepare(`SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`);
   const byId = db.prepare(`SELECT position, stream, version, body FROM events WHERE id = ?`);
@@ -339,6 +347,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       closed = true;
       changed.notify();
       db.close();
+      copy?.remove();
     },
   };
 }

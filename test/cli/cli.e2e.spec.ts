@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { CLI, cli } from '../fixtures/cli.js';
 import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
 import { makeTargetRepo } from '../fixtures/repos.js';
@@ -99,7 +99,8 @@ describe('the CLI, as a user runs it', () => {
       // What reaches the ledger stays there and is printed back: no blanks, no control characters.
       [['deny', runId, '--by', ''], /--by must not be empty/],
       [['deny', runId, '--by', 'jp\n99\tforged'], /--by must be one line of text without control characters/],
-      [['outcome', runId, '--reject', '--reason', ' '], /--reason must not be empty/],
+      [['outcome', runId, '--reject', '--reason', ' '], /--reason must not be blank/],
+      [['deny', runId, '--note', '  '], /--note must not be blank/],
       [['target', 'admit', repo.path, '--owner', '\u001b[31mroot'], /--owner must be one line of text without control characters/],
       [['contract', 'admit', contract('ansi.yaml', contractYaml({ title: 'fine\u001b[2Jcleared' }))], /ansi\.yaml:\d+:\d+: title: one line of text, without control characters/],
       // Files that are not what the command needs: named, exit 2, never a system error code twice.
@@ -128,6 +129,8 @@ describe('the CLI, as a user runs it', () => {
     expect(run('contract', 'validate', bom).code).toBe(0);
     const md = contract('bom.md', '\uFEFF---\n' + contractYaml({ brief: undefined }) + '---\nThe brief.\n');
     expect(run('contract', 'validate', md).code).toBe(0);
+    const crlf = contract('crlf.md', ('---\n' + contractYaml({ brief: undefined }) + '---\nThe brief,\non two lines.\n').replace(/\n/g, '\r\n'));
+    expect(run('contract', 'validate', crlf).code).toBe(0);
     const r = cli(['--ledger', L, 'target', 'list', '--json'], { env: { CTO_OPERATOR: '' } });
     expect(r.code).toBe(0);
   });
@@ -153,6 +156,18 @@ describe('the CLI, as a user runs it', () => {
     expect(run('status').stdout).toMatch(new RegExp(`${lapsing}\\s+approved \\(expired\\)`));
   });
 
+  it('many processes writing one stream at once all succeed (a conflict is decided again, not reported)', async () => {
+    const before = position();
+    const one = (i: number) =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [CLI, '--ledger', L, 'target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp', '--by', `p${i}`], { stdio: 'ignore' });
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
+    const codes = await Promise.all(Array.from({ length: 16 }, (_, i) => one(i)));
+    expect(codes).toEqual(codes.map(() => 0));
+    expect(position()).toBe(before + 16);
+  }, 60_000);
+
   it('prints one line per event, each saying what it records, control characters escaped', async () => {
     // A ledger written before the CLI refused control characters (or by another writer of the store).
     const old = join(tmp.dir, 'old');
@@ -168,6 +183,17 @@ describe('the CLI, as a user runs it', () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('x\\u000a99\\u0009backend-b@9');
     expect(lines[1]).toContain('\\u001b[2J');
+    // Tables too (a backend disabled by a name with an escape sequence in it).
+    const esc = sampleEvent(2);
+    Object.assign(esc.data, { backendId: 'b', disabledBy: 'u\u001b]0;pwned\u0007' });
+    const again = openSqliteStore({ file: ledgerPaths(old).db });
+    await again.append('backend-b', [esc], 'any');
+    await again.close();
+    writeFileSync(join(old, 'config.yaml'), stringify({ backends: [{ id: 'b', command: ['true'], eligibleRisks: ['low'] }] }));
+    const list = cli(['--ledger', old, 'backend', 'list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toMatch(/[\u001b\u0007]/);
+    expect(list.stdout).toContain('disabled on the ledger by u\\u001b]0;pwned\\u0007');
     // Every line of the demo's whole route says what its event records.
     const described = run('events').stdout.trimEnd().split('\n').map((l) => l.split('\t')[4]);
     expect(described.every((d) => d && d.length > 5)).toBe(true);

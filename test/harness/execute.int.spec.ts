@@ -363,6 +363,10 @@ describe('outcome after execution', () => {
     await w.execute();
     await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'handed over' });
     expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('target-admission-stale');
+    // Admitted again: the revocation still stands between this execution and its acceptance.
+    w.advance(1_000);
+    await admitTarget(w.ledger, { path: w.repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('target-admission-stale');
     await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'target handed over' });
     expect((await w.state()).status).toBe('rejected');
   });

@@ -246,6 +246,9 @@ describe('a read-only ledger (an auditor\'s copy)', () => {
     const deny = await l.run('--read-only', 'deny', l.runIds[0]!, '--by', 'jp');
     expect(deny.code).toBe(3);
     expect(deny.err).toMatch('is open read-only: this command appends, and nothing was appended');
+    // Nor do the commands that write without appending.
+    expect(await l.run('--read-only', 'rebuild')).toMatchObject({ code: 3, err: expect.stringMatching('is open read-only: rebuild writes the projections') });
+    expect(await l.run('--read-only', 'init')).toMatchObject({ code: 3, err: expect.stringMatching('--read-only: init writes the ledger') });
     expect(snapshotTree(l.dir, /-(shm|wal)$/)).toEqual(before);
   });
 });

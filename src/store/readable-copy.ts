@@ -1,0 +1,32 @@
+import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * SQLite opens a WAL database, even read-only, through its `-shm` index, which it must create when a
+ * cleanly closed file has none; in a dir the user cannot write (an archived ledger, a mounted backup)
+ * it cannot. Such a file is read from a private copy (with its `-wal`, whose commits SQLite recovers),
+ * removed when done. Null when the file can be opened where it is.
+ */
+export function readableCopy(file: string): { file: string; remove: () => void } | null {
+  if (existsSync(`${file}-shm`) || canWrite(dirname(file))) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'cto-ledger-read-'));
+  const copy = join(dir, basename(file));
+  try {
+    copyFileSync(file, copy);
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { file: copy, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function canWrite(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
