@@ -1,5 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { CLI } from '../fixtures/cli.js';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_PER_RUN, runEvent } from '../../bench/workload.js';
@@ -253,6 +255,29 @@ describe('a read-only ledger (an auditor\'s copy)', () => {
   });
 });
 
+describe('an archived ledger the user cannot write', () => {
+  // Needs another user than root (root writes anywhere): runuser, as root, to nobody.
+  const probe = process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, '--help'], { encoding: 'utf8' }) : null;
+  const why = !probe ? 'not running as root, so no other user to read as' : probe.status !== 0 ? `runuser -u nobody cannot run the CLI here (${(probe.stderr || String(probe.error)).trim().slice(0, 80)})` : null;
+  if (why) console.log(`skipped: an archived ledger read as another user: ${why}`);
+  it.skipIf(why !== null)('is read from a private copy when its -shm is gone and its dir cannot be written', async () => {
+    const l = await ledger();
+    const archive = join(dirname(l.dir), 'archive');
+    cpSync(l.dir, archive, { recursive: true });
+    for (const f of ['ledger.db-shm', 'ledger.db-wal']) rmSync(join(archive, f), { force: true });
+    chmodTree(archive, 0o555, 0o444);
+    cleanups.unshift(() => chmodTree(archive, 0o755, 0o644));
+    chmodSync(dirname(l.dir), 0o755);
+    const as = (...args: string[]) => spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, '--ledger', archive, ...args], { encoding: 'utf8' });
+    for (const args of [['status', '--json'], ['events'], ['health']]) {
+      const r = as(...args);
+      expect({ args, code: r.status, err: r.stderr }).toEqual({ args, code: 0, err: '' });
+    }
+    expect(JSON.parse(as('status', '--json').stdout).runs).toHaveLength(3);
+    expect(readdirSync(archive).filter((f) => f.endsWith('-shm') || f.endsWith('-wal'))).toEqual([]);
+  });
+});
+
 describe('a ledger in use', () => {
   it('health finds nothing wrong while another process appends (one snapshot for every read it compares)', async () => {
     const l = await ledger();
@@ -268,3 +293,12 @@ describe('a ledger in use', () => {
     expect(reports).toEqual(reports.map(() => ({ code: 0, problems: [] })));
   }, 60_000);
 });
+
+function chmodTree(root: string, dirMode: number, fileMode: number): void {
+  for (const name of readdirSync(root)) {
+    const path = join(root, name);
+    if (statSync(path).isDirectory()) chmodTree(path, dirMode, fileMode);
+    else chmodSync(path, fileMode);
+  }
+  chmodSync(root, dirMode);
+}
