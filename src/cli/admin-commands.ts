@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { admitTarget } from '../../commands/admit-target.js';
 import { revokeTarget } from '../../commands/revoke-target.js';
@@ -10,7 +11,7 @@ import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
-import { inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
+import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
 import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
@@ -233,6 +234,30 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
         );
       }
       if (!report.ok) throw new LedgerDamaged(`health check failed: ${report.problems.length} problem(s)`);
+    });
+
+  program
+    .command('backup <dir>')
+    .description('copy the ledger to a new dir as one consistent state, while it stays in use (projections are rebuilt there on first use)')
+    .option('--json', 'machine-readable output')
+    .action(async (to: string, opts: { json?: boolean }) => {
+      const dest = resolve(dirToMake('backup DIR')(to));
+      if (existsSync(dest) && readdirSync(dest).length > 0) throw new BadInput(`${dest} exists and is not empty: a backup goes to a new dir`);
+      const result = await ctx.withLedger(
+        async (ledger) => {
+          mkdirSync(dest, { recursive: true });
+          // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
+          const { lastPosition } = await backupStore(ledger.store, join(dest, 'ledger.db'));
+          const paths = ledgerPaths(ledger.dir);
+          for (const name of ['config.yaml', 'artifacts', 'evidence']) {
+            const from = join(paths.root, name);
+            if (existsSync(from)) cpSync(from, join(dest, name), { recursive: true, preserveTimestamps: true });
+          }
+          return { backup: dest, lastPosition };
+        },
+        { refresh: false },
+      );
+      output.out(opts.json ? json(result) : `backed up the ledger up to position ${result.lastPosition} to ${result.backup} (its projections are folded on first use)`);
     });
 
   program

@@ -136,6 +136,23 @@ export function restoreTriggers(store: EventStore): string[] {
   return missing;
 }
 
+/**
+ * Copies the log to `file` as one consistent state (SQLite's online backup: writers may go on), and
+ * returns how far it goes. A copy of ledger.db taken with `cp` while in use can miss the commits
+ * still in its -wal.
+ */
+export async function backupStore(store: EventStore, file: string): Promise<{ lastPosition: number }> {
+  const db = (store as { db?: Database.Database }).db;
+  if (!db) throw new StoreUnavailable(`a ${store.kind} store has no file to back up`);
+  await db.backup(file);
+  const copy = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return { lastPosition: (copy.prepare(`SELECT coalesce(max(position), 0) AS p FROM events`).get() as { p: number }).p };
+  } finally {
+    copy.close();
+  }
+}
+
 /** Reads the ledger's identity (id, schema version, creation time). */
 export function readLedgerMeta(store: EventStore): Record<string, string> {
   const db = (store as { db?: Database.Database }).db;

@@ -292,6 +292,24 @@ describe('a ledger in use', () => {
     expect(writer.child.exitCode).toBeNull(); // still appending throughout
     expect(reports).toEqual(reports.map(() => ({ code: 0, problems: [] })));
   }, 60_000);
+
+  it('backup copies it while another process appends, to a ledger that checks whole', async () => {
+    const l = await ledger();
+    const writer = lineChild([STORE_CHILD, 'burst', ledgerPaths(l.dir).db, 'backend-load', '100000']);
+    cleanups.push(() => writer.child.kill('SIGKILL'));
+    await writer.next();
+    const dest = join(dirname(l.dir), 'backup');
+    const r = await l.run('backup', dest, '--json');
+    expect(r.code).toBe(0);
+    const { lastPosition } = JSON.parse(r.out) as { lastPosition: number };
+    expect(lastPosition).toBeGreaterThan(31);
+    writer.child.kill('SIGKILL');
+    let out = '';
+    expect(await main(['--ledger', dest, 'health', '--json'], { out: (s) => (out += s), err: () => {} })).toBe(0);
+    const health = JSON.parse(out) as { ok: boolean; lastPosition: number };
+    expect(health).toMatchObject({ ok: true, lastPosition });
+    expect((await l.run('backup', dest)).err).toMatch('exists and is not empty');
+  }, 60_000);
 });
 
 function chmodTree(root: string, dirMode: number, fileMode: number): void {
