@@ -69,8 +69,8 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
   target
     .command('admit <path>')
     .description('admit a local git repository for delegated work (owned, noncritical, low risk only)')
-    .option('--id <id>', 'target id (default: the directory name)', lineOfText('--id'))
-    .requiredOption('--owner <owner>', 'who owns the repository', lineOfText('--owner'))
+    .option('--id <id>', 'target id (default: the directory name)', lineOfText('--id', { identity: true }))
+    .requiredOption('--owner <owner>', 'who owns the repository', lineOfText('--owner', { identity: true }))
     .option('--ownership <ownership>', 'owned | unowned | vendor', 'owned')
     .option('--criticality <criticality>', 'noncritical | critical', 'noncritical')
     .option('--risk <risk>', 'low | medium | high', 'low')

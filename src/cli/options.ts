@@ -5,8 +5,12 @@ import { BadInput } from '../errors.js';
 // Option parsers: a bad value is refused here, naming the option, before anything is read or
 // appended. What reaches the ledger stays there for good, and is printed to terminals and logs.
 
-/** C0 and C1 control characters and DEL: a newline or an escape sequence in a name or reason could forge lines in `events` output. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * C0 and C1 control characters, DEL, line and paragraph separators, bidirectional overrides and
+ * zero-width characters: in a name or reason they could forge lines in `events` output, or make two
+ * operators look alike.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
 
 /** A positive number up to `max` (a lifetime past it is a typo, and past year 275760 no date at all). */
 export function positiveNumber(name: string, max: number) {
@@ -18,21 +22,25 @@ export function positiveNumber(name: string, max: number) {
   };
 }
 
-/** One line of text for the ledger: no control characters; not blank unless `allowEmpty`. */
-export function lineOfText(name: string, options: { allowEmpty?: boolean } = {}) {
+/**
+ * One line of text for the ledger: no control characters; not blank unless `allowEmpty`. `name` (an
+ * operator, an owner, an id): no spaces around it either, or " jp" and "jp" would be two people.
+ */
+export function lineOfText(name: string, options: { allowEmpty?: boolean; identity?: boolean } = {}) {
   return (value: string): string => {
     if (value.trim() === '' && !(options.allowEmpty && value === '')) throw new BadInput(`${name} must not be ${value === '' ? 'empty' : 'blank'}`);
-    if (CONTROL.test(value)) throw new BadInput(`${name} must be one line of text without control characters, got ${JSON.stringify(value)}`);
+    if (CONTROL.test(value)) throw new BadInput(`${name} must be one line of text without control characters, got ${JSON.stringify(value).replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`);
+    if (options.identity && value !== value.trim()) throw new BadInput(`${name} must not begin or end with spaces, got ${JSON.stringify(value)}`);
     return value;
   };
 }
 
 /** The operator named by --by, else CTO_OPERATOR (when set and not blank), else the login name. */
 export function operatorName(by: string | undefined): string {
-  if (by !== undefined) return lineOfText('--by')(by);
+  if (by !== undefined) return lineOfText('--by', { identity: true })(by);
   const fromEnv = process.env.CTO_OPERATOR;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return lineOfText('CTO_OPERATOR')(fromEnv);
-  return lineOfText('the login name')(userInfo().username);
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return lineOfText('CTO_OPERATOR', { identity: true })(fromEnv);
+  return lineOfText('the login name', { identity: true })(userInfo().username);
 }
 
 /**

@@ -15,8 +15,8 @@ export const DEFAULT_FORBIDDEN_ACTIONS = [
 
 // Control characters in what is printed back to terminals and logs could forge lines or colours:
 // none in one-line fields, and only newlines and tabs in prose.
-const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
-const PROSE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
+const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]*$/;
+const PROSE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]*$/;
 const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, without control characters');
 const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs');
 const prose = proseText.min(1);

@@ -101,6 +101,8 @@ describe('the CLI, as a user runs it', () => {
       [['deny', runId, '--by', 'jp\n99\tforged'], /--by must be one line of text without control characters/],
       [['outcome', runId, '--reject', '--reason', ' '], /--reason must not be blank/],
       [['deny', runId, '--note', '  '], /--note must not be blank/],
+      [['deny', runId, '--by', ' jp'], /--by must not begin or end with spaces/],
+      [['deny', runId, '--by', 'j\u202ep'], /--by must be one line of text without control characters, got "j\\u202ep"/],
       [['target', 'admit', repo.path, '--owner', '\u001b[31mroot'], /--owner must be one line of text without control characters/],
       [['contract', 'admit', contract('ansi.yaml', contractYaml({ title: 'fine\u001b[2Jcleared' }))], /ansi\.yaml:\d+:\d+: title: one line of text, without control characters/],
       // Files that are not what the command needs: named, exit 2, never a system error code twice.
