@@ -20,8 +20,8 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
       try {
         if (ledger.readOnly) {
           // An auditor's copy: read as it is; the projections are shown as last written, never refreshed.
-          const stale = await projectionsMatch(ledger);
-          if (stale && options.refresh !== false) output.err(`cto-ledger: warning: read-only ledger: ${stale}`);
+          const stale = options.refresh === false ? null : await projectionsMatch(ledger);
+          if (stale) output.err(`cto-ledger: warning: read-only ledger: ${stale}`);
           return await work(ledger);
         }
         if (options.refresh !== false) {

@@ -1,7 +1,8 @@
-import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput } from '../errors.js';
+import { canWrite } from '../store/readable-copy.js';
 import { openSqliteStore, restoreTriggers } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 import { inspectRepo, type RepoFacts } from '../target/repo.js';
@@ -59,21 +60,12 @@ export async function initLedger(dir: string): Promise<{ created: boolean; root:
   return { created, root: paths.root, restoredTriggers };
 }
 
-function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
   const paths = ledgerPaths(dir);
   if (!options.store && !existsSync(paths.root)) {
     throw new BadInput(`no ledger at ${paths.root} (run: cto-ledger init, or pass --ledger DIR)`);
   }
-  const readOnly = options.readOnly === true || (!options.store && !writable(paths.root));
+  const readOnly = options.readOnly === true || (!options.store && !canWrite(paths.root));
   const store = options.store ?? openSqliteStore({ file: paths.db, readOnly });
   return {
     dir: paths.root,

@@ -22,7 +22,8 @@ export function readableCopy(file: string): { file: string; remove: () => void }
   return { file: copy, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function canWrite(dir: string): boolean {
+/** Whether this process may create files in `dir` (root may, wherever the mode bits say otherwise). */
+export function canWrite(dir: string): boolean {
   try {
     accessSync(dir, constants.W_OK);
     return true;
