@@ -40,6 +40,7 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
   const setCheckpoint = db.prepare(
     `INSERT INTO checkpoint (id, position, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position, hash = excluded.hash`,
   );
+  const checkpoint = (): Checkpoint => (getCheckpoint.get() as Checkpoint | undefined) ?? { position: 0, hash: null };
   const getState = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`);
   const putState = db.prepare(
     `INSERT INTO run_states (run_id, version, state) VALUES (?, ?, ?)
@@ -55,9 +56,9 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
 
   return {
     db,
-    position: () => (getCheckpoint.get() as { position: number } | undefined)?.position ?? 0,
+    position: () => checkpoint().position,
     /** The last event folded: its position, and its hash (null at position 0). */
-    checkpoint: () => (getCheckpoint.get() as { position: number; hash: string | null } | undefined) ?? { position: 0, hash: null },
+    checkpoint,
     setPosition: (position: number, hash: string | null) => setCheckpoint.run(position, hash),
     runState(runId: string): RunState | null {
       const row = getState.get(runId) as { state: string } | undefined;

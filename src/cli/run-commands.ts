@@ -35,8 +35,13 @@ function networkText(network: 'none' | { allow: string[] } | null): string {
   return !network || network === 'none' ? 'none' : `only ${network.allow.join(', ')}`;
 }
 
-/** One line saying what an event records, for people reading `events` (every type: a new one must be added here). */
+/** One line saying what an event records, for a terminal: control characters escaped. */
 function describeEvent(e: LedgerEvent): string {
+  return printable(describeData(e));
+}
+
+/** What an event records, in words (every type: the compiler asks for a new one here). */
+function describeData(e: LedgerEvent): string {
   switch (e.type) {
     case 'TargetAdmitted':
       return `${e.data.targetId} at ${e.data.path}, head ${e.data.head.slice(0, 12)}, owner ${e.data.owner}, admitted by ${e.data.admittedBy} until ${e.data.expiresAt}`;
@@ -127,7 +132,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             ...(opts.digest ? { contractDigest: opts.digest } : {}),
           }),
         );
-        output.out(opts.json ? json(event) : `run ${runId}: ${printable(describeEvent(event))}`);
+        output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
       });
   }
 
@@ -180,7 +185,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         forgetDeadExecution(ledger.dir, runId);
         return recorded;
       });
-      output.out(opts.json ? json(event) : `run ${runId}: ${printable(describeEvent(event))}`);
+      output.out(opts.json ? json(event) : `run ${runId}: ${describeEvent(event)}`);
     });
 
   program
@@ -255,7 +260,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             output.out(
               opts.json
                 ? JSON.stringify(r.position === null ? r.event : { position: r.position, ...r.event })
-                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${printable(describeEvent(r.event))}`,
+                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
             );
           if (opts.stream) {
             const events = await ledger.store.readStream(opts.stream);

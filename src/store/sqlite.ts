@@ -108,6 +108,11 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
   }
 }
 
+/** The SQLite connection behind a store, for the file-level operations only this adapter has; null for others. */
+function sqliteDb(store: EventStore): Database.Database | null {
+  return (store as { db?: Database.Database }).db ?? null;
+}
+
 const TRIGGERS = ['events_no_update', 'events_no_delete', 'meta_no_delete'];
 
 /** The append-only triggers that are gone: the file was altered outside cto-ledger. */
@@ -121,7 +126,7 @@ function missingTriggers(db: Database.Database): string[] {
  * page, every index entry against its row) and the append-only triggers.
  */
 export function inspectStoreFile(store: EventStore): { integrity: string[]; missingTriggers: string[] } | null {
-  const db = (store as { db?: Database.Database }).db;
+  const db = sqliteDb(store);
   if (!db) return null;
   const integrity = (db.prepare('PRAGMA integrity_check').pluck().all() as string[]).filter((line) => line !== 'ok');
   return { integrity, missingTriggers: missingTriggers(db) };
@@ -129,7 +134,7 @@ export function inspectStoreFile(store: EventStore): { integrity: string[]; miss
 
 /** Puts back append-only triggers someone removed (init, once the operator knows: health reports it). */
 export function restoreTriggers(store: EventStore): string[] {
-  const db = (store as { db?: Database.Database }).db;
+  const db = sqliteDb(store);
   if (!db) return [];
   const missing = missingTriggers(db);
   if (missing.length > 0) db.exec(SCHEMA);
@@ -142,7 +147,7 @@ export function restoreTriggers(store: EventStore): string[] {
  * still in its -wal.
  */
 export async function backupStore(store: EventStore, file: string): Promise<{ lastPosition: number }> {
-  const db = (store as { db?: Database.Database }).db;
+  const db = sqliteDb(store);
   if (!db) throw new StoreUnavailable(`a ${store.kind} store has no file to back up`);
   await db.backup(file);
   const copy = new Database(file, { readonly: true, fileMustExist: true });
@@ -155,7 +160,7 @@ export async function backupStore(store: EventStore, file: string): Promise<{ la
 
 /** Reads the ledger's identity (id, schema version, creation time). */
 export function readLedgerMeta(store: EventStore): Record<string, string> {
-  const db = (store as { db?: Database.Database }).db;
+  const db = sqliteDb(store);
   if (!db) return {};
   return Object.fromEntries(
     (db.prepare(`SELECT key, value FROM meta`).all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),

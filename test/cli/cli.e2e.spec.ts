@@ -218,6 +218,10 @@ describe('the CLI, as a user runs it', () => {
     const r = cli(['--ledger', newer, 'health']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/written by a newer cto-ledger \(store schema v7/);
+    const none = new Database(join(newer, 'ledger.db'));
+    none.prepare(`UPDATE meta SET value = '0' WHERE key = 'schemaVersion'`).run();
+    none.close();
+    expect(cli(['--ledger', newer, 'health'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/has no valid store schema version \(meta\.schemaVersion is "0"\)/) });
 
     const tampered = new Database(join(L, 'ledger.db'));
     tampered.exec('DROP TRIGGER events_no_update');
