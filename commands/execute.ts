@@ -1,7 +1,7 @@
 import { backendConfigDigest, type BackendConfig } from '../src/config/config.js';
 import { backendEligibility, type BackendActivation } from '../src/domain/backend.js';
 import type { RunState } from '../src/domain/run.js';
-import { checkAdmission, type TargetState } from '../src/domain/target.js';
+import { checkAdmission, survivesRevocations, type TargetState } from '../src/domain/target.js';
 import type { EventData } from '../src/events/catalogue.js';
 import type { GateId } from '../src/events/gates.js';
 import type { IsolationKind } from '../src/harness/isolation.js';
@@ -32,11 +32,10 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
   if (!admission.ok) return refuse(admission.gate, admission.detail);
   // A revocation voids the approvals given before it: admitting the target again does not revive them.
-  const revokedAt = facts.target.lastRevokedAt;
-  if (revokedAt && Date.parse(revokedAt) >= Date.parse(approval.recordedAt)) {
+  if (!survivesRevocations(facts.target, approval.admissionEventId, approval.recordedAt)) {
     return refuse(
       'target-admission-stale',
-      `the approval (${approval.recordedAt}) predates the revocation of target ${facts.target.targetId} (${revokedAt}); it was admitted again since: approve again`,
+      `the approval (${approval.recordedAt}) was given under an admission of target ${facts.target.targetId} that was revoked (${facts.target.lastRevokedAt}); it was admitted again since: approve again`,
     );
   }
   if (facts.repo!.head !== approval.baseCommit) {
@@ -56,7 +55,7 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   if (facts.missingSecrets.length) return refuse('provider-failure', `secrets not set for the harness: ${facts.missingSecrets.join(', ')}`);
   return accept({
     type: 'ExecutionStarted',
-    data: { approvalEventId: approval.eventId, baseCommit: approval.baseCommit, backendId: run.backendId!, isolation: facts.isolation, startedBy },
+    data: { approvalEventId: approval.eventId, baseCommit: approval.baseCommit, backendId: run.backendId!, isolation: facts.isolation, startedBy, admissionEventId: admission.admission.eventId },
   });
 }
 

@@ -27,10 +27,12 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
     return refuse('approval-mismatch', `contract digest ${cmd.contractDigest} is not the admitted contract's ${run.contractDigest}`);
   }
   let baseCommit = facts.repo?.head ?? facts.target.admission?.head;
+  let admissionEventId = facts.target.status === 'admitted' ? facts.target.admission?.eventId : undefined;
   if (cmd.decision === 'approved') {
     const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
     if (!admission.ok) return refuse(admission.gate, admission.detail);
     baseCommit = facts.repo!.head;
+    admissionEventId = admission.admission.eventId;
   }
   if (!baseCommit) return refuse('target-admission-missing', `target ${run.targetId} has no admission to bind to`);
   return accept({
@@ -42,6 +44,7 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
       baseCommit,
       expiresAt: new Date(facts.now.getTime() + cmd.expiresInHours * 3_600_000).toISOString(),
       note: cmd.note,
+      ...(admissionEventId ? { admissionEventId } : {}),
     },
   });
 }

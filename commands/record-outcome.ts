@@ -1,5 +1,5 @@
 import { foldRun, runStream, type RunState } from '../src/domain/run.js';
-import { checkAdmission, foldTarget, targetStream, type AdmissionCheck } from '../src/domain/target.js';
+import { checkAdmission, foldTarget, survivesRevocations, targetStream, type AdmissionCheck, type TargetState } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import { verifyArtifacts, type EvidenceCheck } from '../src/evidence/verify.js';
 import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
@@ -10,7 +10,7 @@ import { runCommand } from './runner.js';
 export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
 
 /** Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, and its admission now. */
-export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; lastRevokedAt?: string | null };
+export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; target?: TargetState };
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
   if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
@@ -29,8 +29,8 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (facts.admission && !facts.admission.ok) return refuse(facts.admission.gate, facts.admission.detail);
     // Nor when it was revoked since the execution started, even if admitted again after.
     const startedAt = run.started?.at ?? run.execution.startedAt;
-    if (facts.lastRevokedAt && Date.parse(facts.lastRevokedAt) >= Date.parse(startedAt)) {
-      return refuse('target-admission-stale', `target ${run.targetId} was revoked at ${facts.lastRevokedAt}, after this run started executing (${startedAt}); its change can only be rejected`);
+    if (facts.target && !survivesRevocations(facts.target, run.started?.admissionEventId, startedAt)) {
+      return refuse('target-admission-stale', `target ${run.targetId} was revoked at ${facts.target.lastRevokedAt}, after this run started executing (${startedAt}); its change can only be rejected`);
     }
     if (facts.targetHead !== run.execution.baseCommit) {
       return refuse('evidence-stale', `the target moved from ${run.execution.baseCommit} to ${facts.targetHead ?? 'nowhere'} since the evidence was made`);
@@ -49,7 +49,7 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
     const evidence = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
     const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
-    facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), lastRevokedAt: target.lastRevokedAt };
+    facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), target };
   }
   const { appended } = await runCommand(ledger, {
     command: 'outcome',

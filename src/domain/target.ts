@@ -9,15 +9,22 @@ export type TargetState = {
   revocation: (EventData<'TargetAdmissionRevoked'> & { recordedAt: string }) | null;
   /** When it was last revoked, kept across later admissions: approvals given before it are void. */
   lastRevokedAt: string | null;
+  /**
+   * The admissions no revocation has followed, in stream order. Approvals and executions name the
+   * admission they were decided under; being in this list is what keeps them valid. Unlike clock
+   * times, stream order cannot be overtaken by a command that read the target before a revocation
+   * and appended after it.
+   */
+  unrevokedAdmissions: string[];
 };
 
 export function foldTarget(targetId: string, events: readonly LedgerEvent[]): TargetState {
-  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null, lastRevokedAt: null };
+  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null, lastRevokedAt: null, unrevokedAdmissions: [] };
   for (const event of events) {
     if (event.type === 'TargetAdmitted') {
-      state = { ...state, status: 'admitted', admission: { ...event.data, eventId: event.id, hash: event.hash, recordedAt: event.recordedAt }, revocation: null };
+      state = { ...state, status: 'admitted', admission: { ...event.data, eventId: event.id, hash: event.hash, recordedAt: event.recordedAt }, revocation: null, unrevokedAdmissions: [...state.unrevokedAdmissions, event.id] };
     } else if (event.type === 'TargetAdmissionRevoked') {
-      state = { ...state, status: 'revoked', revocation: { ...event.data, recordedAt: event.recordedAt }, lastRevokedAt: event.recordedAt };
+      state = { ...state, status: 'revoked', revocation: { ...event.data, recordedAt: event.recordedAt }, lastRevokedAt: event.recordedAt, unrevokedAdmissions: [] };
     }
     state = { ...state, version: event.version };
   }
@@ -47,6 +54,16 @@ export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: s
     };
   }
   return { ok: true, admission: state.admission };
+}
+
+/**
+ * Whether something decided under an admission still stands: no revocation has followed that
+ * admission on the target's stream. Events written before they named their admission fall back to
+ * comparing clock times with the last revocation.
+ */
+export function survivesRevocations(state: TargetState, decidedUnder: string | undefined, decidedAt: string): boolean {
+  if (decidedUnder !== undefined) return state.unrevokedAdmissions.includes(decidedUnder);
+  return !state.lastRevokedAt || Date.parse(state.lastRevokedAt) < Date.parse(decidedAt);
 }
 
 export const targetStream = (targetId: string) => `target-${targetId}`;

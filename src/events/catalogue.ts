@@ -77,6 +77,8 @@ export const ApprovalRecordedData = z
     baseCommit: commit,
     expiresAt: isoTime,
     note: z.string(),
+    /** The target admission it was decided under; a revocation after that admission voids it. Absent in events written before 0.2. */
+    admissionEventId: ulid.optional(),
   })
   .strict();
 
@@ -95,6 +97,8 @@ export const ExecutionStartedData = z
     backendId: z.string(),
     isolation: z.enum(['bubblewrap', 'unshare', 'none']),
     startedBy: z.string(),
+    /** The target admission it started under; a revocation after that admission bars acceptance. */
+    admissionEventId: ulid.optional(),
   })
   .strict();
 
@@ -152,10 +156,12 @@ export const CATALOGUE = {
   BackendEnabled: { schemaVersion: 1, data: BackendEnabledData },
   BackendDisabled: { schemaVersion: 1, data: BackendDisabledData },
   ContractAdmitted: { schemaVersion: 1, data: ContractAdmittedData },
-  ApprovalRecorded: { schemaVersion: 1, data: ApprovalRecordedData },
+  // v2 adds admissionEventId; v1 events (without it) are still read, and judged by clock times.
+  ApprovalRecorded: { schemaVersion: 2, data: ApprovalRecordedData },
   ExecutionRefused: { schemaVersion: 1, data: ExecutionRefusedData },
   CommandRefused: { schemaVersion: 1, data: CommandRefusedData },
-  ExecutionStarted: { schemaVersion: 1, data: ExecutionStartedData },
+  // v2 adds admissionEventId, as ApprovalRecorded.
+  ExecutionStarted: { schemaVersion: 2, data: ExecutionStartedData },
   CaseExecuted: { schemaVersion: 1, data: CaseExecutedData },
   EvidenceDigested: { schemaVersion: 1, data: EvidenceDigestedData },
   OutcomeRecorded: { schemaVersion: 1, data: OutcomeRecordedData },

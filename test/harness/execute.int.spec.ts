@@ -114,12 +114,67 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     const err = await w.execute().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Refused);
     expect(err).toMatchObject({ gate: 'target-admission-stale' });
-    expect((err as Refused).detail).toMatch(/predates the revocation .* approve again/);
+    expect((err as Refused).detail).toMatch(/under an admission .* that was revoked .* approve again/);
     expect(noWorktrees(w)).toBe(true);
     // Approved again under the new admission, it runs.
     w.advance(1_000);
     await recordApproval(w.ledger, { runId: w.runId, decision: 'approved', operator: 'jp', expiresInHours: 1, note: '' });
     expect((await w.execute()).failedGate).toBeNull();
+  });
+
+  /** Makes the next repository inspection (after the command read the target's stream) run `meanwhile` first. */
+  function interleave(w: World, meanwhile: () => Promise<void>) {
+    const real = w.ledger.inspectRepo;
+    w.ledger.inspectRepo = async (path) => {
+      w.ledger.inspectRepo = real;
+      await meanwhile();
+      return real(path);
+    };
+  }
+  const readmit = (w: World) =>
+    admitTarget(w.ledger, { path: w.repo.path, targetId: 'fixture', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+  const revokeLater = (w: World) => async () => {
+    await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'handed over' });
+    w.advance(1_000);
+  };
+
+  it('target-admission-stale: an approval that read the target before a revocation and was recorded after it is void', async () => {
+    // The race: approve reads the admission, a revoke lands, approve appends (with a later clock time).
+    const w = await world({ approve: false });
+    interleave(w, revokeLater(w));
+    const approval = await recordApproval(w.ledger, { runId: w.runId, decision: 'approved', operator: 'jp', expiresInHours: 1, note: '' });
+    const revocation = (await w.ledger.store.readStream('target-fixture')).at(-1)!;
+    expect(revocation.type).toBe('TargetAdmissionRevoked');
+    expect(Date.parse(approval.recordedAt)).toBeGreaterThan(Date.parse(revocation.recordedAt));
+    w.advance(1_000);
+    await readmit(w);
+    expect(await refusedGate(w.execute())).toBe('target-admission-stale');
+    expect(noWorktrees(w)).toBe(true);
+  });
+
+  it('target-admission-stale: an execution that read the target before a revocation cannot be accepted after a re-admission', async () => {
+    const w = await world();
+    interleave(w, revokeLater(w));
+    expect((await w.execute()).failedGate).toBeNull();
+    const started = (await w.state()).started!;
+    const revocation = (await w.ledger.store.readStream('target-fixture')).at(-1)!;
+    expect(Date.parse(started.at)).toBeGreaterThan(Date.parse(revocation.recordedAt));
+    w.advance(1_000);
+    await readmit(w);
+    const err = await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'looks fine' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ gate: 'target-admission-stale' });
+    // Rejecting it still works.
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'revoked meanwhile' });
+    expect((await w.state()).status).toBe('rejected');
+  });
+
+  it('renewing an admission without a revocation keeps the approval', async () => {
+    const w = await world();
+    w.advance(1_000);
+    await readmit(w);
+    expect((await w.execute()).failedGate).toBeNull();
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'ok' });
+    expect((await w.state()).status).toBe('accepted');
   });
 
   it('target-admission-missing: a run whose target has no admission on the ledger (decided from the facts)', async () => {
