@@ -63,10 +63,34 @@ export function buildProgram(output: Output): Command {
   return program;
 }
 
+/**
+ * `--by NAME` is each command's own option, but people type it first, as they do `--ledger`
+ * (`cto-ledger --by jp approve RUN`): moved from before the command to after it. Commander would
+ * otherwise refuse it there, or, were it also a program option, take it from every command.
+ */
+export function hoistOperator(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  const hoisted: string[] = [];
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--'; i++) {
+    const arg = argv[i]!;
+    if (arg === '--by' && i + 1 < argv.length) hoisted.push(arg, argv[++i]!);
+    else if (arg.startsWith('--by=')) hoisted.push(arg);
+    else {
+      leading.push(arg);
+      if (arg === '--ledger' && i + 1 < argv.length) leading.push(argv[++i]!);
+    }
+  }
+  if (hoisted.length === 0) return [...argv];
+  const rest = argv.slice(i);
+  const end = rest.indexOf('--');
+  return end < 0 ? [...leading, ...rest, ...hoisted] : [...leading, ...rest.slice(0, end), ...hoisted, ...rest.slice(end)];
+}
+
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
   const program = buildProgram(output);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(hoistOperator(argv), { from: 'user' });
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {

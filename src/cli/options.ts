@@ -54,3 +54,11 @@ export function dirToMake(name: string) {
     return value;
   };
 }
+
+/**
+ * A run id as typed: ULIDs are Crockford base32, which is case-insensitive, so a lower-case copy
+ * names the same run. Anything else is passed on for the command to refuse, naming it.
+ */
+export function runIdArg(value: string): string {
+  return /^[0-9a-hjkmnp-tv-z]{26}$/i.test(value) ? value.toUpperCase() : value;
+}

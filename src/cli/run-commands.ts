@@ -17,7 +17,7 @@ import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
-import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
+import { dirToMake, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
 import { json, printable, table } from './output.js';
 
 /** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
@@ -121,7 +121,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)')
       .option('--expires-hours <hours>', 'approval lifetime', positiveNumber('--expires-hours', 720), 24)
       .option('--json', 'machine-readable output')
-      .action(async (runId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {
+      .action(async (typedRunId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {
+      const runId = runIdArg(typedRunId);
         const event = await ctx.withLedger((ledger) =>
           recordApproval(ledger, {
             runId,
@@ -141,7 +142,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .description('run an approved case through the harness: gates, sandboxed backend, checks, validation, evidence')
     .option('--by <operator>', 'operator starting it')
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, opts: { by?: string; json?: boolean }) => {
+    .action(async (typedRunId: string, opts: { by?: string; json?: boolean }) => {
+      const runId = runIdArg(typedRunId);
       const result = await ctx.withLedger((ledger) =>
         executeRun(ledger, runId, { by: operatorName(opts.by), onPhase: (p) => (opts.json ? undefined : output.err(`execute: ${p}...`)) }),
       );
@@ -178,7 +180,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--by <operator>', 'operator deciding')
     .requiredOption('--reason <text>', 'why', lineOfText('--reason'))
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, opts: { accept?: boolean; reject?: boolean; by?: string; reason: string; json?: boolean }) => {
+    .action(async (typedRunId: string, opts: { accept?: boolean; reject?: boolean; by?: string; reason: string; json?: boolean }) => {
+      const runId = runIdArg(typedRunId);
       if (Boolean(opts.accept) === Boolean(opts.reject)) throw new BadInput('give exactly one of --accept or --reject');
       const event = await ctx.withLedger(async (ledger) => {
         const recorded = await recordOutcome(ledger, { runId, decision: opts.accept ? 'accepted' : 'rejected', operator: operatorName(opts.by), reason: opts.reason });
@@ -192,7 +195,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .command('status [run]')
     .description('one run in full, or every run with its status and the gate of its last refusal')
     .option('--json', 'machine-readable output')
-    .action(async (runId: string | undefined, opts: { json?: boolean }) => {
+    .action(async (typedRunId: string | undefined, opts: { json?: boolean }) => {
+      const runId = typedRunId === undefined ? undefined : runIdArg(typedRunId);
       const projections = ledgerPaths(ctx.ledgerDir()).projections;
       // An empty argument (an unset variable in a script) asks about no run: not the list of all.
       if (runId === '') throw new BadInput('the run id is empty (omit it to list every run)');
@@ -279,7 +283,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .description("rebuild one run's projection files (run.json, events.normalized.jsonl, trace.jsonl) from its stream")
     .requiredOption('--out <dir>', 'where to write them', dirToMake('--out'))
     .option('--json', 'machine-readable output')
-    .action(async (runId: string, opts: { out: string; json?: boolean }) => {
+    .action(async (typedRunId: string, opts: { out: string; json?: boolean }) => {
+      const runId = runIdArg(typedRunId);
       const events = await ctx.withLedger(
         async (ledger) => {
           await loadRun(ledger, runId);

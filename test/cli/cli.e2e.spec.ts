@@ -235,3 +235,38 @@ describe('the CLI, as a user runs it', () => {
     expect(JSON.parse(health.stdout).chains.broken[0]).toMatch(/version 1/);
   });
 });
+
+describe('the CLI, as people type it', () => {
+  const tmp = tempDir('cto-cli-typed-');
+  const repo = makeTargetRepo();
+  const L = join(tmp.dir, 'ledger');
+  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
+  const contract = (name: string, text: string) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  beforeAll(() => {
+    expect(run('init').code).toBe(0);
+    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [DEMO_BACKEND] }));
+    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
+    expect(run('backend', 'enable', 'demo').code).toBe(0);
+  });
+  afterAll(() => {
+    tmp.remove();
+    repo.remove();
+  });
+
+  it('takes a run id in lower case, and --by before the command as after it', () => {
+    const admitted = run('--by', 'alice', 'contract', 'admit', contract('lc.yaml', contractYaml()), '--json');
+    expect(admitted.code).toBe(0);
+    const { runId: id, event } = JSON.parse(admitted.stdout) as { runId: string; event: { actor: unknown; data: { admittedBy: string } } };
+    expect(event).toMatchObject({ actor: { id: 'alice' }, data: { admittedBy: 'alice' } });
+    const approved = cli(['--by=bob', '--ledger', L, 'approve', id.toLowerCase(), '--json']);
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ stream: `run-${id}`, data: { operator: 'bob' } });
+    expect(JSON.parse(run('status', id.toLowerCase(), '--json').stdout)).toMatchObject({ runId: id, status: 'approved' });
+    // A command that records no operator refuses it rather than ignoring it.
+    expect(run('--by', 'bob', 'status').code).toBe(2);
+  });
+});
