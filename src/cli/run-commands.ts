@@ -260,16 +260,16 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       if (!Number.isInteger(after) || after < 0) throw new BadInput(`--after must be a position (a whole number), got ${opts.after}`);
       await ctx.withLedger(
         async (ledger) => {
-          const print = (r: { position: number | null; event: LedgerEvent }) =>
+          const print = (r: { position: number; event: LedgerEvent }) =>
             output.out(
               opts.json
-                ? JSON.stringify(r.position === null ? r.event : { position: r.position, ...r.event })
-                : `${r.position ?? '-'}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
+                ? JSON.stringify({ position: r.position, ...r.event })
+                : `${r.position}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
             );
           if (opts.stream) {
-            const events = await ledger.store.readStream(opts.stream);
-            if (events.length === 0) throw new BadInput(`no stream ${opts.stream}`);
-            events.forEach((event) => print({ position: null, event }));
+            const recorded = await ledger.store.readStreamRecorded(opts.stream);
+            if (recorded.length === 0) throw new BadInput(`no stream ${opts.stream}`);
+            recorded.forEach(print);
           } else {
             for await (const r of ledger.store.readAll({ after }) as AsyncIterable<RecordedEvent>) print(r);
           }

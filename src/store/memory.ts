@@ -62,9 +62,12 @@ export function createMemoryStore(): EventStore {
       return { version, position: log.length, duplicate: false, events: sealedEvents };
     },
     async readStream(stream: string): Promise<LedgerEvent[]> {
+      return (await this.readStreamRecorded(stream)).map((r) => r.event);
+    },
+    async readStreamRecorded(stream: string): Promise<RecordedEvent[]> {
       let prev: string | null = null;
       return (streams.get(stream) ?? []).map((row) => {
-        const opened = open(row, prev, true).event;
+        const opened = open(row, prev, true);
         prev = row.hash;
         return opened;
       });

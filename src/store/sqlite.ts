@@ -316,6 +316,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       });
     },
     async readStream(stream: string): Promise<LedgerEvent[]> {
+      return (await this.readStreamRecorded(stream)).map((r) => r.event);
+    },
+    async readStreamRecorded(stream: string): Promise<RecordedEvent[]> {
       let prev: string | null = null;
       let position = 0;
       return (streamRows.all(stream) as Row[]).map((row, index) => {
@@ -324,7 +327,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         const event = openSealed(row.body, row.hash, row, prev, true);
         prev = row.hash;
         position = row.position;
-        return event;
+        return { position: row.position, event, body: row.body };
       });
     },
     async *readAllPages(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {

@@ -53,6 +53,8 @@ export interface EventStore {
   append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
   /** Every event of a stream in version order; the chain is checked from version 0. */
   readStream(stream: string): Promise<LedgerEvent[]>;
+  /** The same, each with its global position (EventStoreDB: the resolved event's commit position). */
+  readStreamRecorded(stream: string): Promise<RecordedEvent[]>;
   /** Events with global position greater than `after`, in global order, streamed in pages. */
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   /** The same, a page at a time: one await per page, for folds over the whole log. */

@@ -52,7 +52,9 @@ describe('the CLI, as a user runs it', () => {
     const lines = run('events', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((e) => e.type)).toEqual(['TargetAdmitted', 'BackendEnabled', 'ContractAdmitted', 'ApprovalRecorded']);
     expect(lines.map((e) => e.position)).toEqual([1, 2, 3, 4]);
-    expect(run('events', '--stream', `run-${runId}`).stdout).toMatch(/ApprovalRecorded/);
+    expect(run('events', '--stream', `run-${runId}`).stdout).toMatch(/^4\trun-\w+@1\tApprovalRecorded/m);
+    const streamLines = run('events', '--stream', `run-${runId}`, '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(streamLines.map((e) => [e.position, e.version])).toEqual([[3, 0], [4, 1]]);
   });
 
   it('rebuilds every projection from the log, to the same run list', () => {

@@ -54,6 +54,10 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
         ['run-1', 9],
         ['run-2', 9],
       ]);
+      // A stream read with positions gives each event the place the global log gives it.
+      const recorded = await store.readStreamRecorded('run-1');
+      expect(recorded.map((r) => [r.position, r.event.id, r.body])).toEqual(all.filter((r) => r.event.stream === 'run-1').map((r) => [r.position, r.event.id, r.body]));
+      expect(recorded.map((r) => r.event)).toEqual(await store.readStream('run-1'));
     });
 
     it('splits the log into disjoint partitions by stream, each in global order, up to a shared end', async () => {
