@@ -96,6 +96,20 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
       expect(await s.admitRun()).toMatch(/^[0-9A-Z]{26}$/);
     });
 
+    it('admits one repository under one target id at a time', async () => {
+      const s = await setup();
+      await s.admit();
+      const asOther = (targetId: string) =>
+        admitTarget(s.ledger, { path: s.repo.path, targetId, owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
+      await expect(asOther('twin')).rejects.toThrow(BadInput);
+      await expect(asOther('twin')).rejects.toThrow(/already admitted as target fixture/);
+      expect(await s.ledger.store.readStream('target-twin')).toEqual([]);
+      // Renewing under its own id is fine; once that admission is revoked (or lapsed), another id may take it.
+      await s.admit();
+      await revokeTarget(s.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'renamed' });
+      expect((await asOther('twin')).type).toBe('TargetAdmitted');
+    });
+
     it('gates contract admission on a declared, enabled, unchanged, risk-eligible backend', async () => {
       const s = await setup();
       await s.admit();
