@@ -1,7 +1,8 @@
 import { foldRun, runStream, type RunState } from '../src/domain/run.js';
 import { checkAdmission, foldTarget, survivesRevocations, targetStream, type AdmissionCheck, type TargetState } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
-import { verifyArtifacts, type EvidenceCheck } from '../src/evidence/verify.js';
+import { join } from 'node:path';
+import { verifyArtifacts, verifyBundle, type EvidenceCheck } from '../src/evidence/verify.js';
 import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { loadRun } from './record-approval.js';
@@ -46,7 +47,8 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
   const run = await loadRun(ledger, cmd.runId);
   let facts: OutcomeFacts = { evidence: null, targetHead: null };
   if (cmd.decision === 'accepted' && run.evidence) {
-    const evidence = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
+    const stored = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
+    const evidence = stored.ok ? await verifyBundle(join(ledgerPaths(ledger.dir).root, 'evidence', cmd.runId), run.evidence.artifacts) : stored;
     const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
     const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
     facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), target };

@@ -32,3 +32,18 @@ export async function verifyArtifacts(artifactsDir: string, artifacts: readonly 
   }
   return { ok: true };
 }
+
+/**
+ * Re-hashes the bundle the operator reviews and applies (evidence/RUN/patch.diff and the rest):
+ * each file must still be the digested artifact of its name, or accepting would bless other bytes
+ * than those the ledger holds.
+ */
+export async function verifyBundle(bundleDir: string, artifacts: readonly ArtifactRef[]): Promise<EvidenceCheck> {
+  for (const a of artifacts) {
+    const file = join(bundleDir, a.name);
+    if (!existsSync(file)) return { ok: false, detail: `${file} is missing from the evidence bundle` };
+    const now = await hashFile(file);
+    if (now.sha256 !== a.sha256 || now.size !== a.size) return { ok: false, detail: `${file} is not the digested ${a.name} (${a.sha256}): it was changed after the run` };
+  }
+  return { ok: true };
+}

@@ -1,10 +1,50 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
 import { artifactPath, type ArtifactRef } from '../evidence/verify.js';
 
 export const DIGESTS_FILE = 'digests.json';
 export const SUMS_FILE = 'SHA256SUMS';
+
+/**
+ * Reads at most `cap` bytes of a file the backend could write to, without following a link or
+ * blocking on a FIFO: a log it made huge, or replaced by /dev/zero or a pipe, must not stall or
+ * exhaust the harness. Null when it is not a regular file.
+ */
+export function readCapped(path: string, cap: number): { bytes: Buffer; size: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: Buffer.alloc(0), size: 0 };
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    const bytes = Buffer.alloc(Math.min(st.size, cap));
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { bytes: bytes.subarray(0, read), size: st.size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Evidence logs are kept up to this size; the rest is cut, and the cut said in the log. */
+export const LOG_CAP = 16 << 20;
+
+/** A log for the bundle: capped as above, with a closing line when it was cut or was no file. */
+export function logForEvidence(path: string): Buffer {
+  const read = readCapped(path, LOG_CAP);
+  if (!read) return Buffer.from(`[cto-ledger: ${path} was replaced by something that is not a regular file; not read]\n`);
+  if (read.size <= read.bytes.length) return read.bytes;
+  return Buffer.concat([read.bytes, Buffer.from(`\n[cto-ledger: cut at ${LOG_CAP} bytes of ${read.size}]\n`)]);
+}
 
 /** Replaces every secret value in a log with its name before anything is digested. */
 export function redact(text: Buffer, secrets: Record<string, string>): Buffer {

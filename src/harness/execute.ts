@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { decideExecute, judgeExecution, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
@@ -13,7 +13,7 @@ import type { EventData, EventDraft } from '../events/catalogue.js';
 import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { redact, sealBundle } from './evidence.js';
+import { logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, makePatch, snapshotGitState } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { judgePaths } from './policy.js';
@@ -167,6 +167,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       setupIgnored = new Set((await changedPaths(wt)).filter((p) => p.change === 'ignored').map((p) => p.path));
     }
 
+    // Validation gets HOME as it was before the backend ran: the backend could otherwise plant files
+    // there (Python's usercustomize, an .npmrc, a .gitconfig) that make the validation pass.
+    const validationHome = join(runDir, 'validation-home');
+    cpSync(home, validationHome, { recursive: true, verbatimSymlinks: true });
+
     phase('backend');
     const connections: Connection[] = [];
     let result: SandboxResult | null = null;
@@ -228,7 +233,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         runSandboxed({
           ...sandboxBase,
           argv: ['/bin/sh', '-c', `exec 2>&1\n${contract.validation!.command}`],
-          env: { PATH: SYSTEM_PATH, HOME: home, TMPDIR: '/tmp', LANG: 'C.UTF-8', CTO_RUN_ID: runId, CTO_WORKTREE: worktreePath },
+          env: { PATH: SYSTEM_PATH, HOME: validationHome, TMPDIR: '/tmp', LANG: 'C.UTF-8', CTO_RUN_ID: runId, CTO_WORKTREE: worktreePath },
+          writable: [validationHome],
           stdoutFile: testLog,
           stderrFile: join(outDir, 'validation.stderr.log'),
           timeoutMs: contract.validation!.timeoutSeconds * 1000,
@@ -249,11 +255,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     mkdirSync(evidenceDir, { recursive: true });
     const files: Record<string, string | Buffer> = {
       'patch.diff': patch,
-      'test.log': redact(readFileSync(testLog), secrets),
-      'backend.stdout.log': redact(existsSync(join(outDir, 'backend.stdout.log')) ? readFileSync(join(outDir, 'backend.stdout.log')) : Buffer.alloc(0), secrets),
-      'backend.stderr.log': redact(existsSync(join(outDir, 'backend.stderr.log')) ? readFileSync(join(outDir, 'backend.stderr.log')) : Buffer.alloc(0), secrets),
+      'test.log': redact(logForEvidence(testLog), secrets),
+      'backend.stdout.log': redact(logForEvidence(join(outDir, 'backend.stdout.log')), secrets),
+      'backend.stderr.log': redact(logForEvidence(join(outDir, 'backend.stderr.log')), secrets),
     };
-    if (contract.setup) files['setup.log'] = redact(readFileSync(join(outDir, 'setup.log')), secrets);
+    if (contract.setup) files['setup.log'] = redact(logForEvidence(join(outDir, 'setup.log')), secrets);
     const report: ExecutionReport = {
       runId,
       title: contract.title,

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
 import { git, gitText } from './git.js';
 import type { Worktree } from './worktree.js';
@@ -46,7 +46,88 @@ export type ChangedPath = {
   change: 'modified' | 'added' | 'deleted' | 'type-changed' | 'ignored';
   /** A symlink's target when the path is one, and whether it leaves the worktree. */
   link?: { target: string; outside: boolean };
+  /**
+   * Why the change cannot be reviewed from its path: a name that is not UTF-8 (every later look by
+   * name would miss it), or a directory git does not descend into (a nested repository).
+   */
+  unreviewable?: string;
 };
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A git path as text, or null when its bytes are not UTF-8. */
+function utf8(bytes: Buffer): string | null {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Splits git's -z output into entries, keeping each entry's bytes. */
+function zEntries(out: Buffer): Buffer[] {
+  const entries: Buffer[] = [];
+  let start = 0;
+  for (let i = out.indexOf(0); i >= 0; i = out.indexOf(0, start)) {
+    if (i > start) entries.push(out.subarray(start, i));
+    start = i + 1;
+  }
+  if (start < out.length) entries.push(out.subarray(start));
+  return entries;
+}
+
+/**
+ * Whether a symlink, followed as the filesystem would follow it (every link on the way included),
+ * ever steps out of the worktree or into its .git. Text alone cannot say: in `up/../..`, `up` may
+ * itself be a link. A step out that comes back in is still out: applied in a checkout of another
+ * name, it would not come back. Too many links on the way counts as out.
+ */
+export function linkLeaves(root: string, linkPath: string): boolean {
+  let hops = 0;
+  // Walks `target` from `dir` (both absolute, dir inside root); false when every step stays inside.
+  const walk = (dir: string, target: string): boolean => {
+    if (++hops > 40) return true;
+    if (isAbsolute(target)) return true;
+    let here = dir;
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (here === root) return true;
+        here = dirname(here);
+        continue;
+      }
+      const next = join(here, part);
+      const rel = relative(root, next);
+      if (rel === '.git' || rel.startsWith('.git/')) return true;
+      const st = lstatSafe(next);
+      if (st?.isSymbolicLink()) {
+        const parent = here;
+        const inner = readlinkSync(next);
+        // Where the inner link lands is where the walk goes on; find it by walking it too.
+        if (walk(parent, inner)) return true;
+        here = landing(parent, inner);
+      } else {
+        here = next;
+      }
+    }
+    return false;
+  };
+  // The directory a link inside root lands on, once walk() has found it stays inside.
+  const landing = (dir: string, target: string): string => {
+    let here = dir;
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') here = dirname(here);
+      else {
+        const next = join(here, part);
+        const st = lstatSafe(next);
+        here = st?.isSymbolicLink() ? landing(here, readlinkSync(next)) : next;
+      }
+    }
+    return here;
+  };
+  return walk(dirname(linkPath), readlinkSync(linkPath));
+}
 
 /** Every path that differs from the base commit, untracked and ignored included, by exact bytes. */
 export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
@@ -54,23 +135,26 @@ export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
     gitDir: wt.gitDir,
     workTree: wt.path,
   });
-  const entries = out.stdout.toString('utf8').split('\0').filter(Boolean);
   const paths: ChangedPath[] = [];
-  for (const entry of entries) {
-    const code = entry.slice(0, 2);
-    const path = entry.slice(3);
+  for (const raw of zEntries(out.stdout)) {
+    const code = raw.subarray(0, 2).toString('latin1');
+    const name = utf8(raw.subarray(3));
     const change: ChangedPath['change'] =
       code === '!!' ? 'ignored' : code === '??' || code.includes('A') ? 'added' : code.includes('D') ? 'deleted' : code.includes('T') ? 'type-changed' : 'modified';
-    const item: ChangedPath = { path, change };
-    const abs = join(wt.path, path);
-    {
-      const st = lstatSafe(abs);
-      if (st?.isSymbolicLink()) {
-        const target = readlinkSync(abs);
-        const resolved = isAbsolute(target) ? target : resolve(dirname(abs), target);
-        const rel = relative(wt.path, resolved);
-        item.link = { target, outside: isAbsolute(target) || rel.startsWith('..') || rel === '.git' || rel.startsWith('.git/') };
-      }
+    if (name === null) {
+      // Shown with its bytes escaped; never looked up by name, which would find another file or none.
+      const shown = JSON.stringify(raw.subarray(3).toString('latin1')).slice(1, -1).replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+      paths.push({ path: shown, change, unreviewable: 'a file name that is not UTF-8' });
+      continue;
+    }
+    const item: ChangedPath = { path: name, change };
+    const abs = join(wt.path, name);
+    const st = lstatSafe(abs);
+    if (st?.isSymbolicLink()) {
+      item.link = { target: readlinkSync(abs), outside: linkLeaves(wt.path, abs) };
+    } else if (name.endsWith('/') || st?.isDirectory()) {
+      // git lists a directory, not its files, when it holds a repository of its own (a gitlink).
+      item.unreviewable = 'a nested git repository: its files are neither judged nor carried by the patch';
     }
     paths.push(item);
   }

@@ -37,6 +37,7 @@ export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly
   const isAllowed = picomatch([...allowedGlobs], { dot: true, nocase: false, nonegate: true });
   return paths.map((p) => {
     const base = { path: p.path, change: p.change };
+    if (p.unreviewable) return { ...base, verdict: 'disallowed', why: p.unreviewable };
     if (isCredential(p.path)) return { ...base, verdict: 'forbidden', why: 'a credential file' };
     if (isInfra(p.path)) return { ...base, verdict: 'forbidden', why: 'an infrastructure or repository configuration file' };
     if (/\.ya?ml$/i.test(p.path) && p.change !== 'deleted') {

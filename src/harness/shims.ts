@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readCapped } from './evidence.js';
 import { join } from 'node:path';
 
 // PATH shims: a record of attempted forbidden actions, refused. Not the boundary (THREATS.md 17):
@@ -78,15 +79,23 @@ export function writeShims(dir: string, hostPath = process.env.PATH ?? '/usr/bin
 
 export type ShimAttempt = { tool: string; command: string };
 
-/** The refused attempts the shims recorded (the log is the backend's to scribble on: a record, not proof). */
+/**
+ * The refused attempts the shims recorded (the log is the backend's to scribble on: a record, not
+ * proof). A log that is no regular file, or is over 1 MiB, is itself an attempt: read as a file it
+ * could stall the harness (a FIFO) or exhaust its memory (/dev/zero).
+ */
 export function readShimAttempts(logDir: string): ShimAttempt[] {
   const file = join(logDir, SHIM_LOG);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
+  const read = readCapped(file, 1 << 20);
+  if (!read) return [{ tool: 'shim-log', command: 'shim-log replaced by something that is not a regular file' }];
+  const attempts = read.bytes
+    .toString('utf8')
     .split('\n')
     .filter((line) => line.startsWith('refused\t'))
     .map((line) => {
       const [, tool = '?', command = ''] = line.split('\t');
       return { tool, command: `${tool} ${command}`.trim() };
     });
+  if (read.size > read.bytes.length) attempts.push({ tool: 'shim-log', command: `shim-log grown to ${read.size} bytes` });
+  return attempts;
 }

@@ -202,8 +202,24 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
      ORDER BY e.stream`,
   );
 
-  // Appending to a ledger whose protections were removed would extend whatever was done to it.
-  const unprotected = missingTriggers(db);
+  // Appending to a ledger whose protections were removed would extend whatever was done to it. The
+  // triggers are looked at again whenever the schema cookie moves (any DROP or CREATE, by any
+  // process), and inside the write transaction, so none can go unnoticed between two appends.
+  const schemaCookie = db.prepare('PRAGMA schema_version').pluck();
+  let cookieSeen = schemaCookie.get();
+  let unprotected = missingTriggers(db);
+  function protectionsGone(): string[] {
+    const cookie = schemaCookie.get();
+    if (cookie !== cookieSeen) {
+      unprotected = missingTriggers(db);
+      cookieSeen = cookie;
+    }
+    return unprotected;
+  }
+  const unprotectedError = (missing: string[]) =>
+    new LedgerDamaged(
+      `${file} lost its append-only triggers (${missing.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,
+    );
   const changed = changeSignal(pollMs);
   let queue: Pending[] = [];
   let scheduled = false;
@@ -246,16 +262,18 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // One transaction, one fsync, for every append queued since the last flush: group commit.
   // A refusal (Conflict, BadInput) is thrown before its append inserts anything, so no savepoint is
   // needed; any other error aborts the whole batch.
-  const commitBatch = db.transaction((batch: Pending[]): Outcome[] =>
-    batch.map((p) => {
+  const commitBatch = db.transaction((batch: Pending[]): Outcome[] => {
+    const missing = protectionsGone();
+    if (missing.length > 0) throw unprotectedError(missing);
+    return batch.map((p) => {
       try {
         return { ok: true, result: appendOneInTransaction(p) };
       } catch (error) {
         if (error instanceof Conflict || error instanceof BadInput) return { ok: false, error };
         throw error;
       }
-    }),
-  );
+    });
+  });
   function flush(): void {
     scheduled = false;
     const batch = queue;
@@ -266,7 +284,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     try {
       outcomes = commitBatch.immediate(batch);
     } catch (err) {
-      const wrapped = new StoreUnavailable(`append to ${file} failed: ${(err as Error).message}`);
+      const wrapped = err instanceof LedgerDamaged ? err : new StoreUnavailable(`append to ${file} failed: ${(err as Error).message}`);
       for (const p of batch) p.reject(wrapped);
       return;
     }
@@ -293,11 +311,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       try {
         if (closed) throw new StoreUnavailable('store is closed');
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
-        if (unprotected.length > 0) {
-          throw new LedgerDamaged(
-            `${file} lost its append-only triggers (${unprotected.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,
-          );
-        }
+        const missing = protectionsGone();
+        if (missing.length > 0) throw unprotectedError(missing);
         checkStreamName(stream);
         if (events.length === 0) throw new BadInput('nothing to append');
         events.forEach(validateNew);

@@ -305,6 +305,73 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     expect(await gateDetail(w, 'path-disallowed')).toMatch(/symlink out of the worktree/);
   });
 
+  it('path-disallowed: a symlink that leaves the worktree only when the links on its way are followed', async () => {
+    // src/d/d/d/up is the worktree root; `up/` then five `..` stays inside on paper, and is above it on disk.
+    const w = await world({
+      body: `${GOOD_BACKEND}
+        fs.mkdirSync('src/d/d/d', { recursive: true });
+        fs.symlinkSync('../../../..', 'src/d/d/d/up');
+        fs.symlinkSync('d/d/d/up/../../../../../etc/passwd', 'src/passwd');`,
+    });
+    expect((await w.execute()).failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/src\/passwd \(a symlink out of the worktree/);
+  });
+
+  it('path-disallowed: a file whose name is not UTF-8, which no later look by name would find', async () => {
+    const w = await world({
+      body: `${GOOD_BACKEND} fs.writeFileSync(Buffer.concat([Buffer.from('src/'), Buffer.from([0xff]), Buffer.from('hidden.txt')]), 'x');`,
+    });
+    expect((await w.execute()).failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/not UTF-8/);
+  });
+
+  it('path-disallowed: a nested git repository, whose files git neither lists nor patches', async () => {
+    const w = await world({
+      body: `${GOOD_BACKEND}
+        fs.mkdirSync('src/sub/.github/workflows', { recursive: true });
+        fs.writeFileSync('src/sub/.github/workflows/ci.yml', 'on: push\\n');
+        const g = (...a) => cp.execFileSync('/usr/bin/git', ['-c', 'user.email=a@b', '-c', 'user.name=a', ...a], { cwd: 'src/sub' });
+        g('init', '-q'); g('add', '-A'); g('commit', '-qm', 'x');`,
+    });
+    expect((await w.execute()).failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/src\/sub\/ \(a nested git repository/);
+  });
+
+  it('validation-failed: what the backend plants in HOME does not reach the validation', async () => {
+    // Python imports usercustomize from the user's site dir at startup: a planted one could exit 0.
+    const py = spawnSync('python3', ['-c', 'import site; print(site.getusersitepackages())'], { encoding: 'utf8', env: { HOME: '/HOME' } });
+    if (py.status !== 0) return void console.log('skipped: no python3 on this machine');
+    const site = py.stdout.trim().replace(/^\/HOME\//, '');
+    const w = await world({
+      contract: { validation: { command: 'python3 test/missing.py', timeoutSeconds: 30 } },
+      body: `${GOOD_BACKEND}
+        fs.mkdirSync(process.env.HOME + '/${site}', { recursive: true });
+        fs.writeFileSync(process.env.HOME + '/${site}/usercustomize.py', 'import os; os._exit(0)\\n');`,
+    });
+    expect((await w.execute()).failedGate).toBe('validation-failed');
+  });
+
+  for (const [what, make] of [
+    ['a FIFO (reading it would block forever)', `cp.execFileSync('mkfifo', [log]);`],
+    ['a link to /dev/zero (reading it would never end)', `fs.symlinkSync('/dev/zero', log);`],
+  ] as const) {
+    it(`forbidden-action: the shim log replaced by ${what}`, async () => {
+      const w = await world({ body: `${GOOD_BACKEND} const log = process.env.CTO_SHIM_LOG + '/attempts.log'; fs.rmSync(log, { force: true }); ${make}` });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/shim-log replaced/);
+    });
+  }
+
+  it('a backend that writes more output than the bundle keeps: the log is cut and says so; the run is judged as usual', async () => {
+    const w = await world({ body: `${GOOD_BACKEND} const chunk = 'x'.repeat(1 << 20) + '\\n'; for (let i = 0; i < 20; i++) fs.writeSync(1, chunk);` });
+    const result = await w.execute();
+    expect(result.failedGate).toBeNull();
+    const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'));
+    expect(log.length).toBeLessThan(17 << 20);
+    expect(log.subarray(-200).toString()).toMatch(/cut at 16777216 bytes of 2097\d{4}/);
+  });
+
   it('path-disallowed: a change outside the allowed globs', async () => {
     const w = await world({ body: `fs.writeFileSync('README.md', 'rewritten\\n'); ${GOOD_BACKEND}` });
     expect((await w.execute()).failedGate).toBe('path-disallowed');
@@ -437,6 +504,13 @@ describe('outcome after execution', () => {
     writeFileSync(file, 'tampered');
     expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
     writeFileSync(file, original);
+    // The bundle's copy, which the operator is told to apply, is checked as well.
+    const bundled = join(w.dir, 'evidence', w.runId, 'patch.diff');
+    const reviewed = readFileSync(bundled);
+    execFileSync('chmod', ['u+w', bundled]);
+    writeFileSync(bundled, Buffer.concat([reviewed, Buffer.from('diff --git a/test/x b/test/x\n')]));
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
+    writeFileSync(bundled, reviewed);
     w.repo.commit('README.md', 'moved\n');
     expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
   });
