@@ -311,8 +311,6 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       try {
         if (closed) throw new StoreUnavailable('store is closed');
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
-        const missing = protectionsGone();
-        if (missing.length > 0) throw unprotectedError(missing);
         checkStreamName(stream);
         if (events.length === 0) throw new BadInput('nothing to append');
         events.forEach(validateNew);

@@ -2,7 +2,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { BadInput, ChainBroken } from '../../src/errors.js';
+import { BadInput, ChainBroken, LedgerDamaged } from '../../src/errors.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { lineChild, STORE_CHILD } from '../fixtures/child.js';
@@ -30,6 +30,23 @@ describe('sqlite store: append-only and tamper-evident', () => {
     expect(() => raw.prepare(`DELETE FROM events`).run()).toThrow(/append-only/);
     raw.close();
     expect((await store.readStream('run-t')).length).toBe(1);
+    await store.close();
+    tmp.remove();
+  });
+
+  it('refuses appends once the triggers are dropped by another process, though they were there when it opened', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-t', [sampleEvent(0)], 'no-stream');
+    const raw = new Database(file);
+    const triggers = raw.prepare(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_no_delete'`).pluck().all() as string[];
+    raw.exec('DROP TRIGGER events_no_delete');
+    await expect(store.append('run-t', [sampleEvent(1)], 0)).rejects.toThrow(LedgerDamaged);
+    await expect(store.append('run-t', [sampleEvent(1)], 0)).rejects.toThrow(/lost its append-only triggers \(events_no_delete\)/);
+    expect((await store.readStream('run-t')).length).toBe(1);
+    for (const sql of triggers) raw.exec(sql);
+    raw.close();
+    await store.append('run-t', [sampleEvent(1)], 0);
+    expect((await store.readStream('run-t')).length).toBe(2);
     await store.close();
     tmp.remove();
   });
