@@ -75,8 +75,10 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
  * sockets (/var, /srv, /mnt, /media: a read-only mount does not stop connect() on a socket). The
  * paths it needs are bound back in (a backend's readOnlyPaths).
  */
-export function hiddenFromBackends(ledgerDir: string): string[] {
-  const candidates = ['/root', '/home', homedir(), '/var', '/srv', '/mnt', '/media', ledgerDir].map((p) => resolve(p));
+export function hiddenFromBackends(ledgerDir: string, targetPath?: string): string[] {
+  // The operator's checkout too, wherever it is: its untracked and ignored files (an .env) are not in
+  // the worktree and are none of the backend's business. Its git dir is bound back, read-only.
+  const candidates = ['/root', '/home', homedir(), '/var', '/srv', '/mnt', '/media', ledgerDir, ...(targetPath ? [targetPath] : [])].map((p) => resolve(p));
   return [...new Set(candidates)].filter((p) => p !== '/' && existsSync(p) && statSync(p).isDirectory());
 }
 
@@ -142,7 +144,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       cwd: wt.path,
       writable: [shimLog, home],
       readOnly: [join(wt.path, '.git'), wt.commonDir, inDir, ...programFiles, ...(backend.readOnlyPaths ?? [])],
-      hidden: hiddenFromBackends(ledger.dir),
+      hidden: hiddenFromBackends(ledger.dir, repoPath),
       isolation: started.data.isolation,
     };
 

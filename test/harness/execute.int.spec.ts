@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -582,6 +582,40 @@ describe('execute: what the host offers stays out of reach', () => {
     } finally {
       rmSync(secretFile, { force: true });
       rmSync(agentDir, { recursive: true, force: true });
+    }
+  });
+
+  it("the operator's checkout is empty to the backend, wherever it is (its untracked .env), and git still works", async () => {
+    // Under /tmp or a home it would be hidden anyway: put it where nothing else hides it.
+    const base = '/opt';
+    let outside: string;
+    try {
+      outside = mkdtempSync(join(base, 'cto-ledger-test-'));
+    } catch {
+      return void console.log(`skipped: cannot make a dir under ${base} on this machine`);
+    }
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = outside;
+    try {
+      const w = await world({
+        body: `const gitdir = fs.readFileSync('.git', 'utf8').match(/gitdir: (.*)\\/\\.git\\/worktrees\\//)[1];
+          try { console.log('read', String(fs.readFileSync(gitdir + '/.env'))); } catch (e) { console.log('hidden', e.code); }
+          console.log('git', cp.execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim().length);
+          ${GOOD_BACKEND}`,
+      });
+      expect(w.repo.path.startsWith(outside)).toBe(true);
+      writeFileSync(join(w.repo.path, '.env'), 'OPERATOR SECRET\n');
+      writeFileSync(join(w.repo.path, '.git', 'info', 'exclude'), '.env\n');
+      const result = await w.execute();
+      const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
+      expect(log).toContain('hidden ENOENT');
+      expect(log).not.toContain('OPERATOR SECRET');
+      expect(log).toContain('git 40');
+      expect(result.failedGate).toBeNull();
+    } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 
