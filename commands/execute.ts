@@ -66,6 +66,8 @@ export type ExecutionObservations = {
   startError: string | null;
   survivors: number;
   shimAttempts: string[];
+  /** Names of the backend's secrets whose values the change carries (in a path or the patch). */
+  secretsInChange: string[];
   gitStateChanged: string[];
   operatorCheckoutChanged: string[];
   paths: Array<{ path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string }>;
@@ -93,10 +95,11 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
     },
     {
       gate: 'forbidden-action',
-      ok: o.shimAttempts.length === 0 && o.gitStateChanged.length === 0 && forbiddenPaths.length === 0,
+      ok: o.shimAttempts.length === 0 && o.gitStateChanged.length === 0 && forbiddenPaths.length === 0 && o.secretsInChange.length === 0,
       detail:
         [
           o.shimAttempts.length ? `attempted: ${o.shimAttempts.slice(0, 5).join('; ')}` : '',
+          o.secretsInChange.length ? `the change carries the value of secret ${o.secretsInChange.join(', ')} (redacted)` : '',
           o.gitStateChanged.length ? `git state changed: ${o.gitStateChanged.join(', ')}` : '',
           forbiddenPaths.length ? `touched: ${list(forbiddenPaths)}` : '',
         ]

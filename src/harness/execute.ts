@@ -214,13 +214,23 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       const st = existsSync(abs) ? lstatSync(abs) : null;
       return st?.isFile() && st.size < 1 << 20 ? readFileSync(abs, 'utf8') : null;
     });
-    const patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit));
+    let patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit));
+    // A secret value in a file name or content would reach the ledger (changedPaths) and the
+    // artifacts: fail closed, and keep only the redacted form. Encoded copies (base64, say) are not found.
+    const secretsInChange = Object.entries(secrets)
+      .filter(([, value]) => value.length >= 4 && (patch.includes(value) || verdicts.some((v) => v.path.includes(value))))
+      .map(([name]) => name);
+    if (secretsInChange.length) {
+      patch = redact(patch, secrets);
+      for (const item of [...paths, ...verdicts]) item.path = redact(Buffer.from(item.path), secrets).toString('utf8');
+    }
 
     const observations: ExecutionObservations = {
       exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
       startError,
       survivors: result?.survivors ?? 0,
       shimAttempts: readShimAttempts(shimLog).map((a) => a.command),
+      secretsInChange,
       gitStateChanged: changedGitState(before, after),
       operatorCheckoutChanged,
       paths: verdicts,

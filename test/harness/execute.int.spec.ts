@@ -438,6 +438,26 @@ describe('execute: an adversarial backend fails closed after it started', () => 
   });
 });
 
+describe('execute: a secret written into the change', () => {
+  it('forbidden-action: its value in a file name or content fails the run, and never reaches the ledger or the bundle', async () => {
+    process.env.CTO_TEST_TOKEN = 'sk-test-5151515151';
+    try {
+      const w = await world({
+        backend: { secrets: ['CTO_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/leak-' + process.env.CTO_TEST_TOKEN + '.txt', 'token ' + process.env.CTO_TEST_TOKEN + '\\n');`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret CTO_TEST_TOKEN/);
+      expect((await w.state()).execution!.changedPaths.map((p) => p.path)).toContain('src/leak-[redacted:CTO_TEST_TOKEN].txt');
+      const everywhere = [ledgerPaths(w.dir).db, ...readdirSync(result.evidenceDir).map((f) => join(result.evidenceDir, f))];
+      for (const file of everywhere) expect(readFileSync(file).toString('latin1'), file).not.toContain('sk-test-5151515151');
+    } finally {
+      delete process.env.CTO_TEST_TOKEN;
+    }
+  });
+});
+
 describe('execute: a harness killed mid-run', () => {
   it('leaves the run executing, and status says no harness is running it any more', async () => {
     const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000); ${GOOD_BACKEND}` });
