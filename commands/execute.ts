@@ -70,6 +70,8 @@ export type ExecutionObservations = {
   secretsInChange: string[];
   gitStateChanged: string[];
   operatorCheckoutChanged: string[];
+  /** Why the patch could not be made, when it could not: then it carries nothing of the change. */
+  patchError: string | null;
   paths: Array<{ path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string }>;
   validation: { ran: true; code: number | null; timedOut: boolean } | { ran: false; reason: string };
 };
@@ -109,10 +111,11 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
     { gate: 'path-disallowed', ok: disallowed.length === 0, detail: disallowed.length ? list(disallowed) : 'every changed path is allowed' },
     {
       gate: 'end-tree-dirty',
-      ok: o.operatorCheckoutChanged.length === 0 && uncaptured.length === 0 && o.survivors === 0,
+      ok: o.operatorCheckoutChanged.length === 0 && uncaptured.length === 0 && o.survivors === 0 && o.patchError === null,
       detail:
         [
           o.operatorCheckoutChanged.length ? `the operator's checkout changed: ${o.operatorCheckoutChanged.slice(0, 5).join('; ')}` : '',
+          o.patchError ? `the patch could not be made: ${o.patchError}` : '',
           uncaptured.length ? `not captured by the patch: ${list(uncaptured)}` : '',
           o.survivors ? `${o.survivors} process(es) outlived the backend` : '',
         ]

@@ -16,7 +16,7 @@ import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, makePatch, snapshotGitState } from './inspect.js';
 import { detectIsolation } from './isolation.js';
-import { judgePaths } from './policy.js';
+import { judgePaths, TOO_LARGE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
 import { readShimAttempts, writeShims } from './shims.js';
@@ -212,9 +212,15 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {
       const abs = join(worktreePath, path);
       const st = existsSync(abs) ? lstatSync(abs) : null;
-      return st?.isFile() && st.size < 1 << 20 ? readFileSync(abs, 'utf8') : null;
+      if (!st?.isFile()) return null;
+      return st.size <= 16 << 20 ? readFileSync(abs, 'utf8') : TOO_LARGE;
     });
-    let patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit));
+    // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
+    let patchError: string | null = null;
+    let patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit)).catch((err: unknown) => {
+      patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500);
+      return Buffer.alloc(0);
+    });
     // A secret value in a file name or content would reach the ledger (changedPaths) and the
     // artifacts: fail closed, and keep only the redacted form. Encoded copies (base64, say) are not found.
     const secretsInChange = Object.entries(secrets)
@@ -233,6 +239,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       secretsInChange,
       gitStateChanged: changedGitState(before, after),
       operatorCheckoutChanged,
+      patchError,
       paths: verdicts,
       validation: { ran: false, reason: contract.validation ? 'not run: an earlier gate failed first' : `no-test rationale: ${contract.noTestRationale}` },
     };

@@ -22,10 +22,15 @@ export const INFRA_GLOBS = [
   '.gitattributes', '**/.gitattributes', '.gitmodules', '**/.gitmodules', '.git/**',
 ];
 
-/** A manifest is infrastructure by its content too: a YAML document with apiVersion and kind. */
+/** A manifest is infrastructure by its content too: a YAML or JSON document with apiVersion and kind. */
 export function looksLikeKubernetesManifest(text: string): boolean {
-  return /^apiVersion:\s*\S/m.test(text) && /^kind:\s*\S/m.test(text);
+  const yaml = /^\s*apiVersion:\s*\S/m.test(text) && /^\s*kind:\s*\S/m.test(text);
+  const json = /"apiVersion"\s*:/.test(text) && /"kind"\s*:/.test(text);
+  return yaml || json;
 }
+
+/** What contentOf gives for a file too large to read for the check: judged as unreadable, refused. */
+export const TOO_LARGE = Symbol('too large to inspect');
 
 export type PathVerdict = { path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string };
 
@@ -33,15 +38,16 @@ export type PathVerdict = { path: string; change: string; verdict: 'allowed' | '
 const isCredential = picomatch(CREDENTIAL_GLOBS, { dot: true, nocase: true });
 const isInfra = picomatch(INFRA_GLOBS, { dot: true, nocase: true });
 
-export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null): PathVerdict[] {
+export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null | typeof TOO_LARGE): PathVerdict[] {
   const isAllowed = picomatch([...allowedGlobs], { dot: true, nocase: false, nonegate: true });
   return paths.map((p) => {
     const base = { path: p.path, change: p.change };
     if (p.unreviewable) return { ...base, verdict: 'disallowed', why: p.unreviewable };
     if (isCredential(p.path)) return { ...base, verdict: 'forbidden', why: 'a credential file' };
     if (isInfra(p.path)) return { ...base, verdict: 'forbidden', why: 'an infrastructure or repository configuration file' };
-    if (/\.ya?ml$/i.test(p.path) && p.change !== 'deleted') {
+    if (/\.(ya?ml|json)$/i.test(p.path) && p.change !== 'deleted') {
       const text = contentOf(p.path);
+      if (text === TOO_LARGE) return { ...base, verdict: 'disallowed', why: 'too large to check for a Kubernetes manifest' };
       if (text !== null && looksLikeKubernetesManifest(text)) return { ...base, verdict: 'forbidden', why: 'a Kubernetes manifest' };
     }
     if (p.link?.outside) return { ...base, verdict: 'disallowed', why: `a symlink out of the worktree (-> ${p.link.target})` };

@@ -337,6 +337,15 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     expect(await gateDetail(w, 'path-disallowed')).toMatch(/src\/sub\/ \(a nested git repository/);
   });
 
+  it('an empty nested repository, which git cannot stage, is still judged and evidenced', async () => {
+    const w = await world({ body: `${GOOD_BACKEND} fs.mkdirSync('src/sub'); cp.execFileSync('/usr/bin/git', ['init', '-q'], { cwd: 'src/sub' });` });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    const gates = (await w.state()).execution!.gateResults;
+    expect(gates.find((g) => g.gate === 'end-tree-dirty')).toMatchObject({ ok: false, detail: expect.stringMatching(/the patch could not be made/) });
+    expect(existsSync(join(result.evidenceDir, 'report.json'))).toBe(true);
+  });
+
   it('validation-failed: what the backend plants in HOME does not reach the validation', async () => {
     // Python imports usercustomize from the user's site dir at startup: a planted one could exit 0.
     const py = spawnSync('python3', ['-c', 'import site; print(site.getusersitepackages())'], { encoding: 'utf8', env: { HOME: '/HOME' } });

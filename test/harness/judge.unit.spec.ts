@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeExecution, type ExecutionObservations } from '../../commands/execute.js';
-import { judgePaths } from '../../src/harness/policy.js';
+import { judgePaths, TOO_LARGE } from '../../src/harness/policy.js';
 
 const clean: ExecutionObservations = {
   exit: { code: 0, signal: null, timedOut: false },
@@ -10,6 +10,7 @@ const clean: ExecutionObservations = {
   secretsInChange: [],
   gitStateChanged: [],
   operatorCheckoutChanged: [],
+  patchError: null,
   paths: [{ path: 'src/a.js', change: 'modified', verdict: 'allowed', why: '' }],
   validation: { ran: true, code: 0, timedOut: false },
 };
@@ -28,6 +29,7 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
     ['an ignored file', { paths: [{ path: 'x.log', change: 'ignored', verdict: 'not-captured', why: 'ignored' }] }, 'end-tree-dirty'],
     ["the operator's checkout changed", { operatorCheckoutChanged: ['HEAD moved'] }, 'end-tree-dirty'],
     ['a process survived', { survivors: 1 }, 'end-tree-dirty'],
+    ['the patch could not be made', { patchError: 'git add failed' }, 'end-tree-dirty'],
     ['validation failed', { validation: { ran: true, code: 1, timedOut: false } }, 'validation-failed'],
     ['validation timed out', { validation: { ran: true, code: null, timedOut: true } }, 'validation-failed'],
   ];
@@ -49,7 +51,7 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
 
 describe('judgePaths', () => {
   const none = () => null;
-  const verdict = (path: string, allowed: string[], extra: Partial<{ change: 'added'; link: { target: string; outside: boolean } }> = {}, content: string | null = null) =>
+  const verdict = (path: string, allowed: string[], extra: Partial<{ change: 'added'; link: { target: string; outside: boolean } }> = {}, content: string | null | typeof TOO_LARGE = null) =>
     judgePaths([{ path, change: 'added', ...extra }], allowed, () => content)[0]!.verdict;
   it.each([
     ['src/a.ts', ['src/**'], 'allowed'],
@@ -71,6 +73,10 @@ describe('judgePaths', () => {
   it('finds a Kubernetes manifest by its content, and a symlink out of the tree by its target', () => {
     expect(verdict('src/app.yaml', ['src/**'], {}, 'apiVersion: apps/v1\nkind: Deployment\n')).toBe('forbidden');
     expect(verdict('src/app.yaml', ['src/**'], {}, 'name: just config\n')).toBe('allowed');
+    expect(verdict('src/secret.json', ['src/**'], {}, '{ "apiVersion": "v1", "kind": "Secret" }')).toBe('forbidden');
+    expect(verdict('src/app.yml', ['src/**'], {}, '# padding\n  apiVersion: v1\n  kind: Secret\n')).toBe('forbidden');
+    expect(verdict('src/data.json', ['src/**'], {}, '{ "kind": "fruit" }')).toBe('allowed');
+    expect(verdict('src/huge.yaml', ['src/**'], {}, TOO_LARGE)).toBe('disallowed');
     expect(verdict('src/etc', ['src/**'], { link: { target: '/etc', outside: true } })).toBe('disallowed');
     expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
     expect(none()).toBeNull();
