@@ -5,7 +5,22 @@ import { BadInput } from '../errors.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
 
-const host = z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'an exact host, optionally with :port');
+// A DNS name of dot-separated labels (no empty label, none starting or ending with a dash) and an
+// optional port 1-65535: an entry that can never match a real connection is a mistake to point out.
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const host = z
+  .string()
+  .regex(new RegExp(`^${LABEL}(?:\\.${LABEL})*(?::\\d{1,5})?$`, 'i'), 'an exact host, optionally with :port')
+  .refine((entry) => {
+    const port = entry.includes(':') ? Number(entry.split(':')[1]) : 443;
+    return port >= 1 && port <= 65535;
+  }, 'a port from 1 to 65535');
+
+/**
+ * Variables the harness sets itself, or that change how programs load and resolve: a secret of that
+ * name would replace the sandbox's own (a PATH past the shims, another CTO_RUN_ID, an LD_PRELOAD).
+ */
+const RESERVED_SECRET = /^(PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|SHELL|USER|LOGNAME|PWD|IFS|ENV|BASH_ENV|CTO_[A-Z0-9_]*|LD_[A-Z0-9_]*|GIT_[A-Z0-9_]*|NODE_OPTIONS|NODE_PATH|PYTHON[A-Z0-9_]*|PERL5?LIB|RUBYOPT|RUBYLIB|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy)$/;
 
 export const BackendConfig = z
   .object({
@@ -19,7 +34,14 @@ export const BackendConfig = z
     /** 'none', or the exact hosts reachable through the harness's filtering proxy. */
     network: z.union([z.literal('none'), z.object({ allow: z.array(host).min(1) }).strict()]).default('none'),
     /** Names of environment variables passed through to the backend; values never reach the ledger. */
-    secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).default([]),
+    secrets: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name in capitals')
+          .refine((name) => !RESERVED_SECRET.test(name), 'a name the harness sets or that changes how programs run (PATH, HOME, CTO_*, LD_*, GIT_*, ...)'),
+      )
+      .default([]),
     /**
      * Absolute paths the backend may read although they lie in a hidden place (an agent installed
      * under a home directory, say). Optional without a default, so entries without it keep their digest.

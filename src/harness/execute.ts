@@ -124,7 +124,9 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
 
     const before = await snapshotGitState(wt);
     const secrets = Object.fromEntries(backend.secrets.map((name) => [name, process.env[name] ?? '']));
+    // The secrets first: whatever their names, the harness's own variables win.
     const env = {
+      ...secrets,
       PATH: `${shimDir}:${SYSTEM_PATH}`,
       HOME: home,
       TMPDIR: '/tmp',
@@ -134,7 +136,6 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       CTO_CONTRACT_FILE: contractFile,
       CTO_BASE_COMMIT: started.data.baseCommit,
       CTO_SHIM_LOG: shimLog,
-      ...secrets,
     };
     const command = [...backend.command];
     if (command[0]!.includes('/') && !isAbsolute(command[0]!)) command[0] = resolve(ledger.dir, command[0]!);

@@ -1,0 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/config.js';
+import { BadInput } from '../../src/errors.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+describe('config.yaml: backends', () => {
+  const tmp = tempDir('cto-config-');
+  afterAll(() => tmp.remove());
+  const load = (backend: Record<string, unknown>) => {
+    const file = join(tmp.dir, 'config.yaml');
+    writeFileSync(file, stringify({ backends: [{ id: 'agent', command: ['/bin/true'], ...backend }] }));
+    return () => loadConfig(file);
+  };
+
+  it('refuses a secret named like a variable the harness sets or that changes how programs run', () => {
+    for (const name of ['PATH', 'HOME', 'CTO_RUN_ID', 'LD_PRELOAD', 'GIT_SSH_COMMAND', 'NODE_OPTIONS', 'HTTPS_PROXY']) {
+      expect(load({ secrets: [name] }), name).toThrow(BadInput);
+      expect(load({ secrets: [name] }), name).toThrow(/a name the harness sets/);
+    }
+    expect(load({ secrets: ['OPENAI_API_KEY'] })().backends[0]!.secrets).toEqual(['OPENAI_API_KEY']);
+  });
+
+  it('refuses network entries that can never match a connection', () => {
+    for (const entry of ['evil.com:99999', 'evil.com:0', 'a..b:1', '-a.com', 'a.com:', '*.example.com']) {
+      expect(load({ network: { allow: [entry] } }), entry).toThrow(BadInput);
+    }
+    expect(load({ network: { allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] } })().backends[0]!.network).toEqual({ allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] });
+  });
+});
