@@ -3,7 +3,7 @@ import { BadInput, ChainBroken, Conflict, EXIT, LedgerDamaged, Refused, StoreUna
 import { registerAdminCommands } from './admin-commands.js';
 import { cliContext } from './context.js';
 import { registerDemo } from './demo.js';
-import { processOutput, type Output } from './output.js';
+import { printable, processOutput, type Output } from './output.js';
 import { registerRunCommands } from './run-commands.js';
 
 const PATH_ERRORS = new Map([
@@ -18,30 +18,28 @@ const PATH_ERRORS = new Map([
   ['ELOOP', 'too many symbolic links'],
 ]);
 
+/** A failure as the CLI reports it: its exit code, the gate when one refused, and one line. */
+type Failure = { exit: number; gate?: string; message: string };
+
 /** Maps every failure to one line and one exit code: 1 refused by a gate, 2 bad input, 3 store or I/O. */
-function report(err: unknown, output: Output): number {
-  if (err instanceof Refused) {
-    output.err(`cto-ledger: refused by gate ${err.gate}: ${err.detail}`);
-    return EXIT.refused;
-  }
-  if (err instanceof BadInput) {
-    output.err(`cto-ledger: ${err.message}`);
-    return EXIT.badInput;
-  }
+function classify(err: unknown): Failure {
+  if (err instanceof Refused) return { exit: EXIT.refused, gate: err.gate, message: `refused by gate ${err.gate}: ${err.detail}` };
+  if (err instanceof BadInput) return { exit: EXIT.badInput, message: err.message };
   if (err instanceof ChainBroken || err instanceof LedgerDamaged || err instanceof Conflict || err instanceof StoreUnavailable) {
-    output.err(`cto-ledger: ${err.message}`);
-    return EXIT.store;
+    return { exit: EXIT.store, message: err.message };
   }
   const { code, path } = err as NodeJS.ErrnoException;
   const message = (err as Error).message ?? String(err);
   // A path the user named that is not what the command needs (a file where a dir goes, no access):
   // bad input, named. Other system errors (disk full, I/O) are the store's side.
-  if (code && path && PATH_ERRORS.has(code)) {
-    output.err(`cto-ledger: ${path}: ${PATH_ERRORS.get(code)}`);
-    return EXIT.badInput;
-  }
-  output.err(`cto-ledger: ${code && !message.startsWith(code) ? `${code}: ` : ''}${message}`);
-  return EXIT.store;
+  if (code && path && PATH_ERRORS.has(code)) return { exit: EXIT.badInput, message: `${path}: ${PATH_ERRORS.get(code)}` };
+  return { exit: EXIT.store, message: `${code && !message.startsWith(code) ? `${code}: ` : ''}${message}` };
+}
+
+/** Whether the command line asks for JSON (before any `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 export function buildProgram(output: Output): Command {
@@ -88,7 +86,10 @@ export function hoistOperator(argv: readonly string[]): string[] {
 }
 
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
-  const program = buildProgram(output);
+  // A command that fails after printing its own JSON (health, execute) is not given a second document.
+  let printed = false;
+  const program = buildProgram({ out: (text) => ((printed = true), output.out(text)), err: output.err });
+  let failure: Failure;
   try {
     await program.parseAsync(hoistOperator(argv), { from: 'user' });
     return EXIT.ok;
@@ -96,8 +97,14 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.ok;
       if (err.code === 'commander.help') return EXIT.ok;
-      return EXIT.badInput;
+      // commander has printed its own line to stderr already
+      failure = { exit: EXIT.badInput, message: err.message.replace(/^error: /, '') };
+    } else {
+      failure = classify(err);
+      // Messages quote what the user typed or the ledger holds: shown with control characters escaped.
+      output.err(`cto-ledger: ${printable(failure.message)}`);
     }
-    return report(err, output);
   }
+  if (wantsJson(argv) && !printed) output.out(JSON.stringify({ ok: false, exitCode: failure.exit, ...(failure.gate ? { gate: failure.gate } : {}), error: failure.message }));
+  return failure.exit;
 }

@@ -271,4 +271,19 @@ describe('the CLI, as people type it', () => {
     // A command that records no operator refuses it rather than ignoring it.
     expect(run('--by', 'bob', 'status').code).toBe(2);
   });
+
+  it('answers --json with one JSON document on failure too, naming the gate; escapes what it echoes', () => {
+    const admitted = JSON.parse(run('contract', 'admit', contract('j.yaml', contractYaml()), '--json').stdout) as { runId: string };
+    const refused = run('outcome', admitted.runId, '--accept', '--reason', 'early', '--json');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toEqual({ ok: false, exitCode: 1, gate: 'evidence-missing', error: expect.stringMatching(/^refused by gate evidence-missing: /) });
+    const bad = run('status', 'nope', '--json');
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, exitCode: 2, error: '"nope" is not a run id (a ULID)' });
+    expect(JSON.parse(run('no-such-command', '--json').stdout)).toMatchObject({ ok: false, exitCode: 2 });
+    const echoed = run('events', '--stream', 'x\u001b[2J\nforged line');
+    expect(echoed.code).toBe(2);
+    expect(echoed.stderr).not.toMatch(/\u001b|\n./);
+    expect(echoed.stderr).toContain('x\\u001b[2J\\u000aforged line');
+  });
 });
