@@ -50,7 +50,7 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
     return refuse('start-tree-dirty', `the target's working tree is not clean: ${facts.repo!.dirty.slice(0, 3).join('; ')}${facts.repo!.dirty.length > 3 ? ' ...' : ''}`);
   }
   if (run.contract.isolation === 'required' && facts.isolation === 'none') {
-    return refuse('isolation-unavailable', 'the contract requires isolation and neither bubblewrap nor unshare works on this machine');
+    return refuse('isolation-unavailable', 'the contract requires isolation and none is to be had: neither bubblewrap nor unshare works on this machine, or CTO_ISOLATION=none lowered it');
   }
   if (facts.missingSecrets.length) return refuse('provider-failure', `secrets not set for the harness: ${facts.missingSecrets.join(', ')}`);
   return accept({

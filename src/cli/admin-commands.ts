@@ -13,7 +13,7 @@ import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
-import { dirToMake, lineOfText, operatorName, positiveNumber } from './options.js';
+import { dirToMake, lineOfText, oneOf, operatorName, positiveNumber } from './options.js';
 import { json, table } from './output.js';
 
 function slug(text: string): string {
@@ -71,9 +71,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('admit a local git repository for delegated work (owned, noncritical, low risk only)')
     .option('--id <id>', 'target id (default: the directory name)', lineOfText('--id', { identity: true }))
     .requiredOption('--owner <owner>', 'who owns the repository', lineOfText('--owner', { identity: true }))
-    .option('--ownership <ownership>', 'owned | unowned | vendor', 'owned')
-    .option('--criticality <criticality>', 'noncritical | critical', 'noncritical')
-    .option('--risk <risk>', 'low | medium | high', 'low')
+    .option('--ownership <ownership>', 'owned | unowned | vendor', oneOf('--ownership', ['owned', 'unowned', 'vendor']), 'owned')
+    .option('--criticality <criticality>', 'noncritical | critical', oneOf('--criticality', ['noncritical', 'critical']), 'noncritical')
+    .option('--risk <risk>', 'low | medium | high', oneOf('--risk', ['low', 'medium', 'high']), 'low')
     .option('--expires-days <days>', 'admission lifetime in days', positiveNumber('--expires-days', 365), 7)
     .option('--by <operator>', 'operator admitting it')
     .option('--json', 'machine-readable output')
@@ -132,7 +132,8 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--reason <text>', 'why', lineOfText('--reason'))
     .option('--by <operator>', 'operator revoking it')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { reason: string; by?: string; json?: boolean }) => {
+    .action(async (typedId: string, opts: { reason: string; by?: string; json?: boolean }) => {
+      const id = lineOfText('the target id', { identity: true })(typedId);
       const event = await ctx.withLedger((ledger) => revokeTarget(ledger, { targetId: id, revokedBy: operatorName(opts.by), reason: opts.reason }));
       output.out(opts.json ? json(event) : `revoked target ${id}`);
     });

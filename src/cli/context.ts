@@ -1,5 +1,5 @@
 import { DEFAULT_LEDGER_DIR, openLedger, type Ledger } from '../ledger/ledger.js';
-import { LedgerDamaged } from '../errors.js';
+import { BadInput, LedgerDamaged } from '../errors.js';
 import { projectionsMatch, refreshProjections } from '../ledger/projections.js';
 import type { Output } from './output.js';
 
@@ -11,7 +11,12 @@ export type CliContext = {
 };
 
 export function cliContext(output: Output, globals: () => { ledger?: string; readOnly?: boolean }): CliContext {
-  const ledgerDir = () => globals().ledger ?? process.env.CTO_LEDGER_DIR ?? DEFAULT_LEDGER_DIR;
+  const ledgerDir = () => {
+    const given = globals().ledger;
+    // An empty --ledger would quietly mean the current directory.
+    if (given !== undefined && given.trim() === '') throw new BadInput('--ledger must name a directory, got an empty string');
+    return given ?? (process.env.CTO_LEDGER_DIR || DEFAULT_LEDGER_DIR);
+  };
   return {
     output,
     ledgerDir,

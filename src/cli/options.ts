@@ -27,8 +27,11 @@ export function positiveNumber(name: string, max: number) {
  * operator, an owner, an id): no spaces around it either, or " jp" and "jp" would be two people.
  */
 export function lineOfText(name: string, options: { allowEmpty?: boolean; identity?: boolean } = {}) {
+  // A name is a name, a reason a few sentences: every copy on the ledger is kept for good.
+  const max = options.identity ? 200 : 4_000;
   return (value: string): string => {
     if (value.trim() === '' && !(options.allowEmpty && value === '')) throw new BadInput(`${name} must not be ${value === '' ? 'empty' : 'blank'}`);
+    if (value.length > max) throw new BadInput(`${name} must be at most ${max} characters, got ${value.length}`);
     if (CONTROL.test(value)) throw new BadInput(`${name} must be one line of text without control characters, got ${JSON.stringify(value).replace(/[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`);
     if (options.identity && value !== value.trim()) throw new BadInput(`${name} must not begin or end with spaces, got ${JSON.stringify(value)}`);
     return value;
@@ -61,4 +64,18 @@ export function dirToMake(name: string) {
  */
 export function runIdArg(value: string): string {
   return /^[0-9a-hjkmnp-tv-z]{26}$/i.test(value) ? value.toUpperCase() : value;
+}
+
+/** One of the listed values, exactly: a typo is bad input, not a policy decision. */
+export function oneOf(name: string, values: readonly string[]) {
+  return (value: string): string => {
+    if (!values.includes(value)) throw new BadInput(`${name} must be one of ${values.join(', ')}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+/** A contract digest as printed (sha256, hex); upper-case hex is the same digest. */
+export function digestArg(value: string): string {
+  if (!/^[0-9a-f]{64}$/i.test(value)) throw new BadInput(`--digest must be a sha256 digest (64 hex characters), got ${JSON.stringify(value)}`);
+  return value.toLowerCase();
 }

@@ -17,7 +17,7 @@ import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
-import { dirToMake, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
+import { digestArg, dirToMake, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
 import { json, printable, table } from './output.js';
 
 /** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
@@ -118,7 +118,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       .description(decision === 'approved' ? "approve a run: binds the contract digest and the target's HEAD now" : 'deny a run')
       .option('--by <operator>', 'operator deciding')
       .option('--note <text>', 'note', lineOfText('--note', { allowEmpty: true }), '')
-      .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)')
+      .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)', digestArg)
       .option('--expires-hours <hours>', 'approval lifetime', positiveNumber('--expires-hours', 720), 24)
       .option('--json', 'machine-readable output')
       .action(async (typedRunId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { BadInput } from '../errors.js';
 
 export type IsolationKind = 'bubblewrap' | 'unshare' | 'none';
 
@@ -23,7 +24,10 @@ function probe(): { kind: IsolationKind; detail: string } {
  */
 export function detectIsolation(): { kind: IsolationKind; detail: string } {
   probed ??= probe();
-  const wanted = process.env.CTO_ISOLATION as IsolationKind | undefined;
+  const wanted = (process.env.CTO_ISOLATION || undefined) as IsolationKind | undefined;
+  if (wanted !== undefined && !(wanted in STRENGTH)) {
+    throw new BadInput(`CTO_ISOLATION must be one of ${Object.keys(STRENGTH).join(', ')}, got ${JSON.stringify(wanted)}`);
+  }
   if (wanted && wanted in STRENGTH && STRENGTH[wanted] < STRENGTH[probed.kind]) {
     return { kind: wanted, detail: `lowered to ${wanted} by CTO_ISOLATION (the machine offers ${probed.kind})` };
   }

@@ -118,6 +118,13 @@ describe('the CLI, as a user runs it', () => {
       [['replay', runId, '--out', ''], /--out must not be empty/],
       [['replay', runId, '--out', '/proc/x'], /--out \/proc\/x is on a kernel file system/],
       [['backend', 'disable', 'demoo'], /backend demoo is not declared in config\.yaml and was never on this ledger/],
+      // A malformed value is bad input, not a policy decision (a well-formed other digest is a gate's).
+      [['approve', runId, '--digest', 'abc'], /--digest must be a sha256 digest \(64 hex characters\), got "abc"/],
+      [['target', 'admit', repo.path, '--owner', 'jp', '--risk', 'HIGH'], /--risk must be one of low, medium, high, got "HIGH"/],
+      [['target', 'revoke', 'x\u001b[2J', '--reason', 'r'], /the target id must be one line of text without control characters/],
+      [['deny', runId, '--note', 'x'.repeat(4001)], /--note must be at most 4000 characters, got 4001/],
+      [['deny', runId, '--by', 'x'.repeat(201)], /--by must be at most 200 characters/],
+      [['--ledger', '', 'status'], /--ledger must name a directory/],
     ];
     for (const [args, message] of cases) {
       const r = run(...args);
