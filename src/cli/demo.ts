@@ -1,5 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { BadInput } from '../errors.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -17,6 +18,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(async (opts: { dir?: string }) => {
       const { main } = await import('./main.js');
       const out = ctx.output;
+      // A dir of the user's is never written over: the demo makes its repository and files there.
+      if (opts.dir && existsSync(opts.dir) && readdirSync(opts.dir).length > 0) {
+        throw new BadInput(`${opts.dir} exists and is not empty: the demo builds in a new or empty dir`);
+      }
       const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cto-ledger-demo-'));
       const ledger = join(dir, 'ledger');
       const repo = makeDemoRepo(dir);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
@@ -7,7 +7,7 @@ import { recordOutcome } from '../../commands/record-outcome.js';
 import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
 import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
-import { renderRunState, writeRunFiles } from '../../projections/run-files.js';
+import { renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-files.js';
 import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
@@ -19,6 +19,8 @@ import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
 import { digestArg, dirToMake, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
 import { json, printable, table } from './output.js';
+
+const REPLAY_FILES: readonly string[] = Object.values(RUN_FILES);
 
 /** Every run's list entry, folded from its stream (chain-checked), in run id order as runs.json has them. */
 async function foldRunList(ledger: Ledger): Promise<RunListEntry[]> {
@@ -285,14 +287,21 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (typedRunId: string, opts: { out: string; json?: boolean }) => {
       const runId = runIdArg(typedRunId);
+      const out = resolve(opts.out);
+      // Replay writes its three files into a dir of their own: never into the ledger (the evidence
+      // bundle has files of the same names), never over other files of the user's.
+      const foreign = existsSync(out) ? readdirSync(out).filter((name) => !REPLAY_FILES.includes(name)) : [];
+      if (foreign.length) throw new BadInput(`--out ${out} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): replay writes into a new dir, or one it wrote before`);
       const events = await ctx.withLedger(
         async (ledger) => {
+          const root = resolve(ledger.dir);
+          if (out === root || out.startsWith(root + sep)) throw new BadInput(`--out ${out} is inside the ledger dir ${root}: replay writes outside it`);
           await loadRun(ledger, runId);
           return ledger.store.readStream(runStream(runId));
         },
         { refresh: false },
       );
-      const written = writeRunFiles(resolve(opts.out), runId, events);
+      const written = writeRunFiles(out, runId, events);
       output.out(opts.json ? json({ runId, events: events.length, files: written }) : `replayed ${events.length} events of run ${runId} into:\n${written.join('\n')}`);
     });
 }

@@ -77,6 +77,10 @@ describe('the CLI, as a user runs it', () => {
     for (const file of ['run.json', 'events.normalized.jsonl', 'trace.jsonl']) {
       expect(readFileSync(join(out, file), 'utf8')).toBe(readFileSync(join(L, 'projections', 'runs', runId, file), 'utf8'));
     }
+    // Again into its own dir is fine; never into the ledger, nor over other files.
+    expect(run('replay', runId, '--out', out).code).toBe(0);
+    expect(run('replay', runId, '--out', join(L, 'evidence', runId))).toMatchObject({ code: 2, stderr: expect.stringMatching(/is inside the ledger dir/) });
+    expect(run('replay', runId, '--out', tmp.dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/holds other files/) });
   });
 
   it('exits 2 with one line naming what and where for bad input, and appends nothing', () => {

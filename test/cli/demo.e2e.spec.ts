@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { cli } from '../fixtures/cli.js';
@@ -17,6 +17,12 @@ it('runs the demo end to end from the built CLI and leaves a ledger that verifie
     const health = JSON.parse(cli(['--ledger', ledger, 'health', '--json']).stdout);
     expect(health).toMatchObject({ ok: true, chains: { broken: [] } });
     expect(existsSync(join(ledger, 'projections', 'runs', runId!, 'events.normalized.jsonl'))).toBe(true);
+    // Run again into the same dir: refused, nothing of the first run written over.
+    const readme = readFileSync(join(tmp.dir, 'greeter', 'README.md'), 'utf8');
+    const again = cli(['demo', '--dir', tmp.dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/exists and is not empty/);
+    expect(readFileSync(join(tmp.dir, 'greeter', 'README.md'), 'utf8')).toBe(readme);
   } finally {
     tmp.remove();
   }
