@@ -12,6 +12,7 @@ import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { foldRun, runStream } from '../domain/run.js';
+import { approvalStanding, foldTarget, survivesRevocations, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
@@ -87,6 +88,13 @@ const HARNESS_TEXT: Record<string, string> = {
   running: ' (a harness on this machine is running it)',
   elsewhere: ' (started by a harness on another host)',
   gone: ' (no harness is running it: it was killed or crashed; its approval is spent, reject it with `outcome RUN --reject`)',
+};
+
+const STANDING_TEXT: Record<ApprovalStanding, string> = {
+  usable: '',
+  expired: ' (expired: approve again)',
+  'voided-by-revocation': ' (void: the target was revoked after it; approve again)',
+  'target-not-admitted': " (the target's admission is not current)",
 };
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
@@ -203,15 +211,23 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // An empty argument (an unset variable in a script) asks about no run: not the list of all.
       if (runId === '') throw new BadInput('the run id is empty (omit it to list every run)');
       if (runId) {
-        const { state, harness } = await ctx.withLedger(async (ledger) => {
+        const { state, harness, standing } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
           if (!ledger.readOnly) await materializeRunFiles(ledger, runId);
           // Only for a run still executing: is a harness on this machine still at it?
           const liveness = loaded.status === 'executing' ? executionLiveness(ledger.dir, runId) : null;
-          return { state: loaded, harness: liveness === null ? null : HARNESS_STATE[liveness] };
+          // Only for a run approved and not yet started: could its approval still start it?
+          const approval = loaded.status === 'approved' ? loaded.approval : null;
+          const target = approval ? foldTarget(loaded.targetId!, await ledger.store.readStream(targetStream(loaded.targetId!))) : null;
+          return {
+            state: loaded,
+            harness: liveness === null ? null : HARNESS_STATE[liveness],
+            standing: approval && target ? approvalStanding(approval, target, ledger.now()) : null,
+          };
         });
         const text = renderRunState(state);
-        if (opts.json) return output.out(harness ? JSON.stringify({ ...JSON.parse(text), harness }, null, 2) : text.trimEnd());
+        const extra = { ...(harness ? { harness } : {}), ...(standing ? { approvalStanding: standing } : {}) };
+        if (opts.json) return output.out(Object.keys(extra).length ? JSON.stringify({ ...JSON.parse(text), ...extra }, null, 2) : text.trimEnd());
         const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
         output.out(
           [
@@ -221,7 +237,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             `target      ${run.targetId} (${run.targetPath})`,
             `backend     ${run.backendId} (network: ${networkText(run.backendNetwork)})`,
             `contract    ${run.contractDigest}`,
-            `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}` : 'none'}`,
+            `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}${STANDING_TEXT[standing ?? 'usable']}` : 'none'}`,
             `refused     ${run.lastRefusal ? `gate ${run.lastRefusal.gate} (${run.lastRefusal.command}): ${run.lastRefusal.detail}` : '-'}`,
             `outcome     ${run.outcome ? `${run.outcome.decision} by ${run.outcome.operator}: ${run.outcome.reason}` : run.outcomeDeadline ? `due by ${run.outcomeDeadline}` : '-'}`,
             ...Object.entries(run.replay).filter(([k]) => k !== 'dir').map(([, v], i) => `${i === 0 ? 'replay' : ''}`.padEnd(12) + v),
@@ -233,18 +249,35 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       }
       // Brings the projections up to date and reads their list; a read-only ledger's list is folded
       // from the log itself (nothing can be written, and what was written may be stale).
-      const folded = await ctx.withLedger(async (ledger) => (ledger.readOnly ? foldRunList(ledger) : null));
-      const entries = folded ?? (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
+      const { entries, voided } = await ctx.withLedger(async (ledger) => {
+        const list = ledger.readOnly ? await foldRunList(ledger) : (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
+        // The projections are folds of one run's stream each: an approval a revocation voided since
+        // still reads "approved" there. Told here, from the targets' streams.
+        const approved = list.filter((e) => e.status === 'approved');
+        const targets = new Map<string, TargetState>();
+        for (const id of new Set(approved.map((e) => e.targetId).filter((id): id is string => !!id))) {
+          targets.set(id, foldTarget(id, await ledger.store.readStream(targetStream(id))));
+        }
+        const runVoided = new Set<string>();
+        for (const e of approved) {
+          const target = e.targetId ? targets.get(e.targetId) : undefined;
+          if (!target) continue;
+          const run = await loadRun(ledger, e.runId);
+          if (run.approval && !survivesRevocations(target, run.approval.admissionEventId, run.approval.recordedAt)) runVoided.add(e.runId);
+        }
+        return { entries: list, voided: runVoided };
+      });
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
       // The projections are folds of the log, the same whatever the hour; lapsed approvals are told here.
       const lapsed = new Set(entries.filter((e) => e.status === 'approved' && e.approvalExpiresAt && Date.parse(e.approvalExpiresAt) <= now).map((e) => e.runId));
-      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed] }));
+      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed], approvalVoided: [...voided] }));
       if (entries.length === 0) return output.out('no runs');
+      const shown = (e: RunListEntry) => (voided.has(e.runId) ? `${e.status} (void)` : lapsed.has(e.runId) ? `${e.status} (expired)` : e.status);
       output.out(
         table([
           ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
-          ...entries.map((e) => [e.runId, lapsed.has(e.runId) ? `${e.status} (expired)` : e.status, e.lastRefusalGate ?? '-', e.workItem ?? '-', e.title ?? '-']),
+          ...entries.map((e) => [e.runId, shown(e), e.lastRefusalGate ?? '-', e.workItem ?? '-', e.title ?? '-']),
         ]),
       );
       if (overdue.length) output.out(`\npast their outcome deadline (cto-ledger sweep closes them): ${overdue.map((e) => e.runId).join(', ')}`);

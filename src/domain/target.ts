@@ -67,3 +67,20 @@ export function survivesRevocations(state: TargetState, decidedUnder: string | u
 }
 
 export const targetStream = (targetId: string) => `target-${targetId}`;
+
+/**
+ * Whether an approval recorded on a run can still start it, as `execute` will judge: the projections
+ * say "approved" for as long as the log does, whatever the hour or the target's stream.
+ */
+export type ApprovalStanding = 'usable' | 'expired' | 'voided-by-revocation' | 'target-not-admitted';
+
+export function approvalStanding(
+  approval: { expiresAt: string; recordedAt: string; admissionEventId?: string },
+  target: TargetState,
+  now: Date,
+): ApprovalStanding {
+  if (!survivesRevocations(target, approval.admissionEventId, approval.recordedAt)) return 'voided-by-revocation';
+  if (!checkAdmission(target, now).ok) return 'target-not-admitted';
+  if (Date.parse(approval.expiresAt) <= now.getTime()) return 'expired';
+  return 'usable';
+}

@@ -297,4 +297,18 @@ describe('the CLI, as people type it', () => {
     expect(echoed.stderr).not.toMatch(/\u001b|\n./);
     expect(echoed.stderr).toContain('x\\u001b[2J\\u000aforged line');
   });
+  it('status tells an approval a revocation voided, though the log still says approved', () => {
+    const { runId: id } = JSON.parse(run('contract', 'admit', contract('v.yaml', contractYaml()), '--json').stdout) as { runId: string };
+    expect(run('approve', id).code).toBe(0);
+    expect(JSON.parse(run('status', id, '--json').stdout)).toMatchObject({ status: 'approved', approvalStanding: 'usable' });
+    expect(run('target', 'revoke', 'fixture', '--reason', 'handed over').code).toBe(0);
+    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
+    expect(JSON.parse(run('status', id, '--json').stdout)).toMatchObject({ status: 'approved', approvalStanding: 'voided-by-revocation' });
+    expect(run('status', id).stdout).toMatch(/approval +approved by .*\(void: the target was revoked after it; approve again\)/);
+    expect(JSON.parse(run('status', '--json').stdout).approvalVoided).toContain(id);
+    expect(run('status').stdout).toMatch(new RegExp(`${id} +approved \\(void\\)`));
+    // Approved again under the new admission, it is usable again.
+    expect(run('approve', id).code).toBe(0);
+    expect(JSON.parse(run('status', id, '--json').stdout)).toMatchObject({ approvalStanding: 'usable' });
+  });
 });
