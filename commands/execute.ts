@@ -108,7 +108,11 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
           .filter(Boolean)
           .join(' | ') || 'no forbidden action attempted or done',
     },
-    { gate: 'path-disallowed', ok: disallowed.length === 0, detail: disallowed.length ? list(disallowed) : 'every changed path is allowed' },
+    {
+      gate: 'path-disallowed',
+      ok: disallowed.length === 0,
+      detail: disallowed.length ? list(disallowed) : forbiddenPaths.length ? 'none outside the allowed paths but the forbidden ones above' : 'every changed path is allowed',
+    },
     {
       gate: 'end-tree-dirty',
       ok: o.operatorCheckoutChanged.length === 0 && uncaptured.length === 0 && o.survivors === 0 && o.patchError === null,

@@ -14,7 +14,7 @@ import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.j
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
 import { dirToMake, lineOfText, oneOf, operatorName, positiveNumber } from './options.js';
-import { json, table } from './output.js';
+import { json, printable, table } from './output.js';
 
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'target';
@@ -94,7 +94,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       );
       if (opts.json) output.out(json(event));
       else if (event.type === 'TargetAdmitted') {
-        output.out(`admitted target ${targetId}: ${event.data.path} at ${event.data.head.slice(0, 12)} until ${event.data.expiresAt}`);
+        output.out(printable(`admitted target ${targetId}: ${event.data.path} at ${event.data.head.slice(0, 12)} until ${event.data.expiresAt}`));
       }
     });
   target

@@ -148,11 +148,12 @@ export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
       continue;
     }
     const item: ChangedPath = { path: name, change };
+    if (/[\u0000-\u001f\u007f]/.test(name)) item.unreviewable = 'a file name with control characters (a line break, an escape sequence)';
     const abs = join(wt.path, name);
     const st = lstatSafe(abs);
     if (st?.isSymbolicLink()) {
       item.link = { target: readlinkSync(abs), outside: linkLeaves(wt.path, abs) };
-    } else if (name.endsWith('/') || st?.isDirectory()) {
+    } else if (!item.unreviewable && (name.endsWith('/') || st?.isDirectory())) {
       // git lists a directory, not its files, when it holds a repository of its own (a gitlink).
       item.unreviewable = 'a nested git repository: its files are neither judged nor carried by the patch';
     }

@@ -43,7 +43,8 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     '',
     '## Changed paths',
     '',
-    ...(r.paths.length ? r.paths.map((p) => `- \`${p.path}\` ${p.change}: ${p.verdict} (${p.why})`) : ['(none)']),
+    // A path is the backend's to name: control characters and quotes shown escaped, as JSON would.
+    ...(r.paths.length ? r.paths.map((p) => `- \`${JSON.stringify(p.path).slice(1, -1)}\` ${p.change}: ${p.verdict} (${p.why})`) : ['(none)']),
     '',
     '## Validation',
     '',

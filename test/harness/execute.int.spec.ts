@@ -325,6 +325,14 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     expect(await gateDetail(w, 'path-disallowed')).toMatch(/not UTF-8/);
   });
 
+  it('path-disallowed: a file name with a line break, named escaped in the report', async () => {
+    const w = await world({ body: `${GOOD_BACKEND} fs.writeFileSync('src/a\\nforged.js', 'x');` });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/control characters/);
+    expect(readFileSync(join(result.evidenceDir, 'report.md'), 'utf8')).toContain('`src/a\\nforged.js`');
+  });
+
   it('path-disallowed: a nested git repository, whose files git neither lists nor patches', async () => {
     const w = await world({
       body: `${GOOD_BACKEND}
@@ -394,6 +402,7 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     });
     expect((await w.execute()).failedGate).toBe('forbidden-action');
     expect(await gateDetail(w, 'forbidden-action')).toMatch(/ci\.yml/);
+    expect(await gateDetail(w, 'path-disallowed')).toBe('none outside the allowed paths but the forbidden ones above');
   });
 
   it('forbidden-action: a credential file inside the allowed paths', async () => {
@@ -428,41 +437,41 @@ describe('execute: an adversarial backend fails closed after it started', () => 
   });
 
   it('passes only the secrets its config names, redacts them from logs, never records them', async () => {
-    process.env.CTO_TEST_TOKEN = 'sk-test-4242424242';
-    process.env.CTO_OTHER_SECRET = 'should-not-pass';
+    process.env.AGENT_TEST_TOKEN = 'sk-test-4242424242';
+    process.env.AGENT_OTHER_SECRET = 'should-not-pass';
     try {
       const w = await world({
-        backend: { secrets: ['CTO_TEST_TOKEN'] },
-        body: `console.log('token is', process.env.CTO_TEST_TOKEN, 'other', process.env.CTO_OTHER_SECRET ?? 'absent'); ${GOOD_BACKEND}`,
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `console.log('token is', process.env.AGENT_TEST_TOKEN, 'other', process.env.AGENT_OTHER_SECRET ?? 'absent'); ${GOOD_BACKEND}`,
       });
       const result = await w.execute();
       const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
-      expect(log).toContain('token is [redacted:CTO_TEST_TOKEN]');
+      expect(log).toContain('token is [redacted:AGENT_TEST_TOKEN]');
       expect(log).toContain('other absent');
       expect(readFileSync(ledgerPaths(w.dir).db).toString('latin1')).not.toContain('sk-test-4242424242');
     } finally {
-      delete process.env.CTO_TEST_TOKEN;
-      delete process.env.CTO_OTHER_SECRET;
+      delete process.env.AGENT_TEST_TOKEN;
+      delete process.env.AGENT_OTHER_SECRET;
     }
   });
 });
 
 describe('execute: a secret written into the change', () => {
   it('forbidden-action: its value in a file name or content fails the run, and never reaches the ledger or the bundle', async () => {
-    process.env.CTO_TEST_TOKEN = 'sk-test-5151515151';
+    process.env.AGENT_TEST_TOKEN = 'sk-test-5151515151';
     try {
       const w = await world({
-        backend: { secrets: ['CTO_TEST_TOKEN'] },
-        body: `${GOOD_BACKEND} fs.writeFileSync('src/leak-' + process.env.CTO_TEST_TOKEN + '.txt', 'token ' + process.env.CTO_TEST_TOKEN + '\\n');`,
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/leak-' + process.env.AGENT_TEST_TOKEN + '.txt', 'token ' + process.env.AGENT_TEST_TOKEN + '\\n');`,
       });
       const result = await w.execute();
       expect(result.failedGate).toBe('forbidden-action');
-      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret CTO_TEST_TOKEN/);
-      expect((await w.state()).execution!.changedPaths.map((p) => p.path)).toContain('src/leak-[redacted:CTO_TEST_TOKEN].txt');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
+      expect((await w.state()).execution!.changedPaths.map((p) => p.path)).toContain('src/leak-[redacted:AGENT_TEST_TOKEN].txt');
       const everywhere = [ledgerPaths(w.dir).db, ...readdirSync(result.evidenceDir).map((f) => join(result.evidenceDir, f))];
       for (const file of everywhere) expect(readFileSync(file).toString('latin1'), file).not.toContain('sk-test-5151515151');
     } finally {
-      delete process.env.CTO_TEST_TOKEN;
+      delete process.env.AGENT_TEST_TOKEN;
     }
   });
 });
