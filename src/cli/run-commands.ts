@@ -249,11 +249,12 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       }
       // Brings the projections up to date and reads their list; a read-only ledger's list is folded
       // from the log itself (nothing can be written, and what was written may be stale).
-      const { entries, voided } = await ctx.withLedger(async (ledger) => {
-        const list = ledger.readOnly ? await foldRunList(ledger) : (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
-        // The projections are folds of one run's stream each: an approval a revocation voided since
-        // still reads "approved" there. Told here, from the targets' streams.
-        const approved = list.filter((e) => e.status === 'approved');
+      const folded = await ctx.withLedger(async (ledger) => (ledger.readOnly ? foldRunList(ledger) : null));
+      const entries = folded ?? (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
+      // The projections are folds of one run's stream each: an approval a revocation voided since
+      // still reads "approved" there. Told here, from the targets' streams.
+      const approved = entries.filter((e) => e.status === 'approved');
+      const voided = !approved.length ? new Set<string>() : await ctx.withLedger(async (ledger) => {
         const targets = new Map<string, TargetState>();
         for (const id of new Set(approved.map((e) => e.targetId).filter((id): id is string => !!id))) {
           targets.set(id, foldTarget(id, await ledger.store.readStream(targetStream(id))));
@@ -265,8 +266,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           const run = await loadRun(ledger, e.runId);
           if (run.approval && !survivesRevocations(target, run.approval.admissionEventId, run.approval.recordedAt)) runVoided.add(e.runId);
         }
-        return { entries: list, voided: runVoided };
-      });
+        return runVoided;
+      }, { refresh: false });
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
       // The projections are folds of the log, the same whatever the hour; lapsed approvals are told here.
