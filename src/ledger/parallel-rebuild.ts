@@ -154,7 +154,8 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
     const pdb = openProjectionDb(projectionFile, { bulk: true });
     try {
       pdb.setPosition(until, lastHash);
-      await writeViews(store, fresh, pdb, null);
+      // No run's files: a command touching a run, or `status RUN`, writes them (see writeViews).
+      await writeViews(store, fresh, pdb, []);
     } finally {
       pdb.close();
     }

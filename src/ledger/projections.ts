@@ -78,7 +78,7 @@ export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, opt
   });
 }
 
-/** Writes one run's projection files now (a rebuild leaves closed runs to be rendered on demand). */
+/** Writes one run's projection files now (a rebuild writes none: they are rendered on demand or when a command touches the run). */
 export function materializeRunFiles(ledger: Ledger, runId: string): Promise<number> {
   return withProjectionLock(ledger.dir, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
 }

@@ -94,8 +94,9 @@ describe('parallel rebuild', () => {
       expect(snapshotTree(parallel)).toEqual(snapshotTree(single));
       expect(projectionRows(parallel)).toEqual(projectionRows(single));
     }
-    // The open runs' files were written (40 runs of 120 stop early), the list holds every run.
-    expect(readdirSync(join(single, 'runs'))).toHaveLength(40);
+    // No run's files were written (40 runs of 120 are still open), the list holds every run.
+    expect(readdirSync(join(single, 'runs'))).toEqual([]);
+    expect(JSON.parse(readFileSync(join(single, 'runs.json'), 'utf8'))).toHaveLength(120);
   });
 
   it('rebuilds a consistent prefix while another writer appends, and a catch-up then folds the rest', async () => {
@@ -158,6 +159,43 @@ describe('parallel rebuild', () => {
       expect(err).toMatchObject({ name: 'ChainBroken', stream: 'backend-extra', version: 1, eventId: second!.id });
     }
     expect(first).toBeDefined();
+  });
+
+  it("writes no run's files, open or closed; `status RUN` and the catch-up after a command write those of the runs they touch", async () => {
+    const made = await ledgerWithRuns(24);
+    cleanups.push(() => made.store.close(), made.tmp.remove);
+    const io = { out: () => {}, err: () => {} };
+    const runsDir = join(made.projections, 'runs');
+    // A catch-up from the start touches every run and writes the files of each; the rebuild swaps them out.
+    await projectionRunner(made.store, made.projections).catchUp();
+    expect(readdirSync(runsDir)).toHaveLength(24);
+    expect(await main(['--ledger', made.dir, 'rebuild'], io)).toBe(0);
+    expect(readdirSync(runsDir)).toEqual([]);
+    const rebuilt = snapshotTree(made.projections);
+    const open = (JSON.parse(readFileSync(join(made.projections, 'runs.json'), 'utf8')) as Array<{ runId: string; status: string }>)
+      .filter((r) => r.status !== 'rejected')
+      .map((r) => r.runId);
+    expect(open).toHaveLength(8);
+    const [shown, touched] = open as [string, string];
+    const replayed = async (runId: string) => {
+      const out = join(made.tmp.dir, `replay-${runId}-${Math.random()}`);
+      expect(await main(['--ledger', made.dir, 'replay', runId, '--out', out], io)).toBe(0);
+      return snapshotTree(out);
+    };
+    // `status RUN` writes that run's files, byte-identical to `replay`.
+    expect(await main(['--ledger', made.dir, 'status', shown], io)).toBe(0);
+    expect(readdirSync(runsDir)).toEqual([shown]);
+    expect(snapshotTree(join(runsDir, shown))).toEqual(await replayed(shown));
+    // An event on another run, then a command's catch-up: that run's files are written, up to date.
+    await made.store.append(`run-${touched}`, [runEvent(touched, 3, new Date())], 2);
+    expect(await main(['--ledger', made.dir, 'status'], io)).toBe(0);
+    expect(readdirSync(runsDir).sort()).toEqual([shown, touched].sort());
+    expect(readFileSync(join(runsDir, touched, 'events.normalized.jsonl'), 'utf8').trimEnd().split('\n')).toHaveLength(4);
+    expect(snapshotTree(join(runsDir, touched))).toEqual(await replayed(touched));
+    // Rebuilding again gives the same bytes as before, without any run's files (the new event aside).
+    expect(await main(['--ledger', made.dir, 'rebuild'], io)).toBe(0);
+    expect(readdirSync(runsDir)).toEqual([]);
+    expect(Object.keys(snapshotTree(made.projections))).toEqual(Object.keys(rebuilt));
   });
 
   it('runs behind `cto-ledger rebuild`, which exits 3 and names the stream on a broken link', async () => {
