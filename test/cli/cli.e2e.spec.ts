@@ -12,19 +12,17 @@ import { sampleEvent } from '../fixtures/events.js';
 import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 
-describe('the CLI, as a user runs it', () => {
-  const tmp = tempDir('cto-cli-');
+/** A ledger made through the CLI with the fixture target admitted and the demo backend enabled; removed after the suite. */
+function cliLedger(prefix: string) {
+  const tmp = tempDir(prefix);
   const repo = makeTargetRepo();
   const L = join(tmp.dir, 'ledger');
   const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  const position = () => Number(JSON.parse(run('health', '--json').stdout).lastPosition);
   const contract = (name: string, text: string) => {
     const file = join(tmp.dir, name);
     writeFileSync(file, text);
     return file;
   };
-  let runId = '';
-
   beforeAll(() => {
     expect(run('init').code).toBe(0);
     writeFileSync(join(L, 'config.yaml'), stringify({ backends: [DEMO_BACKEND] }));
@@ -35,6 +33,13 @@ describe('the CLI, as a user runs it', () => {
     tmp.remove();
     repo.remove();
   });
+  return { tmp, repo, L, run, contract };
+}
+
+describe('the CLI, as a user runs it', () => {
+  const { tmp, repo, L, run, contract } = cliLedger('cto-cli-');
+  const position = () => Number(JSON.parse(run('health', '--json').stdout).lastPosition);
+  let runId = '';
 
   it('walks admit, approve and status with exit 0, and --json everywhere a machine reads', () => {
     const admitted = run('contract', 'admit', contract('ok.yaml', contractYaml()), '--json');
@@ -137,7 +142,7 @@ describe('the CLI, as a user runs it', () => {
       expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
     }
     expect(position()).toBe(before);
-  });
+  }, 90_000);
 
   it('reads a contract written with a byte order mark; takes a blank CTO_OPERATOR as unset', () => {
     const bom = contract('bom.json', '\uFEFF' + JSON.stringify(parseYaml(contractYaml())));
@@ -250,25 +255,7 @@ describe('the CLI, as a user runs it', () => {
 });
 
 describe('the CLI, as people type it', () => {
-  const tmp = tempDir('cto-cli-typed-');
-  const repo = makeTargetRepo();
-  const L = join(tmp.dir, 'ledger');
-  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  const contract = (name: string, text: string) => {
-    const file = join(tmp.dir, name);
-    writeFileSync(file, text);
-    return file;
-  };
-  beforeAll(() => {
-    expect(run('init').code).toBe(0);
-    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [DEMO_BACKEND] }));
-    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
-    expect(run('backend', 'enable', 'demo').code).toBe(0);
-  });
-  afterAll(() => {
-    tmp.remove();
-    repo.remove();
-  });
+  const { repo, L, run, contract } = cliLedger('cto-cli-typed-');
 
   it('takes a run id in lower case, and --by before the command as after it', () => {
     const admitted = run('--by', 'alice', 'contract', 'admit', contract('lc.yaml', contractYaml()), '--json');
