@@ -20,7 +20,7 @@ const host = z
  * Variables the harness sets itself, or that change how programs load and resolve: a secret of that
  * name would replace the sandbox's own (a PATH past the shims, another CTO_RUN_ID, an LD_PRELOAD).
  */
-const RESERVED_SECRET = /^(PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|SHELL|USER|LOGNAME|PWD|IFS|ENV|BASH_ENV|CTO_[A-Z0-9_]*|LD_[A-Z0-9_]*|GIT_[A-Z0-9_]*|NODE_OPTIONS|NODE_PATH|PYTHON[A-Z0-9_]*|PERL5?LIB|RUBYOPT|RUBYLIB|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy)$/;
+const RESERVED_SECRET = /^(PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|SHELL|USER|LOGNAME|PWD|IFS|ENV|BASH_ENV|CTO_[A-Z0-9_]*|LD_[A-Z0-9_]*|GIT_[A-Z0-9_]*|NODE_OPTIONS|NODE_PATH|PYTHON[A-Z0-9_]*|PERL5?LIB|PERL5?OPT|RUBYOPT|RUBYLIB|GCONV_PATH|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy)$/;
 
 export const BackendConfig = z
   .object({

@@ -51,8 +51,11 @@ export function redact(text: Buffer, secrets: Record<string, string>): Buffer {
   let out = text.toString('utf8');
   let changed = false;
   for (const [name, value] of Object.entries(secrets)) {
-    if (value.length >= 4 && out.includes(value)) {
-      out = out.split(value).join(`[redacted:${name}]`);
+    if (value.length < 4) continue;
+    // Case-insensitive: a host name, say, comes back lower-cased.
+    const pattern = new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+    if (pattern.test(out)) {
+      out = out.replace(pattern, `[redacted:${name}]`);
       changed = true;
     }
   }

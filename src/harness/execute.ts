@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, makePatch, snapshotGitState } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { judgePaths, TOO_LARGE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
@@ -169,6 +169,9 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       if (setup.timedOut || setup.code !== 0) setupFailure = `the setup command ${setup.timedOut ? 'timed out' : `exited ${setup.code}`} (see setup.log)`;
       setupIgnored = new Set((await changedPaths(wt)).filter((p) => p.change === 'ignored').map((p) => p.path));
     }
+    const setupOutputs = [...setupIgnored].map((path) => join(wt!.path, path.replace(/\/$/, '')));
+    // Without bubblewrap nothing binds them read-only: their digests tell whether the backend changed them.
+    const setupDigests = started.data.isolation === 'bubblewrap' ? null : new Map(setupOutputs.map((abs) => [abs, digestOfPath(abs)]));
 
     // Validation gets HOME as it was before the backend ran: the backend could otherwise plant files
     // there (Python's usercustomize, an .npmrc, a .gitconfig) that make the validation pass.
@@ -184,6 +187,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         result = await timed(spans, 'backend.run', () =>
           runSandboxed({
             ...sandboxBase,
+            // What the setup left (node_modules, a venv) is the validation's to use, never the backend's to change.
+            readOnly: [...sandboxBase.readOnly, ...setupOutputs],
             argv: command,
             env,
             stdinFile: contractFile,
@@ -208,7 +213,14 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           ...(operatorNow.head !== started.data.baseCommit ? [`HEAD moved to ${operatorNow.head}`] : []),
           ...operatorNow.dirty.map((line) => `working tree: ${line}`),
         ];
-    const paths = (await changedPaths(wt)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path)));
+    const setupChanged = new Set(setupDigests ? [...setupDigests].filter(([abs, digest]) => digestOfPath(abs) !== digest).map(([abs]) => abs) : []);
+    const paths = (await changedPaths(wt)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path) && !setupChanged.has(join(wt!.path, p.path.replace(/\/$/, '')))));
+    const listed = new Set(paths.map((p) => p.path.replace(/\/$/, '')));
+    for (const stray of strayGitEntries(wt.path, setupOutputs)) {
+      // A nested repository git lists already (as its dir); any other .git is named here.
+      if (listed.has(stray.slice(0, -'/.git'.length))) continue;
+      paths.push({ path: stray, change: 'added', unreviewable: 'a .git inside the tree: git neither lists nor patches what is under it' });
+    }
     const worktreePath = wt.path;
     const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {
       const abs = join(worktreePath, path);
@@ -232,15 +244,18 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       for (const item of [...paths, ...verdicts]) item.path = redact(Buffer.from(item.path), secrets).toString('utf8');
     }
 
+    // Everything the backend could put a secret's value into that reaches the ledger or the bundle.
+    const clean = (text: string) => redact(Buffer.from(text), secrets).toString('utf8');
+    for (const c of connections) c.host = clean(c.host);
     const observations: ExecutionObservations = {
       exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
-      startError,
+      startError: startError === null ? null : clean(startError),
       survivors: result?.survivors ?? 0,
-      shimAttempts: readShimAttempts(shimLog).map((a) => a.command),
+      shimAttempts: readShimAttempts(shimLog).map((a) => clean(a.command)),
       secretsInChange,
       gitStateChanged: changedGitState(before, after),
       operatorCheckoutChanged,
-      patchError,
+      patchError: patchError === null ? null : clean(patchError),
       paths: verdicts,
       validation: { ran: false, reason: contract.validation ? 'not run: an earlier gate failed first' : `no-test rationale: ${contract.noTestRationale}` },
     };
@@ -315,10 +330,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       ...observations.shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
     ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
     Object.assign(files, {
-      'report.json': JSON.stringify(report, null, 2) + '\n',
-      'report.md': renderReportMarkdown(report),
+      // Redacted whole, as the logs are: a span's error text (git's, say) can quote a path the backend named.
+      'report.json': redact(Buffer.from(JSON.stringify(report, null, 2) + '\n'), secrets),
+      'report.md': redact(Buffer.from(renderReportMarkdown(report)), secrets),
       'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
-      'trace.jsonl': traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join(''),
+      'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
       'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
     });
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(evidenceDir, name), bytes);

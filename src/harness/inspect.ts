@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
 import { git, gitText } from './git.js';
 import type { Worktree } from './worktree.js';
@@ -9,7 +9,8 @@ import type { Worktree } from './worktree.js';
 /** What must not move during a run: refs, HEADs, config, hooks and attribute files of the repository. */
 export type GitStateSnapshot = Record<string, string>;
 
-function digestOfPath(path: string): string {
+/** A digest of what is at a path, a tree by its entries' digests; links are digested as links, never followed. */
+export function digestOfPath(path: string): string {
   if (!existsSync(path)) return 'absent';
   const st = lstatSync(path);
   if (st.isSymbolicLink()) return `link:${readlinkSync(path)}`;
@@ -97,8 +98,8 @@ export function linkLeaves(root: string, linkPath: string): boolean {
         continue;
       }
       const next = join(here, part);
-      const rel = relative(root, next);
-      if (rel === '.git' || rel.startsWith('.git/')) return true;
+      // Into any .git, the top one or one deeper (whose files git neither lists nor patches).
+      if (part.toLowerCase() === '.git') return true;
       const st = lstatSafe(next);
       if (st?.isSymbolicLink()) {
         const parent = here;
@@ -127,6 +128,26 @@ export function linkLeaves(root: string, linkPath: string): boolean {
     return here;
   };
   return walk(dirname(linkPath), readlinkSync(linkPath));
+}
+
+/**
+ * Every `.git` below the worktree's own, whatever its case and whether it is a directory or a file:
+ * git neither lists nor patches what is under one, so a backend could keep files there that the
+ * validation uses and the patch never carries. `skip`: dirs not to walk (what the setup left).
+ */
+export function strayGitEntries(root: string, skip: readonly string[] = []): string[] {
+  const found: string[] = [];
+  const skipped = new Set(skip);
+  const walk = (dir: string, rel: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (!rel && entry.name === '.git') continue;
+      if (entry.name.toLowerCase() === '.git') found.push(path);
+      else if (entry.isDirectory() && !skipped.has(join(dir, entry.name))) walk(join(dir, entry.name), path);
+    }
+  };
+  walk(root, '');
+  return found.sort();
 }
 
 /** Every path that differs from the base commit, untracked and ignored included, by exact bytes. */

@@ -476,6 +476,27 @@ describe('execute: a secret written into the change', () => {
   });
 });
 
+describe('execute: a secret in what the backend did, not only in its files', () => {
+  it('is redacted from refused commands, failure details and connection hosts before the ledger or the bundle', async () => {
+    process.env.AGENT_TEST_TOKEN = 'Sk-Mixed-7373737373';
+    try {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND}
+          try { cp.execFileSync('git', ['push', 'origin-' + process.env.AGENT_TEST_TOKEN], { stdio: 'ignore' }); } catch {}
+          fs.mkdirSync('src/d-' + process.env.AGENT_TEST_TOKEN); cp.execFileSync('/usr/bin/git', ['init', '-q'], { cwd: 'src/d-' + process.env.AGENT_TEST_TOKEN });`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).not.toBeNull();
+      const everywhere = [ledgerPaths(w.dir).db, ...readdirSync(result.evidenceDir).map((f) => join(result.evidenceDir, f))];
+      for (const file of everywhere) expect(readFileSync(file).toString('latin1').toLowerCase(), file).not.toContain('sk-mixed-7373737373');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/git push origin-\[redacted:AGENT_TEST_TOKEN\]/);
+    } finally {
+      delete process.env.AGENT_TEST_TOKEN;
+    }
+  });
+});
+
 describe('execute: a harness killed mid-run', () => {
   it('leaves the run executing, and status says no harness is running it any more', async () => {
     const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000); ${GOOD_BACKEND}` });
@@ -714,6 +735,35 @@ describe('execute: the contract setup step', () => {
     expect(result.status).toBe('succeeded');
     expect(readFileSync(join(result.evidenceDir, 'setup.log'), 'utf8')).toContain('setup-done');
     expect((await w.state()).evidence!.artifacts.map((a) => a.name)).toContain('setup.log');
+  });
+
+  it("what the setup left is the validation's: the backend cannot change it to make the validation pass", async () => {
+    // The setup installs the checker (ignored by git, as node_modules is); the backend, which does not
+    // fix the code, rewrites the checker to exit 0. It must fail to, and the validation must fail.
+    const w = await world({
+      contract: {
+        setup: { command: "mkdir -p src/deps.log && printf 'import \"../../test/check.mjs\";\\n' > src/deps.log/checker.mjs", timeoutSeconds: 30 },
+        validation: { command: 'node src/deps.log/checker.mjs', timeoutSeconds: 30 },
+      },
+      body: `try { fs.writeFileSync('src/deps.log/checker.mjs', 'process.exit(0);\\n'); console.log('rewrote'); } catch (e) { console.log('refused', e.code); }
+        try { fs.writeFileSync('src/deps.log/extra.mjs', 'x'); } catch (e) { console.log('refused', e.code); }`,
+    });
+    const result = await w.execute();
+    expect(readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8')).toMatch(/refused EROFS/);
+    expect(result.failedGate).toBe('validation-failed');
+  });
+
+  it('path-disallowed: files kept under a .git that is not the tree\'s own, which git neither lists nor patches', async () => {
+    const w = await world({
+      body: `fs.mkdirSync('src/v/.GIT', { recursive: true });
+        fs.writeFileSync('src/v/.GIT/impl.js', 'export const greet = (n) => \`Hello, \${n}!\`;\\n');
+        fs.rmSync('src/greet.js'); fs.symlinkSync('v/.GIT/impl.js', 'src/greet.js');`,
+    });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    const detail = await gateDetail(w, 'path-disallowed');
+    expect(detail).toMatch(/src\/v\/\.GIT \(a \.git inside the tree/);
+    expect(detail).toMatch(/src\/greet\.js \(a symlink out of the worktree/);
   });
 
   it('a failing setup fails closed before the backend runs', async () => {

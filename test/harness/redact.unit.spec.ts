@@ -1,0 +1,13 @@
+import { describe, expect, it } from 'vitest';
+import { redact } from '../../src/harness/evidence.js';
+
+describe('redact', () => {
+  it('replaces every copy of a secret value, whatever its case (a host name comes back lower-cased)', () => {
+    const out = redact(Buffer.from('CONNECT Sup3rS3cretTok.evil.example:443 then sup3rs3crettok.evil.example, and a+b(c)'), { TOKEN: 'Sup3rS3cretTok', ODD: 'a+b(c)' });
+    expect(out.toString()).toBe('CONNECT [redacted:TOKEN].evil.example:443 then [redacted:TOKEN].evil.example, and [redacted:ODD]');
+  });
+  it('leaves text without secrets, and values too short to be one, as they are', () => {
+    const text = Buffer.from('nothing here: abc');
+    expect(redact(text, { SHORT: 'abc', OTHER: 'zzzzzz' })).toBe(text);
+  });
+});
