@@ -42,6 +42,10 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
     return refuse('approval-mismatch', `the target is at ${facts.repo!.head}, the approval binds ${approval.baseCommit}`);
   }
   if (Date.parse(approval.expiresAt) <= facts.now.getTime()) return refuse('approval-expired', `the approval expired at ${approval.expiresAt}`);
+  // Past its outcome deadline a run awaits only `sweep`'s rejection: nothing more is started on it.
+  if (run.outcomeDeadline && Date.parse(run.outcomeDeadline) <= facts.now.getTime()) {
+    return refuse('outcome-missing', `run ${run.runId} passed its outcome deadline (${run.outcomeDeadline}); it can only be rejected`);
+  }
   const digest = facts.backend ? backendConfigDigest(facts.backend) : null;
   const eligible = backendEligibility(run.backendId!, facts.backend, digest, facts.activation, admission.admission.risk);
   if (!eligible.ok) return refuse('backend-ineligible', eligible.detail);
@@ -62,6 +66,8 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
 /** What the harness observed after the backend exited and its process tree was killed. */
 export type ExecutionObservations = {
   exit: { code: number | null; signal: string | null; timedOut: boolean };
+  /** Set when the target's admission was revoked between the claim and the backend's start: it never ran. */
+  revokedSinceClaim?: string | null;
   /** Why the backend could not start, if it could not. */
   startError: string | null;
   survivors: number;
@@ -85,6 +91,7 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
   const uncaptured = o.paths.filter((p) => p.verdict === 'not-captured');
   const list = (items: Array<{ path: string; why: string }>) => items.slice(0, 5).map((p) => `${p.path} (${p.why})`).join('; ');
   const results: GateResult[] = [
+    ...(o.revokedSinceClaim ? [{ gate: 'target-admission-stale' as const, ok: false, detail: o.revokedSinceClaim }] : []),
     {
       gate: 'timeout',
       ok: !o.exit.timedOut,

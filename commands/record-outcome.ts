@@ -11,13 +11,17 @@ import { runCommand } from './runner.js';
 export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
 
 /** Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, and its admission now. */
-export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; target?: TargetState };
+export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; target?: TargetState; now?: Date };
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
   if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
   if (run.outcome) return invalid(`run ${cmd.runId} already has an outcome (${run.outcome.decision} by ${run.outcome.operator})`);
   const bundleDigest = run.evidence?.bundleDigest ?? null;
   if (cmd.decision === 'accepted') {
+    // The deadline is the contract's: past it, the run is rejected (by `sweep`, or by the operator now).
+    if (facts.now && run.outcomeDeadline && Date.parse(run.outcomeDeadline) <= facts.now.getTime()) {
+      return refuse('outcome-missing', `run ${cmd.runId} passed its outcome deadline (${run.outcomeDeadline}); it can only be rejected`);
+    }
     if (run.execution?.status === 'failed-closed') {
       return refuse(run.execution.failedGate ?? 'evidence-missing', `run ${cmd.runId} failed closed; it can only be rejected`);
     }
@@ -45,13 +49,13 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
 
 export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise<LedgerEvent> {
   const run = await loadRun(ledger, cmd.runId);
-  let facts: OutcomeFacts = { evidence: null, targetHead: null };
+  let facts: OutcomeFacts = { evidence: null, targetHead: null, now: ledger.now() };
   if (cmd.decision === 'accepted' && run.evidence) {
     const stored = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const evidence = stored.ok ? await verifyBundle(join(ledgerPaths(ledger.dir).root, 'evidence', cmd.runId), run.evidence.artifacts) : stored;
     const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
     const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
-    facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), target };
+    facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), target, now: ledger.now() };
   }
   const { appended } = await runCommand(ledger, {
     command: 'outcome',

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { admitTarget } from '../../commands/admit-target.js';
@@ -13,7 +13,7 @@ import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
-import { dirToMake, lineOfText, oneOf, operatorName, positiveNumber } from './options.js';
+import { dirToMake, liesWithin, lineOfText, oneOf, operatorName, positiveNumber } from './options.js';
 import { json, printable, table } from './output.js';
 
 function slug(text: string): string {
@@ -248,15 +248,25 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       if (existsSync(dest) && readdirSync(dest).length > 0) throw new BadInput(`${dest} exists and is not empty: a backup goes to a new dir`);
       const result = await ctx.withLedger(
         async (ledger) => {
-          mkdirSync(dest, { recursive: true });
-          // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
-          const { lastPosition } = await backupStore(ledger.store, join(dest, 'ledger.db'));
-          const paths = ledgerPaths(ledger.dir);
-          for (const name of ['config.yaml', 'artifacts', 'evidence']) {
-            const from = join(paths.root, name);
-            if (existsSync(from)) cpSync(from, join(dest, name), { recursive: true, preserveTimestamps: true });
+          if (liesWithin(dest, ledger.dir)) throw new BadInput(`${dest} is inside the ledger dir ${resolve(ledger.dir)}: a backup goes outside it`);
+          // Made beside it and renamed into place whole: a backup killed halfway leaves no dir that
+          // looks like a ledger, only a `.partial-PID` one.
+          const partial = `${dest}.partial-${process.pid}`;
+          mkdirSync(partial, { recursive: true });
+          try {
+            // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
+            const { lastPosition } = await backupStore(ledger.store, join(partial, 'ledger.db'));
+            const paths = ledgerPaths(ledger.dir);
+            for (const name of ['config.yaml', 'artifacts', 'evidence']) {
+              const from = join(paths.root, name);
+              if (existsSync(from)) cpSync(from, join(partial, name), { recursive: true, preserveTimestamps: true });
+            }
+            renameSync(partial, dest);
+            return { backup: dest, lastPosition };
+          } catch (err) {
+            rmSync(partial, { recursive: true, force: true });
+            throw err;
           }
-          return { backup: dest, lastPosition };
         },
         { refresh: false },
       );

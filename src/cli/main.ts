@@ -62,8 +62,8 @@ export function buildProgram(output: Output): Command {
 }
 
 /**
- * `--by NAME` is each command's own option, but people type it first, as they do `--ledger`
- * (`cto-ledger --by jp approve RUN`): moved from before the command to after it. Commander would
+ * `--by NAME` and `--json` are each command's own options, but people type them first, as they do
+ * `--ledger` (`cto-ledger --by jp approve RUN`): moved from before the command to after it. Commander would
  * otherwise refuse it there, or, were it also a program option, take it from every command.
  */
 export function hoistOperator(argv: readonly string[]): string[] {
@@ -73,7 +73,7 @@ export function hoistOperator(argv: readonly string[]): string[] {
   for (; i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--'; i++) {
     const arg = argv[i]!;
     if (arg === '--by' && i + 1 < argv.length) hoisted.push(arg, argv[++i]!);
-    else if (arg.startsWith('--by=')) hoisted.push(arg);
+    else if (arg.startsWith('--by=') || arg === '--json') hoisted.push(arg);
     else {
       leading.push(arg);
       if (arg === '--ledger' && i + 1 < argv.length) leading.push(argv[++i]!);

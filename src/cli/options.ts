@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BadInput } from '../errors.js';
 
 // Option parsers: a bad value is refused here, naming the option, before anything is read or
@@ -78,4 +79,22 @@ export function oneOf(name: string, values: readonly string[]) {
 export function digestArg(value: string): string {
   if (!/^[0-9a-f]{64}$/i.test(value)) throw new BadInput(`--digest must be a sha256 digest (64 hex characters), got ${JSON.stringify(value)}`);
   return value.toLowerCase();
+}
+
+/**
+ * Whether `path` (which need not exist yet) lies in `dir`, with every link on the way resolved: a
+ * symlink to the ledger dir is the ledger dir.
+ */
+export function liesWithin(path: string, dir: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      const parent = dirname(p);
+      return parent === p ? p : join(real(parent), basename(p));
+    }
+  };
+  const target = real(resolve(path));
+  const root = real(resolve(dir));
+  return target === root || target.startsWith(root.endsWith(sep) ? root : root + sep);
 }

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
@@ -12,13 +12,13 @@ import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { foldRun, runStream } from '../domain/run.js';
-import { approvalStanding, foldTarget, survivesRevocations, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
+import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
 import { type CliContext } from './context.js';
-import { digestArg, dirToMake, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
+import { digestArg, dirToMake, liesWithin, lineOfText, operatorName, positiveNumber, runIdArg } from './options.js';
 import { json, printable, table } from './output.js';
 
 const REPLAY_FILES: readonly string[] = Object.values(RUN_FILES);
@@ -254,27 +254,35 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // The projections are folds of one run's stream each: an approval a revocation voided since
       // still reads "approved" there. Told here, from the targets' streams.
       const approved = entries.filter((e) => e.status === 'approved');
-      const voided = !approved.length ? new Set<string>() : await ctx.withLedger(async (ledger) => {
+      const standings = !approved.length ? new Map<string, ApprovalStanding>() : await ctx.withLedger(async (ledger) => {
         const targets = new Map<string, TargetState>();
         for (const id of new Set(approved.map((e) => e.targetId).filter((id): id is string => !!id))) {
           targets.set(id, foldTarget(id, await ledger.store.readStream(targetStream(id))));
         }
-        const runVoided = new Set<string>();
+        const standings = new Map<string, ApprovalStanding>();
         for (const e of approved) {
           const target = e.targetId ? targets.get(e.targetId) : undefined;
-          if (!target) continue;
-          const run = await loadRun(ledger, e.runId);
-          if (run.approval && !survivesRevocations(target, run.approval.admissionEventId, run.approval.recordedAt)) runVoided.add(e.runId);
+          const run = target ? await loadRun(ledger, e.runId) : null;
+          if (target && run?.approval) standings.set(e.runId, approvalStanding(run.approval, target, ledger.now()));
         }
-        return runVoided;
+        return standings;
       }, { refresh: false });
+      const standingOf = (s: ApprovalStanding) => [...standings].filter(([, v]) => v === s).map(([runId]) => runId);
       const now = Date.now();
       const overdue = entries.filter((e) => e.outcomeDeadline && Date.parse(e.outcomeDeadline) < now && e.status !== 'denied');
       // The projections are folds of the log, the same whatever the hour; lapsed approvals are told here.
       const lapsed = new Set(entries.filter((e) => e.status === 'approved' && e.approvalExpiresAt && Date.parse(e.approvalExpiresAt) <= now).map((e) => e.runId));
-      if (opts.json) return output.out(json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed], approvalVoided: [...voided] }));
+      if (opts.json) {
+        return output.out(
+          json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed], approvalVoided: standingOf('voided-by-revocation'), approvalTargetNotAdmitted: standingOf('target-not-admitted') }),
+        );
+      }
       if (entries.length === 0) return output.out('no runs');
-      const shown = (e: RunListEntry) => (voided.has(e.runId) ? `${e.status} (void)` : lapsed.has(e.runId) ? `${e.status} (expired)` : e.status);
+      const LIST_TEXT: Partial<Record<ApprovalStanding, string>> = { 'voided-by-revocation': ' (void)', 'target-not-admitted': ' (target not admitted)' };
+      const shown = (e: RunListEntry) => {
+        const standing = standings.get(e.runId);
+        return `${e.status}${(standing && LIST_TEXT[standing]) ?? (lapsed.has(e.runId) ? ' (expired)' : '')}`;
+      };
       output.out(
         table([
           ['RUN', 'STATUS', 'LAST GATE', 'WORK ITEM', 'TITLE'],
@@ -303,7 +311,9 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
                 : `${r.position}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
             );
           if (opts.stream) {
-            const recorded = await ledger.store.readStreamRecorded(opts.stream);
+            // run-<ULID>: the id in any case, as everywhere else.
+            const stream = /^run-[0-9a-hjkmnp-tv-z]{26}$/i.test(opts.stream) ? `run-${opts.stream.slice(4).toUpperCase()}` : opts.stream;
+            const recorded = await ledger.store.readStreamRecorded(stream);
             if (recorded.length === 0) throw new BadInput(`no stream ${opts.stream}`);
             recorded.forEach(print);
           } else {
@@ -328,8 +338,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       if (foreign.length) throw new BadInput(`--out ${out} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): replay writes into a new dir, or one it wrote before`);
       const events = await ctx.withLedger(
         async (ledger) => {
-          const root = resolve(ledger.dir);
-          if (out === root || out.startsWith(root + sep)) throw new BadInput(`--out ${out} is inside the ledger dir ${root}: replay writes outside it`);
+          if (liesWithin(out, ledger.dir)) throw new BadInput(`--out ${out} is inside the ledger dir ${resolve(ledger.dir)}: replay writes outside it`);
           await loadRun(ledger, runId);
           return ledger.store.readStream(runStream(runId));
         },

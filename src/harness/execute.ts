@@ -7,7 +7,7 @@ import { runCommand } from '../../commands/runner.js';
 import { normalizedLine } from '../../projections/run-files.js';
 import { backendStream, foldBackend } from '../domain/backend.js';
 import { foldRun, runStream } from '../domain/run.js';
-import { foldTarget, targetStream } from '../domain/target.js';
+import { foldTarget, survivesRevocations, targetStream } from '../domain/target.js';
 import { Refused, StoreUnavailable } from '../errors.js';
 import type { EventData, EventDraft } from '../events/catalogue.js';
 import type { LedgerEvent } from '../events/envelope.js';
@@ -109,6 +109,12 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   let wt: Worktree | null = null;
   const release = holdExecution(ledger.dir, runId);
   try {
+    // The claim names the admission it was decided under; a revocation appended to the target's
+    // stream meanwhile (a revoke racing this execute) is found here, and the backend never starts.
+    const targetNow = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
+    const revokedSinceClaim = survivesRevocations(targetNow, started.data.admissionEventId, started.recordedAt)
+      ? null
+      : `target ${run.targetId} was revoked (${targetNow.lastRevokedAt}) after this execution was claimed: the backend was not started`;
     phase('worktree');
     wt = await timed(spans, 'harness.worktree', () => createWorktree(repoPath, started.data.baseCommit, runId));
     const runDir = join(wt.scratch, 'run');
@@ -153,7 +159,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     // policy, without secrets; what it leaves ignored by git is the setup's, not the backend's.
     let setupFailure: string | null = null;
     let setupIgnored = new Set<string>();
-    if (contract.setup) {
+    if (contract.setup && !revokedSinceClaim) {
       phase('setup');
       const setup = await timed(spans, 'setup.run', () =>
         runSandboxed({
@@ -182,7 +188,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const connections: Connection[] = [];
     let result: SandboxResult | null = null;
     let startError: string | null = setupFailure;
-    if (!setupFailure) {
+    if (!setupFailure && !revokedSinceClaim) {
       try {
         result = await timed(spans, 'backend.run', () =>
           runSandboxed({
@@ -249,6 +255,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     for (const c of connections) c.host = clean(c.host);
     const observations: ExecutionObservations = {
       exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
+      revokedSinceClaim,
       startError: startError === null ? null : clean(startError),
       survivors: result?.survivors ?? 0,
       shimAttempts: readShimAttempts(shimLog).map((a) => clean(a.command)),

@@ -47,6 +47,12 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
     throw new BadInput(`${path} is not a git repository${why ? ` git can use here (${why.replace(/^fatal: /, '').trim()})` : ''}`);
   }
   if (realpathSync(top) !== dir) throw new BadInput(`${path} is inside the git repository ${top}: give its top level`);
+  // A linked worktree shares its repository's git dir: admitted under an id of its own, revoking the
+  // repository would not stop work on it (and the harness's worktrees are made from the main one).
+  const [gitDir, commonDir] = (await git.raw(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'])).split('\n').filter(Boolean);
+  if (gitDir && commonDir && realpathSync(gitDir) !== realpathSync(commonDir)) {
+    throw new BadInput(`${path} is a linked worktree of the repository whose git dir is ${commonDir}: admit that repository itself`);
+  }
   let head: string;
   try {
     head = await git.revparse(['--verify', 'HEAD^{commit}']);

@@ -6,6 +6,7 @@ describe('hoistOperator', () => {
   it('moves --by from before the command to after it, past the global options', () => {
     expect(hoistOperator(['--by', 'jp', '--ledger', 'L', 'target', 'revoke', 'x'])).toEqual(['--ledger', 'L', 'target', 'revoke', 'x', '--by', 'jp']);
     expect(hoistOperator(['--ledger', 'L', '--by=jp', 'approve', 'R'])).toEqual(['--ledger', 'L', 'approve', 'R', '--by=jp']);
+    expect(hoistOperator(['--json', '--ledger', 'L', 'status'])).toEqual(['--ledger', 'L', 'status', '--json']);
   });
   it('leaves a --by after the command, a value that looks like one, and what follows -- alone', () => {
     expect(hoistOperator(['approve', 'R', '--by', 'jp'])).toEqual(['approve', 'R', '--by', 'jp']);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,6 +266,8 @@ describe('the CLI, as people type it', () => {
     expect(approved.code).toBe(0);
     expect(JSON.parse(approved.stdout)).toMatchObject({ stream: `run-${id}`, data: { operator: 'bob' } });
     expect(JSON.parse(run('status', id.toLowerCase(), '--json').stdout)).toMatchObject({ runId: id, status: 'approved' });
+    expect(run('events', '--stream', `run-${id.toLowerCase()}`).stdout).toMatch(/ApprovalRecorded/);
+    expect(JSON.parse(run('--json', 'status', id).stdout)).toMatchObject({ runId: id });
     // A command that records no operator refuses it rather than ignoring it.
     expect(run('--by', 'bob', 'status').code).toBe(2);
   });
@@ -284,6 +286,19 @@ describe('the CLI, as people type it', () => {
     expect(echoed.stderr).not.toMatch(/\u001b|\n./);
     expect(echoed.stderr).toContain('x\\u001b[2J\\u000aforged line');
   });
+  it('writes no backup or replay inside the ledger dir, through a symlink either; a backup lands whole', () => {
+    const { runId: id } = JSON.parse(run('contract', 'admit', contract('b.yaml', contractYaml()), '--json').stdout) as { runId: string };
+    const link = join(L, '..', 'ledger-link');
+    symlinkSync(L, link);
+    expect(run('backup', join(link, 'bk'))).toMatchObject({ code: 2, stderr: expect.stringMatching(/is inside the ledger dir/) });
+    expect(run('replay', id, '--out', join(link, 'projections', 'runs', id))).toMatchObject({ code: 2, stderr: expect.stringMatching(/is inside the ledger dir/) });
+    expect(existsSync(join(L, 'bk'))).toBe(false);
+    const dest = join(L, '..', 'backup-whole');
+    expect(run('backup', dest).code).toBe(0);
+    expect(readdirSync(join(L, '..')).filter((n) => n.includes('.partial-'))).toEqual([]);
+    expect(JSON.parse(cli(['--ledger', dest, 'health', '--json']).stdout)).toMatchObject({ ok: true });
+  });
+
   it('status tells an approval a revocation voided, though the log still says approved', () => {
     const { runId: id } = JSON.parse(run('contract', 'admit', contract('v.yaml', contractYaml()), '--json').stdout) as { runId: string };
     expect(run('approve', id).code).toBe(0);
@@ -297,5 +312,11 @@ describe('the CLI, as people type it', () => {
     // Approved again under the new admission, it is usable again.
     expect(run('approve', id).code).toBe(0);
     expect(JSON.parse(run('status', id, '--json').stdout)).toMatchObject({ approvalStanding: 'usable' });
+    // Its admission renewed for about a second, then lapsed: the approval stands no more.
+    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp', '--expires-days', '0.00001').code).toBe(0);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1_200);
+    expect(JSON.parse(run('status', id, '--json').stdout)).toMatchObject({ approvalStanding: 'target-not-admitted' });
+    expect(JSON.parse(run('status', '--json').stdout).approvalTargetNotAdmitted).toContain(id);
+    expect(run('status').stdout).toMatch(new RegExp(`${id} +approved \\(target not admitted\\)`));
   });
 });

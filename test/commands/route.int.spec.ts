@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -103,6 +104,10 @@ for (const adapter of ['sqlite', 'memory'] as Adapter[]) {
         admitTarget(s.ledger, { path: s.repo.path, targetId, owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' });
       await expect(asOther('twin')).rejects.toThrow(BadInput);
       await expect(asOther('twin')).rejects.toThrow(/already admitted as target fixture/);
+      // Nor a linked worktree of it, whose git dir is the repository's own.
+      const linked = join(s.dir, '..', 'linked');
+      execFileSync('git', ['-C', s.repo.path, 'worktree', 'add', '-q', linked]);
+      await expect(admitTarget(s.ledger, { path: linked, targetId: 'linked', owner: 'jp', ownership: 'owned', criticality: 'noncritical', risk: 'low', expiresInDays: 7, admittedBy: 'jp' })).rejects.toThrow(/is a linked worktree of the repository/);
       expect(await s.ledger.store.readStream('target-twin')).toEqual([]);
       // Renewing under its own id is fine; once that admission is revoked (or lapsed), another id may take it.
       await s.admit();

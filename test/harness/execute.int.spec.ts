@@ -152,13 +152,17 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     expect(noWorktrees(w)).toBe(true);
   });
 
-  it('target-admission-stale: an execution that read the target before a revocation cannot be accepted after a re-admission', async () => {
+  it('target-admission-stale: a target revoked while the backend ran: its change cannot be accepted after a re-admission', async () => {
     const w = await world();
-    interleave(w, revokeLater(w));
+    // The harness looks at the operator's checkout once before the claim and once after the backend.
+    const real = w.ledger.inspectRepo;
+    let calls = 0;
+    w.ledger.inspectRepo = async (path) => {
+      if (++calls === 2) await revokeLater(w)();
+      return real(path);
+    };
     expect((await w.execute()).failedGate).toBeNull();
-    const started = (await w.state()).started!;
-    const revocation = (await w.ledger.store.readStream('target-fixture')).at(-1)!;
-    expect(Date.parse(started.at)).toBeGreaterThan(Date.parse(revocation.recordedAt));
+    expect((await w.ledger.store.readStream('target-fixture')).at(-1)!.type).toBe('TargetAdmissionRevoked');
     w.advance(1_000);
     await readmit(w);
     const err = await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'looks fine' }).catch((e: unknown) => e);
@@ -166,6 +170,23 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     // Rejecting it still works.
     await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'revoked meanwhile' });
     expect((await w.state()).status).toBe('rejected');
+  });
+
+  it('target-admission-stale: a revocation landing between the claim and the backend\'s start: the backend never runs', async () => {
+    const w = await world({ body: `fs.writeFileSync('src/ran.txt', 'backend ran'); ${GOOD_BACKEND}` });
+    const store = w.ledger.store;
+    const append = store.append.bind(store);
+    store.append = async (stream, events, expected) => {
+      const result = await append(stream, events, expected);
+      if (events[0]?.type === 'ExecutionStarted') await revokeTarget(w.ledger, { targetId: 'fixture', revokedBy: 'jp', reason: 'raced' });
+      return result;
+    };
+    const result = await w.execute();
+    expect(result.failedGate).toBe('target-admission-stale');
+    const state = await w.state();
+    expect(state.execution!.gateResults[0]).toMatchObject({ gate: 'target-admission-stale', ok: false, detail: expect.stringMatching(/the backend was not started/) });
+    expect(state.execution!.changedPaths).toEqual([]);
+    expect(noWorktrees(w)).toBe(true);
   });
 
   it('renewing an admission without a revocation keeps the approval', async () => {
@@ -572,6 +593,19 @@ describe('outcome after execution', () => {
     writeFileSync(bundled, reviewed);
     w.repo.commit('README.md', 'moved\n');
     expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
+  });
+
+  it('outcome-missing: past the outcome deadline nothing is started or accepted, before sweep runs', async () => {
+    const w = await world({ contract: { limits: { backendSeconds: 20, outcomeDeadlineHours: 1 } } });
+    await w.execute();
+    w.advance(2 * 3_600_000);
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'late' }))).toBe('outcome-missing');
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'late' });
+    expect((await w.state()).status).toBe('rejected');
+    const late = await world({ contract: { limits: { backendSeconds: 20, outcomeDeadlineHours: 1 } } });
+    late.advance(2 * 3_600_000);
+    expect(await refusedGate(late.execute())).toBe('outcome-missing');
+    expect(noWorktrees(late)).toBe(true);
   });
 
   it('outcome-missing: sweep closes runs past their deadline, rejected', async () => {
