@@ -21,7 +21,7 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
     output,
     ledgerDir,
     async withLedger(work, options = {}) {
-      const ledger = openLedger(ledgerDir(), { readOnly: globals().readOnly });
+      const ledger = openLedger(ledgerDir(), { readOnly: globals().readOnly, notice: (text) => output.err(`cto-ledger: ${text}`) });
       try {
         if (ledger.readOnly) {
           // An auditor's copy: read as it is; the projections are shown as last written, never refreshed.

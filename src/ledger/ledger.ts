@@ -21,6 +21,8 @@ export type Ledger = {
   inspectRepo(path: string): Promise<RepoFacts>;
   /** How far the projections folded a run, if they did: a stream read shorter than that lost events. */
   foldedRun?(runId: string): { version: number; lastHash: string | null } | null;
+  /** Where a long wait is said (the CLI: stderr), so a command that waits is not taken for a hang. */
+  notice?(text: string): void;
   close(): Promise<void>;
 };
 
@@ -29,6 +31,7 @@ export type LedgerOptions = {
   readOnly?: boolean;
   now?: () => Date;
   inspectRepo?: (path: string) => Promise<RepoFacts>;
+  notice?: (text: string) => void;
 };
 
 export const DEFAULT_LEDGER_DIR = '.cto-ledger';
@@ -76,6 +79,7 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
     now: options.now ?? (() => new Date()),
     inspectRepo: options.inspectRepo ?? inspectRepo,
     foldedRun: (runId) => readFoldedRun(join(paths.projections, PROJECTION_FILES.db), runId),
+    ...(options.notice ? { notice: options.notice } : {}),
     close: () => store.close(),
   };
 }

@@ -8,18 +8,24 @@ import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
 /** One projection writer at a time per ledger dir, across processes. */
-async function withProjectionLock<T>(ledgerDir: string, work: () => Promise<T>): Promise<T> {
-  const { root } = ledgerPaths(ledgerDir);
+async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Promise<T> {
+  const { root } = ledgerPaths(ledger.dir);
   mkdirSync(root, { recursive: true });
+  const options = { lockfilePath: join(root, 'projections.lock'), stale: 10_000 };
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(root, {
-      lockfilePath: join(root, 'projections.lock'),
+    // Said once the wait is long enough to be noticed (another command's turn is milliseconds).
+    const told = setTimeout(
+      () => ledger.notice?.(`waiting for the projections lock (${options.lockfilePath}): another cto-ledger command holds it, or one killed while holding it left it, which is taken over once it is 10 s old`),
+      1_000,
+    );
+    try {
       // A holder refreshes the lock every 5 s; one killed mid-write leaves it to go stale after 10 s.
       // The retries outlast that (about 40 s), so the next command waits the dead holder out.
-      retries: { retries: 400, minTimeout: 20, maxTimeout: 100 },
-      stale: 10_000,
-    });
+      release = await lockfile.lock(root, { ...options, retries: { retries: 400, minTimeout: 20, maxTimeout: 100 } });
+    } finally {
+      clearTimeout(told);
+    }
   } catch (err) {
     throw new StoreUnavailable(`cannot lock the projections of ${root}: ${(err as Error).message}`);
   }
@@ -52,7 +58,7 @@ export async function projectionsMatch(ledger: Ledger): Promise<string | null> {
 
 /** Brings the projection files under the ledger dir up to the end of the log. */
 export function refreshProjections(ledger: Ledger, onProgress?: Progress): Promise<CatchUpResult> {
-  return withProjectionLock(ledger.dir, () =>
+  return withProjectionLock(ledger, () =>
     projectionRunner(ledger.store, ledgerPaths(ledger.dir).projections, { onProgress }).catchUp(),
   );
 }
@@ -72,7 +78,7 @@ function removeAbandonedRebuilds(dir: string): string[] {
 export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { threads?: number } = {}): Promise<CatchUpResult> {
   const dir = ledgerPaths(ledger.dir).projections;
   const { locator } = ledger.store;
-  return withProjectionLock(ledger.dir, () => {
+  return withProjectionLock(ledger, () => {
     removeAbandonedRebuilds(dir);
     return locator ? rebuildInParallel(locator, dir, { onProgress, threads: options.threads }) : rebuildProjections(ledger.store, dir, onProgress);
   });
@@ -80,5 +86,5 @@ export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, opt
 
 /** Writes one run's projection files now (a rebuild writes none: they are rendered on demand or when a command touches the run). */
 export function materializeRunFiles(ledger: Ledger, runId: string): Promise<number> {
-  return withProjectionLock(ledger.dir, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
+  return withProjectionLock(ledger, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
 }

@@ -193,6 +193,8 @@ describe('a ledger changed outside cto-ledger', () => {
     const status = await l.run('status', '--json');
     expect(Date.now() - started).toBeGreaterThan(5_000);
     expect(status.code).toBe(0);
+    // Said at once, so the wait is not taken for a hang.
+    expect(status.err).toMatch(/waiting for the projections lock .*taken over once it is 10 s old/);
     expect(JSON.parse(status.out).runs).toHaveLength(3);
     expect(existsSync(join(l.dir, 'projections.lock'))).toBe(false);
   }, 60_000);
