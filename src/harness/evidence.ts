@@ -47,14 +47,22 @@ export function logForEvidence(path: string): Buffer {
 }
 
 /** Replaces every secret value in a log with its name before anything is digested. */
+/** A secret value as found in text: in any case (a host name, say, comes back lower-cased). Null when too short to be one. */
+function secretPattern(value: string): RegExp | null {
+  return value.length < 4 ? null : new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+}
+
+/** Whether the text holds a secret's value, as redact() would find it. */
+export function holdsSecret(text: string, value: string): boolean {
+  return secretPattern(value)?.test(text) ?? false;
+}
+
 export function redact(text: Buffer, secrets: Record<string, string>): Buffer {
   let out = text.toString('utf8');
   let changed = false;
   for (const [name, value] of Object.entries(secrets)) {
-    if (value.length < 4) continue;
-    // Case-insensitive: a host name, say, comes back lower-cased.
-    const pattern = new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
-    if (pattern.test(out)) {
+    const pattern = secretPattern(value);
+    if (pattern?.test(out)) {
       out = out.replace(pattern, `[redacted:${name}]`);
       changed = true;
     }

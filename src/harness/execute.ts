@@ -13,7 +13,7 @@ import type { EventData, EventDraft } from '../events/catalogue.js';
 import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { logForEvidence, redact, sealBundle } from './evidence.js';
+import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, digestOfPath, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { judgePaths, TOO_LARGE } from './policy.js';
@@ -242,8 +242,10 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     });
     // A secret value in a file name or content would reach the ledger (changedPaths) and the
     // artifacts: fail closed, and keep only the redacted form. Encoded copies (base64, say) are not found.
+    // Found as redact() finds them (in any case), so nothing is left unredacted that it would catch.
+    const changeText = [patch.toString('utf8'), ...verdicts.map((v) => v.path)].join('\n');
     const secretsInChange = Object.entries(secrets)
-      .filter(([, value]) => value.length >= 4 && (patch.includes(value) || verdicts.some((v) => v.path.includes(value))))
+      .filter(([, value]) => holdsSecret(changeText, value))
       .map(([name]) => name);
     if (secretsInChange.length) {
       patch = redact(patch, secrets);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from '../../src/harness/evidence.js';
+import { holdsSecret, redact } from '../../src/harness/evidence.js';
 
 describe('redact', () => {
   it('replaces every copy of a secret value, whatever its case (a host name comes back lower-cased)', () => {
@@ -9,5 +9,10 @@ describe('redact', () => {
   it('leaves text without secrets, and values too short to be one, as they are', () => {
     const text = Buffer.from('nothing here: abc');
     expect(redact(text, { SHORT: 'abc', OTHER: 'zzzzzz' })).toBe(text);
+  });
+  it('finds a secret as redact does, in any case', () => {
+    expect(holdsSecret('src/leak-sup3rs3crettok.txt', 'Sup3rS3cretTok')).toBe(true);
+    expect(holdsSecret('src/clean.txt', 'Sup3rS3cretTok')).toBe(false);
+    expect(holdsSecret('abc', 'abc')).toBe(false);
   });
 });
