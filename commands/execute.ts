@@ -1,6 +1,6 @@
 import { backendConfigDigest, type BackendConfig } from '../src/config/config.js';
 import { backendEligibility, type BackendActivation } from '../src/domain/backend.js';
-import type { RunState } from '../src/domain/run.js';
+import { pastOutcomeDeadline, type RunState } from '../src/domain/run.js';
 import { checkAdmission, survivesRevocations, type TargetState } from '../src/domain/target.js';
 import type { EventData } from '../src/events/catalogue.js';
 import type { GateId } from '../src/events/gates.js';
@@ -42,10 +42,9 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
     return refuse('approval-mismatch', `the target is at ${facts.repo!.head}, the approval binds ${approval.baseCommit}`);
   }
   if (Date.parse(approval.expiresAt) <= facts.now.getTime()) return refuse('approval-expired', `the approval expired at ${approval.expiresAt}`);
-  // Past its outcome deadline a run awaits only `sweep`'s rejection: nothing more is started on it.
-  if (run.outcomeDeadline && Date.parse(run.outcomeDeadline) <= facts.now.getTime()) {
-    return refuse('outcome-missing', `run ${run.runId} passed its outcome deadline (${run.outcomeDeadline}); it can only be rejected`);
-  }
+  // Past its outcome deadline a run awaits only its rejection: nothing more is started on it.
+  const late = pastOutcomeDeadline(run, facts.now);
+  if (late) return refuse('outcome-missing', late);
   const digest = facts.backend ? backendConfigDigest(facts.backend) : null;
   const eligible = backendEligibility(run.backendId!, facts.backend, digest, facts.activation, admission.admission.risk);
   if (!eligible.ok) return refuse('backend-ineligible', eligible.detail);

@@ -1,4 +1,4 @@
-import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import { foldRun, pastOutcomeDeadline, runStream, type RunState } from '../src/domain/run.js';
 import { checkAdmission, foldTarget, survivesRevocations, targetStream, type AdmissionCheck, type TargetState } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import { join } from 'node:path';
@@ -19,9 +19,8 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
   const bundleDigest = run.evidence?.bundleDigest ?? null;
   if (cmd.decision === 'accepted') {
     // The deadline is the contract's: past it, the run is rejected (by `sweep`, or by the operator now).
-    if (facts.now && run.outcomeDeadline && Date.parse(run.outcomeDeadline) <= facts.now.getTime()) {
-      return refuse('outcome-missing', `run ${cmd.runId} passed its outcome deadline (${run.outcomeDeadline}); it can only be rejected`);
-    }
+    const late = facts.now ? pastOutcomeDeadline(run, facts.now) : null;
+    if (late) return refuse('outcome-missing', late);
     if (run.execution?.status === 'failed-closed') {
       return refuse(run.execution.failedGate ?? 'evidence-missing', `run ${cmd.runId} failed closed; it can only be rejected`);
     }

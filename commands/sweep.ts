@@ -1,4 +1,4 @@
-import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import { foldRun, pastOutcomeDeadline, runStream, type RunState } from '../src/domain/run.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { accept, type Decision } from './decision.js';
@@ -6,7 +6,7 @@ import { runCommand } from './runner.js';
 
 /** A run past its outcome deadline with no outcome is closed, rejected, by the `outcome-missing` gate. */
 export function decideSweep(run: RunState, now: Date): Decision {
-  if (run.outcome || !run.outcomeDeadline || Date.parse(run.outcomeDeadline) > now.getTime()) return accept();
+  if (run.outcome || !pastOutcomeDeadline(run, now)) return accept();
   if (run.status === 'denied') return accept();
   return accept({
     type: 'OutcomeRecorded',

@@ -185,3 +185,10 @@ export function foldRun(runId: string, events: readonly LedgerEvent[]): RunState
 }
 
 export const runStream = (runId: string) => `run-${runId}`;
+
+/** Why nothing more may be started or accepted on a run past its outcome deadline; null before it. */
+export function pastOutcomeDeadline(run: RunState, now: Date): string | null {
+  return run.outcomeDeadline && Date.parse(run.outcomeDeadline) <= now.getTime()
+    ? `run ${run.runId} passed its outcome deadline (${run.outcomeDeadline}); it can only be rejected`
+    : null;
+}

@@ -46,7 +46,6 @@ export function logForEvidence(path: string): Buffer {
   return Buffer.concat([read.bytes, Buffer.from(`\n[cto-ledger: cut at ${LOG_CAP} bytes of ${read.size}]\n`)]);
 }
 
-/** Replaces every secret value in a log with its name before anything is digested. */
 /** A secret value as found in text: in any case (a host name, say, comes back lower-cased). Null when too short to be one. */
 function secretPattern(value: string): RegExp | null {
   return value.length < 4 ? null : new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
@@ -57,6 +56,7 @@ export function holdsSecret(text: string, value: string): boolean {
   return secretPattern(value)?.test(text) ?? false;
 }
 
+/** Replaces every secret value in a log with its name before anything is digested. */
 export function redact(text: Buffer, secrets: Record<string, string>): Buffer {
   let out = text.toString('utf8');
   let changed = false;

@@ -85,49 +85,29 @@ function zEntries(out: Buffer): Buffer[] {
  */
 export function linkLeaves(root: string, linkPath: string): boolean {
   let hops = 0;
-  // Walks `target` from `dir` (both absolute, dir inside root); false when every step stays inside.
-  const walk = (dir: string, target: string): boolean => {
-    if (++hops > 40) return true;
-    if (isAbsolute(target)) return true;
+  // Follows `target` from `dir` (inside root) as the kernel would: where it lands, or null once a
+  // step leaves root, enters a .git (the top one or a deeper one, whose files git neither lists nor
+  // patches), or the links on the way go on too long.
+  const follow = (dir: string, target: string): string | null => {
+    if (++hops > 40 || isAbsolute(target)) return null;
     let here = dir;
     for (const part of target.split('/')) {
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        if (here === root) return true;
+        if (here === root) return null;
         here = dirname(here);
-        continue;
-      }
-      const next = join(here, part);
-      // Into any .git, the top one or one deeper (whose files git neither lists nor patches).
-      if (part.toLowerCase() === '.git') return true;
-      const st = lstatSafe(next);
-      if (st?.isSymbolicLink()) {
-        const parent = here;
-        const inner = readlinkSync(next);
-        // Where the inner link lands is where the walk goes on; find it by walking it too.
-        if (walk(parent, inner)) return true;
-        here = landing(parent, inner);
+      } else if (part.toLowerCase() === '.git') {
+        return null;
       } else {
-        here = next;
-      }
-    }
-    return false;
-  };
-  // The directory a link inside root lands on, once walk() has found it stays inside.
-  const landing = (dir: string, target: string): string => {
-    let here = dir;
-    for (const part of target.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (part === '..') here = dirname(here);
-      else {
         const next = join(here, part);
-        const st = lstatSafe(next);
-        here = st?.isSymbolicLink() ? landing(here, readlinkSync(next)) : next;
+        const landed = lstatSafe(next)?.isSymbolicLink() ? follow(here, readlinkSync(next)) : next;
+        if (landed === null) return null;
+        here = landed;
       }
     }
     return here;
   };
-  return walk(dirname(linkPath), readlinkSync(linkPath));
+  return follow(dirname(linkPath), readlinkSync(linkPath)) === null;
 }
 
 /**
@@ -174,8 +154,9 @@ export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
     const st = lstatSafe(abs);
     if (st?.isSymbolicLink()) {
       item.link = { target: readlinkSync(abs), outside: linkLeaves(wt.path, abs) };
-    } else if (!item.unreviewable && (name.endsWith('/') || st?.isDirectory())) {
-      // git lists a directory, not its files, when it holds a repository of its own (a gitlink).
+    } else if (!item.unreviewable && change !== 'ignored' && (name.endsWith('/') || st?.isDirectory())) {
+      // With --untracked-files=all git lists a directory, not its files, only when it holds a
+      // repository of its own (a gitlink). Ignored dirs are listed whole: not-captured, not this.
       item.unreviewable = 'a nested git repository: its files are neither judged nor carried by the patch';
     }
     paths.push(item);

@@ -36,6 +36,26 @@ async function world(options: Parameters<typeof makeWorld>[0] = {}) {
 }
 
 
+/** Runs `work` with these environment variables set (the harness reads secrets from its own environment). */
+async function withEnv<T>(vars: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try {
+    return await work();
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** The value appears in no file the run left in the ledger or its bundle, in any case. */
+function leaksNowhere(w: World, evidenceDir: string, value: string): void {
+  const files = [ledgerPaths(w.dir).db, ...readdirSync(evidenceDir).map((f) => join(evidenceDir, f))];
+  for (const file of files) expect(readFileSync(file).toString('latin1').toLowerCase(), file).not.toContain(value.toLowerCase());
+}
+
 function noWorktrees(w: World): boolean {
   return git(w.repo.path, 'worktree', 'list').split('\n').length === 1;
 }
@@ -457,10 +477,8 @@ describe('execute: an adversarial backend fails closed after it started', () => 
     expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/debug\.log/);
   });
 
-  it('passes only the secrets its config names, redacts them from logs, never records them', async () => {
-    process.env.AGENT_TEST_TOKEN = 'sk-test-4242424242';
-    process.env.AGENT_OTHER_SECRET = 'should-not-pass';
-    try {
+  it('passes only the secrets its config names, redacts them from logs, never records them', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'sk-test-4242424242', AGENT_OTHER_SECRET: 'should-not-pass' }, async () => {
       const w = await world({
         backend: { secrets: ['AGENT_TEST_TOKEN'] },
         body: `console.log('token is', process.env.AGENT_TEST_TOKEN, 'other', process.env.AGENT_OTHER_SECRET ?? 'absent'); ${GOOD_BACKEND}`,
@@ -469,38 +487,27 @@ describe('execute: an adversarial backend fails closed after it started', () => 
       const log = readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8');
       expect(log).toContain('token is [redacted:AGENT_TEST_TOKEN]');
       expect(log).toContain('other absent');
-      expect(readFileSync(ledgerPaths(w.dir).db).toString('latin1')).not.toContain('sk-test-4242424242');
-    } finally {
-      delete process.env.AGENT_TEST_TOKEN;
-      delete process.env.AGENT_OTHER_SECRET;
-    }
-  });
+      leaksNowhere(w, result.evidenceDir, 'sk-test-4242424242');
+    }));
 });
 
-describe('execute: a secret written into the change', () => {
-  it('forbidden-action: its value in a file name or content fails the run, and never reaches the ledger or the bundle', async () => {
-    process.env.AGENT_TEST_TOKEN = 'sk-test-5151515151';
-    try {
+describe('execute: a secret written into the change, or into what the backend did', () => {
+  it('forbidden-action: its value in a file name or content fails the run, and never reaches the ledger or the bundle', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-5151515151' }, async () => {
       const w = await world({
         backend: { secrets: ['AGENT_TEST_TOKEN'] },
-        body: `${GOOD_BACKEND} fs.writeFileSync('src/leak-' + process.env.AGENT_TEST_TOKEN + '.txt', 'token ' + process.env.AGENT_TEST_TOKEN + '\\n');`,
+        // Lower-cased, in a name only: found as redaction finds it, in any case.
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/leak-' + process.env.AGENT_TEST_TOKEN.toLowerCase() + '.txt', 'token\\n');`,
       });
       const result = await w.execute();
       expect(result.failedGate).toBe('forbidden-action');
       expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
       expect((await w.state()).execution!.changedPaths.map((p) => p.path)).toContain('src/leak-[redacted:AGENT_TEST_TOKEN].txt');
-      const everywhere = [ledgerPaths(w.dir).db, ...readdirSync(result.evidenceDir).map((f) => join(result.evidenceDir, f))];
-      for (const file of everywhere) expect(readFileSync(file).toString('latin1'), file).not.toContain('sk-test-5151515151');
-    } finally {
-      delete process.env.AGENT_TEST_TOKEN;
-    }
-  });
-});
+      leaksNowhere(w, result.evidenceDir, 'Sk-Mixed-5151515151');
+    }));
 
-describe('execute: a secret in what the backend did, not only in its files', () => {
-  it('is redacted from refused commands, failure details and connection hosts before the ledger or the bundle', async () => {
-    process.env.AGENT_TEST_TOKEN = 'Sk-Mixed-7373737373';
-    try {
+  it('is redacted from refused commands and failure details before the ledger or the bundle', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-7373737373' }, async () => {
       const w = await world({
         backend: { secrets: ['AGENT_TEST_TOKEN'] },
         body: `${GOOD_BACKEND}
@@ -508,14 +515,12 @@ describe('execute: a secret in what the backend did, not only in its files', () 
           fs.mkdirSync('src/d-' + process.env.AGENT_TEST_TOKEN); cp.execFileSync('/usr/bin/git', ['init', '-q'], { cwd: 'src/d-' + process.env.AGENT_TEST_TOKEN });`,
       });
       const result = await w.execute();
-      expect(result.failedGate).not.toBeNull();
-      const everywhere = [ledgerPaths(w.dir).db, ...readdirSync(result.evidenceDir).map((f) => join(result.evidenceDir, f))];
-      for (const file of everywhere) expect(readFileSync(file).toString('latin1').toLowerCase(), file).not.toContain('sk-mixed-7373737373');
+      expect(result.failedGate).toBe('forbidden-action');
       expect(await gateDetail(w, 'forbidden-action')).toMatch(/git push origin-\[redacted:AGENT_TEST_TOKEN\]/);
-    } finally {
-      delete process.env.AGENT_TEST_TOKEN;
-    }
-  });
+      // The empty nested repository makes git fail with the dir's name in its message.
+      expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/the patch could not be made: .*\[redacted:AGENT_TEST_TOKEN\]/);
+      leaksNowhere(w, result.evidenceDir, 'Sk-Mixed-7373737373');
+    }));
 });
 
 describe('execute: a harness killed mid-run', () => {
@@ -589,6 +594,10 @@ describe('outcome after execution', () => {
     const reviewed = readFileSync(bundled);
     execFileSync('chmod', ['u+w', bundled]);
     writeFileSync(bundled, Buffer.concat([reviewed, Buffer.from('diff --git a/test/x b/test/x\n')]));
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
+    writeFileSync(bundled, reviewed);
+    // A bundle that is gone is not the evidence either.
+    rmSync(bundled);
     expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'x' }))).toBe('evidence-stale');
     writeFileSync(bundled, reviewed);
     w.repo.commit('README.md', 'moved\n');
@@ -786,6 +795,18 @@ describe('execute: the contract setup step', () => {
     expect(readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8')).toMatch(/refused EROFS/);
     expect(result.failedGate).toBe('validation-failed');
   });
+
+  it("without bubblewrap nothing binds the setup's output read-only: a change to it is found by digest (end-tree-dirty)", () =>
+    withEnv({ CTO_ISOLATION: 'unshare' }, async () => {
+      const w = await world({
+        contract: { setup: { command: "mkdir -p src/deps.log && echo 'export {};' > src/deps.log/checker.mjs", timeoutSeconds: 30 } },
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/deps.log/checker.mjs', 'process.exit(0);\\n');`,
+      });
+      const result = await w.execute();
+      if (result.isolation !== 'unshare') return void console.log(`skipped: unshare is not available here (${result.isolation})`);
+      expect(result.failedGate).toBe('end-tree-dirty');
+      expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/src\/deps\.log/);
+    }));
 
   it('path-disallowed: files kept under a .git that is not the tree\'s own, which git neither lists nor patches', async () => {
     const w = await world({
