@@ -70,6 +70,8 @@ export type ExecutionObservations = {
   /** Why the backend could not start, if it could not. */
   startError: string | null;
   survivors: number;
+  /** What the backend ran into at its process and memory caps (a process OOM-killed, forks refused). */
+  limitsHit?: string[];
   shimAttempts: string[];
   /** Names of the backend's secrets whose values the change carries (in a path or the patch). */
   secretsInChange: string[];
@@ -78,7 +80,7 @@ export type ExecutionObservations = {
   /** Why the patch could not be made, when it could not: then it carries nothing of the change. */
   patchError: string | null;
   paths: Array<{ path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string }>;
-  validation: { ran: true; code: number | null; timedOut: boolean } | { ran: false; reason: string };
+  validation: { ran: true; code: number | null; timedOut: boolean; limitsHit?: string[] } | { ran: false; reason: string };
 };
 
 type GateResult = EventData<'CaseExecuted'>['gateResults'][number];
@@ -99,7 +101,7 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
     {
       gate: 'provider-failure',
       ok: o.startError === null && (o.exit.timedOut || (o.exit.code === 0 && o.exit.signal === null)),
-      detail: o.startError ?? (o.exit.signal ? `the backend died by ${o.exit.signal}` : `the backend exited ${o.exit.code}`),
+      detail: [o.startError ?? (o.exit.signal ? `the backend died by ${o.exit.signal}` : `the backend exited ${o.exit.code}`), ...(o.limitsHit ?? [])].join('; '),
     },
     {
       gate: 'forbidden-action',
@@ -138,7 +140,7 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
       detail: o.validation.ran
         ? o.validation.timedOut
           ? 'the validation command ran past its time limit'
-          : `the validation command exited ${o.validation.code}`
+          : [`the validation command exited ${o.validation.code}`, ...(o.validation.limitsHit ?? [])].join('; ')
         : o.validation.reason,
     },
   ];

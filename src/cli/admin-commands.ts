@@ -9,6 +9,7 @@ import { backendEligibility, backendStream, foldBackend } from '../domain/backen
 import { checkAdmission, foldTarget } from '../domain/target.js';
 import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
+import { detectLimits } from '../harness/limits.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
@@ -212,6 +213,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               file: file ?? undefined,
               problems,
               isolation: detectIsolation(),
+              limits: detectLimits(),
               activeBackends: backends.filter((b) => b.active).map((b) => b.id),
             };
           },
@@ -232,6 +234,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             ...(report.file ? [`file        ${report.file.integrity.length || report.file.missingTriggers.length ? 'DAMAGED' : 'integrity check ok, append-only triggers in place'}`] : []),
             ...report.problems.filter((p) => !report.chains.broken.includes(p)).map((p) => `PROBLEM     ${p}`),
             `isolation   ${report.isolation.kind}: ${report.isolation.detail}`,
+            `limits      ${report.limits.available ? '' : 'NONE: '}${report.limits.detail}`,
             `backends    ${report.activeBackends.length ? report.activeBackends.join(', ') : 'none active'}`,
           ].join('\n'),
         );

@@ -47,6 +47,17 @@ export const BackendConfig = z
      * under a home directory, say). Optional without a default, so entries without it keep their digest.
      */
     readOnlyPaths: z.array(z.string().refine((p) => p.startsWith('/'), 'an absolute path')).optional(),
+    /**
+     * Caps for every process a run starts (setup, backend, validation), enforced by cgroups where the
+     * machine has them; each defaults (4096 processes; half the RAM, at most 8 GiB). Optional, as above.
+     */
+    limits: z
+      .object({
+        processes: z.number().int().min(16).max(4_194_304).optional(),
+        memoryMiB: z.number().int().min(64).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type BackendConfig = z.infer<typeof BackendConfig>;
@@ -71,6 +82,7 @@ backends: []
 #    network: none                  # or: { allow: [api.example.com:443] }
 #    secrets: [EXAMPLE_API_KEY]     # passed by name; values are never recorded
 #    readOnlyPaths: [/home/me/agent] # homes and the ledger are hidden from backends; list what it needs
+#    limits: { processes: 4096, memoryMiB: 4096 } # per step, enforced by cgroups where available
 `;
 
 export function loadConfig(file: string): LedgerConfig {

@@ -16,6 +16,7 @@ import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, digestOfPath, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
+import { defaultLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
@@ -153,7 +154,10 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       readOnly: [join(wt.path, '.git'), wt.commonDir, inDir, ...programFiles, ...(backend.readOnlyPaths ?? [])],
       hidden: hiddenFromBackends(ledger.dir, repoPath),
       isolation: started.data.isolation,
+      // setup, backend and validation alike: each runs code the backend chose or wrote
+      limits: { ...defaultLimits(), ...backend.limits },
     };
+    const limits: ExecutionReport['limits'] = {};
 
     // The contract's setup step (dependencies, say) runs first, under the same isolation and network
     // policy, without secrets; what it leaves ignored by git is the setup's, not the backend's.
@@ -172,6 +176,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           network: backend.network,
         }),
       );
+      limits.setup = setup.limits;
       if (setup.timedOut || setup.code !== 0) setupFailure = `the setup command ${setup.timedOut ? 'timed out' : `exited ${setup.code}`} (see setup.log)`;
       setupIgnored = new Set((await changedPaths(wt)).filter((p) => p.change === 'ignored').map((p) => p.path));
     }
@@ -205,6 +210,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
             onConnection: (c) => connections.push(c),
           }),
         );
+        limits.backend = result.limits;
       } catch (err) {
         startError = `the backend could not start: ${(err as Error).message}`;
       }
@@ -260,6 +266,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       revokedSinceClaim,
       startError: startError === null ? null : clean(startError),
       survivors: result?.survivors ?? 0,
+      limitsHit: limitsHit(result?.limits),
       shimAttempts: readShimAttempts(shimLog).map((a) => clean(a.command)),
       secretsInChange,
       gitStateChanged: changedGitState(before, after),
@@ -285,7 +292,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           network: 'none',
         }),
       );
-      observations.validation = { ran: true, code: validation.code, timedOut: validation.timedOut };
+      limits.validation = validation.limits;
+      observations.validation = { ran: true, code: validation.code, timedOut: validation.timedOut, limitsHit: limitsHit(validation.limits) };
     } else {
       writeFileSync(testLog, contract.validation ? `validation not run: ${earlyFailure?.gate} failed first\n` : `no validation command; rationale: ${contract.noTestRationale}\n`);
     }
@@ -329,6 +337,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         ran: observations.validation.ran,
       },
       patchBytes: patch.length,
+      limits,
     };
     const runEvents = await ledger.store.readStream(runStream(runId));
     // What the bundle reflects: the base, the target now, and the ledger event it was made after.
@@ -381,6 +390,15 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     if (wt) await removeWorktree(repoPath, wt);
     release();
   }
+}
+
+/** What a step ran into at its caps, in words for a gate's finding. */
+function limitsHit(report: LimitsReport | undefined): string[] {
+  if (!report?.enforced) return [];
+  return [
+    ...(report.oomKills ? [`${report.oomKills} process(es) killed at the memory cap of ${report.memoryMiB} MiB`] : []),
+    ...(report.forkRefusals ? [`${report.forkRefusals} fork(s) refused at the cap of ${report.processes} processes`] : []),
+  ];
 }
 
 type Started = Extract<LedgerEvent, { type: 'ExecutionStarted' }>;

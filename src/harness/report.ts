@@ -1,4 +1,5 @@
 import type { EventData } from '../events/catalogue.js';
+import type { LimitsReport } from './limits.js';
 import type { Connection } from './sandbox.js';
 
 // The human and machine reports of one execution.
@@ -23,7 +24,15 @@ export type ExecutionReport = {
   connections: Connection[];
   validation: { command: string | null; rationale: string | null; exitCode: number | null; ran: boolean };
   patchBytes: number;
+  /** The process and memory caps of each step that ran, and what it ran into. */
+  limits: Partial<Record<'setup' | 'backend' | 'validation', LimitsReport>>;
 };
+
+function describeLimits(step: string, l: LimitsReport): string {
+  if (!l.enforced) return `- ${step}: **no process or memory cap** (${l.reason})`;
+  const hit = [l.oomKills ? `${l.oomKills} killed at the memory cap` : '', l.forkRefusals ? `${l.forkRefusals} forks refused` : ''].filter(Boolean).join(', ');
+  return `- ${step}: at most ${l.processes} processes and ${l.memoryMiB} MiB (${l.mechanism}); peak ${l.peakMemoryMiB} MiB${hit ? `; **${hit}**` : ''}`;
+}
 
 export function renderReportMarkdown(r: ExecutionReport): string {
   const lines = [
@@ -51,6 +60,10 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     r.validation.command
       ? `\`${r.validation.command}\`: ${r.validation.ran ? `exit ${r.validation.exitCode}` : 'not run (an earlier gate failed)'} (see test.log)`
       : `No validation command; rationale: ${r.validation.rationale}`,
+    '',
+    '## Limits',
+    '',
+    ...Object.entries(r.limits).map(([step, l]) => describeLimits(step, l)),
     '',
     '## Attempts and connections',
     '',

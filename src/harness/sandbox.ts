@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BadInput } from '../errors.js';
 import type { IsolationKind } from './isolation.js';
+import { JOIN_SCRIPT, openRunCgroup, type LimitsReport, type RunCgroup, type RunLimits } from './limits.js';
 import { startProxy } from './proxy.js';
 
 export type { IsolationKind };
@@ -37,6 +38,8 @@ export type SandboxSpec = {
   /** Allowlist entries: exact hosts, optional `:port` (without one: 443 and 80). */
   network: 'none' | { allow: string[] };
   onConnection?: (c: Connection) => void;
+  /** Caps on processes and memory for everything the step starts (cgroups); absent: none asked for. */
+  limits?: RunLimits;
 };
 export type SandboxResult = {
   code: number | null;
@@ -49,6 +52,7 @@ export type SandboxResult = {
   connections: Connection[];
   /** Processes of the run still alive after it ended and the tree was killed (only possible with 'none'). */
   survivors: number;
+  limits: LimitsReport;
 };
 
 /** Where the per-run proxy socket appears inside the sandbox (on its private /tmp). */
@@ -224,8 +228,8 @@ function markedProcesses(marker: string): number[] {
     .filter(alive);
 }
 
-/** After a 'none' run: kill the group, then count (and kill) what escaped it and the tree kill. */
-async function sweepMarked(marker: string, group: number, killed: number[]): Promise<number> {
+/** After a 'none' run: kill the group, then find (and kill) what escaped it and the tree kill. */
+async function sweepMarked(marker: string, group: number, killed: number[]): Promise<number[]> {
   kill(-group);
   // the group and the timed-out tree were just killed; let them die before counting the rest as survivors
   const dying = (pid: number) => killed.includes(pid) || procInfo(pid)?.pgid === group;
@@ -234,7 +238,7 @@ async function sweepMarked(marker: string, group: number, killed: number[]): Pro
   const survivors = markedProcesses(marker);
   for (const pid of survivors) for (const p of tree(pid)) kill(p);
   await waitGone(survivors, REAP_WAIT_MS);
-  return survivors.length;
+  return survivors;
 }
 
 type Stdio = { fds: number[]; stdio: [number | 'ignore', number, number] };
@@ -323,14 +327,32 @@ function nsMembers(pidNs: string): number[] {
  * bwrap exits as soon as the command does, while its namespace init still waits on leftovers until
  * --die-with-parent kills it: kill that init ourselves and wait until its namespace is empty.
  */
-async function reapNamespace(info: NsInfo | null, killed: number[]): Promise<number> {
+async function reapNamespace(info: NsInfo | null, killed: number[]): Promise<number[]> {
   if (info) kill(info.initPid);
   const left = new Set(await waitGone(info ? [info.initPid, ...killed] : killed, REAP_WAIT_MS));
   if (info) for (const pid of nsMembers(info.pidNs)) left.add(pid);
-  return left.size;
+  return [...left];
 }
 
-async function runProcess(spec: SandboxSpec, proxySocket: string | null): Promise<Exit> {
+/**
+ * The cgroup holds every process the step started, whatever it did to its environment, process group
+ * or namespace. Those still there once the kills above had time to land outlived the run: they are
+ * killed until none is left (a fork racing the kill lands in the group too, under its cap).
+ */
+async function reapCgroup(cgroup: RunCgroup): Promise<number[]> {
+  const survivors = await waitGone(cgroup.members(), 200);
+  const deadline = Date.now() + REAP_WAIT_MS;
+  for (let members = survivors; members.length > 0 && Date.now() < deadline; members = cgroup.members()) {
+    for (const pid of members) {
+      if (!survivors.includes(pid)) survivors.push(pid);
+      kill(pid);
+    }
+    await sleep(5);
+  }
+  return survivors;
+}
+
+async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup: RunCgroup | null): Promise<Exit> {
   const argv = sandboxArgv(spec, proxySocket);
   const bwrap = spec.isolation === 'bubblewrap';
   const token = spec.isolation === 'none' ? randomUUID() : null;
@@ -338,11 +360,13 @@ async function runProcess(spec: SandboxSpec, proxySocket: string | null): Promis
   const env = bwrap ? {} : token ? { ...spec.env, [RUN_MARKER]: token } : spec.env;
   const program = spec.isolation === 'none' ? argv[0]! : hostProgram(argv[0]!);
   // --info-fd 3 tells us the namespace's init, the handle for waiting until the whole tree is gone
-  const args = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
+  const direct = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
+  // In the cgroup before the first instruction of the program, through a shell that joins, then execs it.
+  const [file, args] = cgroup ? ['/bin/sh', ['-c', JOIN_SCRIPT, 'cto-harness-limits', String(cgroup.procsFiles.length), ...cgroup.procsFiles, program, ...direct]] : [program, direct];
   const { fds, stdio } = openStdio(spec);
   const started = Date.now();
   try {
-    const child = spawn(program, args, { cwd: spec.cwd, env, stdio: bwrap ? [...stdio, 'pipe'] : stdio, detached: true });
+    const child = spawn(file, args, { cwd: spec.cwd, env, stdio: bwrap ? [...stdio, 'pipe'] : stdio, detached: true });
     const nsInfo = bwrap ? readNsInfo(child.stdio[3] as Readable | null) : Promise.resolve(null);
     let timedOut = false;
     let killed: number[] = [];
@@ -359,8 +383,9 @@ async function runProcess(spec: SandboxSpec, proxySocket: string | null): Promis
     if (outcome instanceof Error) throw outcome;
     const pid = child.pid!;
     kill(-pid); // for good measure: nothing of the run's group outlives it
-    const survivors = token ? await sweepMarked(`${RUN_MARKER}=${token}`, pid, killed) : await reapNamespace(await nsInfo, killed);
-    return { code: outcome.code, signal: outcome.signal, timedOut, startedAt: new Date(started).toISOString(), endedAt: new Date(ended).toISOString(), durationMs: ended - started, survivors };
+    const left = new Set(token ? await sweepMarked(`${RUN_MARKER}=${token}`, pid, killed) : await reapNamespace(await nsInfo, killed));
+    if (cgroup) for (const stray of await reapCgroup(cgroup)) left.add(stray);
+    return { code: outcome.code, signal: outcome.signal, timedOut, startedAt: new Date(started).toISOString(), endedAt: new Date(ended).toISOString(), durationMs: ended - started, survivors: left.size };
   } finally {
     for (const fd of fds) closeSync(fd);
   }
@@ -380,10 +405,14 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   };
   // Under 'none' nothing is enforced, the network included: no proxy to pretend otherwise.
   const proxy = spec.isolation === 'bubblewrap' && spec.network !== 'none' ? await openProxy(spec.network.allow, record) : null;
+  const opened = spec.limits ? openRunCgroup(spec.limits) : { reason: 'no limits asked for' };
+  const cgroup = 'reason' in opened ? null : opened;
   try {
-    const exit = await runProcess(spec, proxy?.socket ?? null);
-    return { ...exit, isolation: spec.isolation, connections };
+    const exit = await runProcess(spec, proxy?.socket ?? null, cgroup);
+    const limits: LimitsReport = cgroup ? cgroup.report() : { enforced: false, reason: (opened as { reason: string }).reason };
+    return { ...exit, isolation: spec.isolation, connections, limits };
   } finally {
+    cgroup?.close();
     await proxy?.close();
   }
 }

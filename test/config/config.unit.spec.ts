@@ -29,4 +29,12 @@ describe('config.yaml: backends', () => {
     }
     expect(load({ network: { allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] } })().backends[0]!.network).toEqual({ allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] });
   });
+
+  it('takes process and memory caps within bounds, and leaves an entry without them as it was', () => {
+    for (const limits of [{ processes: 0 }, { processes: 8 }, { memoryMiB: 10 }, { memoryMiB: 1.5 }, { cpus: 2 }, { processes: '64' }]) {
+      expect(load({ limits }), JSON.stringify(limits)).toThrow(BadInput);
+    }
+    expect(load({ limits: { processes: 64, memoryMiB: 512 } })().backends[0]!.limits).toEqual({ processes: 64, memoryMiB: 512 });
+    expect(load({})().backends[0]).not.toHaveProperty('limits');
+  });
 });

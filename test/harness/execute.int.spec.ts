@@ -12,6 +12,7 @@ import { sweep } from '../../commands/sweep.js';
 import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { hiddenFromBackends } from '../../src/harness/execute.js';
+import { detectLimits } from '../../src/harness/limits.js';
 import { sandboxArgv } from '../../src/harness/sandbox.js';
 import { scratchBase } from '../../src/harness/worktree.js';
 import { decideExecute } from '../../commands/execute.js';
@@ -489,6 +490,31 @@ describe('execute: an adversarial backend fails closed after it started', () => 
       expect(log).toContain('other absent');
       leaksNowhere(w, result.evidenceDir, 'sk-test-4242424242');
     }));
+});
+
+describe.skipIf(!detectLimits().available)('execute: the process and memory caps of a run', () => {
+  it('a backend filling RAM through the worktree is killed at its memory cap, and the report says so', async () => {
+    const w = await world({
+      backend: { limits: { processes: 64, memoryMiB: 128 } },
+      body: `const mb = Buffer.alloc(1 << 20, 7); const fd = fs.openSync('src/big.bin', 'w'); for (let i = 0; i < 400; i++) fs.writeSync(fd, mb);`,
+    });
+    const result = await w.execute();
+    expect(result).toMatchObject({ status: 'failed-closed', failedGate: 'provider-failure' });
+    expect(await gateDetail(w, 'provider-failure')).toMatch(/killed at the memory cap of 128 MiB/);
+    const report = JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8')) as { limits: Record<string, { enforced: boolean; oomKills: number }> };
+    expect(report.limits.backend).toMatchObject({ enforced: true, processes: 64, memoryMiB: 128 });
+    expect(report.limits.backend!.oomKills).toBeGreaterThan(0);
+    expect(readFileSync(join(result.evidenceDir, 'report.md'), 'utf8')).toMatch(/## Limits[\s\S]*backend: at most 64 processes and 128 MiB/);
+  });
+
+  it('the control run reports the caps of the backend and the validation', async () => {
+    const w = await world();
+    const result = await w.execute();
+    expect(result.status).toBe('succeeded');
+    const report = JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8')) as { limits: Record<string, { enforced: boolean; processes: number }> };
+    expect(report.limits.backend).toMatchObject({ enforced: true, processes: 4096, oomKills: 0, forkRefusals: 0 });
+    expect(report.limits.validation).toMatchObject({ enforced: true });
+  });
 });
 
 describe('execute: a secret written into the change, or into what the backend did', () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
+import { detectLimits } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
 import { runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
@@ -17,6 +18,8 @@ const bwrapWorks = spawnSync('bwrap', ['--ro-bind', '/', '/', 'true'], { stdio: 
 const unshareWorks = spawnSync('unshare', ['--net', '--pid', '--fork', '--kill-child', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
 if (!bwrapWorks) console.warn('sandbox.int.spec: `bwrap --ro-bind / / true` fails here; bubblewrap tests skipped');
 if (!unshareWorks) console.warn('sandbox.int.spec: unshare fails here; unshare tests skipped');
+const limits = detectLimits();
+if (!limits.available) console.warn(`sandbox.int.spec: no cgroup limits here (${limits.detail}); limit tests skipped`);
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
 const roots: string[] = [];
@@ -327,6 +330,42 @@ describe('runSandboxed with isolation none', () => {
     // as root every process's environment is readable, so the escapee is found
     if (process.getuid?.() === 0) expect(r.survivors).toBe(1);
     expect(sleepers(304)).toEqual([]);
+  });
+});
+
+describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
+  const isolations = (['none', 'unshare', 'bubblewrap'] as const).filter((k) => k === 'none' || (k === 'unshare' ? unshareWorks : bwrapWorks));
+
+  it.each(isolations)('under %s, forks past the process cap are refused and counted', async (isolation) => {
+    const f = fixture(isolation);
+    // dash gives up at the first refused fork (bash would retry for seconds)
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 305 & i=$((i+1)); done; wait'], { limits: { processes: 32, memoryMiB: 256 } }));
+    expect(r.limits).toMatchObject({ enforced: true, processes: 32, memoryMiB: 256 });
+    expect(r.limits.enforced && r.limits.forkRefusals).toBeGreaterThan(0);
+    expect(r.code).not.toBe(0);
+    expect(sleepers(305)).toEqual([]);
+  });
+
+  it('a step filling RAM (the tmpfs worktree included) is killed at the memory cap', async () => {
+    const f = fixture(bwrapWorks ? 'bubblewrap' : 'none');
+    const shm = mkdtempSync('/dev/shm/sbx-fill-');
+    roots.push(shm);
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `dd if=/dev/zero of=${shm}/fill bs=1M count=300 2>/dev/null; echo survived`], { limits: { processes: 64, memoryMiB: 64 }, writable: [shm] }));
+    expect(r.limits.enforced && r.limits.oomKills).toBeGreaterThan(0);
+    expect(statSync(join(shm, 'fill')).size).toBeLessThan(80 << 20);
+  });
+
+  it('without isolation, a process that cleared its environment and left the group is still found and killed', async () => {
+    const f = fixture('none');
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', 'setsid env -i /bin/sleep 306 & sleep 0.3; exit 0'], { limits: { processes: 64, memoryMiB: 256 } }));
+    expect(r).toMatchObject({ code: 0, survivors: 1 });
+    expect(sleepers(306)).toEqual([]);
+  });
+
+  it('says why when no cap was asked for', async () => {
+    const f = fixture('none');
+    const r = await runSandboxed(f.spec(['/bin/true']));
+    expect(r.limits).toEqual({ enforced: false, reason: 'no limits asked for' });
   });
 });
 
