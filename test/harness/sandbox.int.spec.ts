@@ -346,6 +346,15 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
     expect(sleepers(305)).toEqual([]);
   });
 
+  it.skipIf(!bwrapWorks)('under bubblewrap, a step cannot move itself out of its cgroup', async () => {
+    const f = fixture('bubblewrap');
+    const escape = 'for c in /sys/fs/cgroup/pids /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do echo $$ > $c/cgroup.procs 2>/dev/null && echo "left via $c"; done';
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `${escape}; i=0; while [ $i -lt 100 ]; do sleep 307 & i=$((i+1)); done; wait`], { limits: { processes: 32, memoryMiB: 256 } }));
+    expect(stdoutOf(f)).not.toContain('left via');
+    expect(r.limits.enforced && r.limits.forkRefusals).toBeGreaterThan(0);
+    expect(sleepers(307)).toEqual([]);
+  });
+
   it('a step filling RAM (the tmpfs worktree included) is killed at the memory cap', async () => {
     const f = fixture(bwrapWorks ? 'bubblewrap' : 'none');
     const shm = mkdtempSync('/dev/shm/sbx-fill-');
