@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -93,7 +93,45 @@ function checkSpec(spec: SandboxSpec): void {
   if (spec.isolation === 'unshare' && spec.network !== 'none') throw new BadInput('network allowlist needs bubblewrap');
 }
 
-function bwrapArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
+const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+
+/**
+ * The host's listening unix sockets a sandbox would still see on its read-only root (one under /opt,
+ * /usr, /etc, /work...): a read-only mount does not stop connect(). The kernel lists every bound
+ * socket path of the host's network namespace in /proc/net/unix; those outside the private and hidden
+ * places are masked with /dev/null, on which connect() is refused. Abstract sockets need nothing: they
+ * belong to the network namespace the sandbox does not share.
+ */
+export function hostSockets(spec: Pick<SandboxSpec, 'cwd' | 'writable' | 'hidden'>, listing = readProcNetUnix()): string[] {
+  const unseen = ['/tmp', '/run', '/dev', '/proc', ...(spec.hidden ?? []), spec.cwd, ...(spec.writable ?? [])];
+  const found = new Set<string>();
+  for (const listed of listing) {
+    let path: string;
+    try {
+      path = realpathSync(listed);
+      if (!lstatSync(path).isSocket()) continue;
+    } catch {
+      continue; // gone since it was bound
+    }
+    if (!unseen.some((dir) => within(path, dir))) found.add(path);
+  }
+  return [...found].sort();
+}
+
+/** Socket paths from /proc/net/unix (the path is the 8th field and may hold spaces). */
+function readProcNetUnix(): string[] {
+  try {
+    return readFileSync('/proc/net/unix', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/).slice(7).join(' '))
+      .filter((path) => path.startsWith('/'));
+  } catch {
+    return [];
+  }
+}
+
+function bwrapArgv(spec: SandboxSpec, proxySocket: string | null, masked: string[] = []): string[] {
   // A null socket leaves the allowlist with nothing to go through: no network at all (fail closed).
   const proxied = spec.network !== 'none' && proxySocket !== null;
   const binds = [
@@ -102,6 +140,7 @@ function bwrapArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
     // after the writable binds, so a read-only path inside the worktree stays read-only
     ...(spec.readOnly ?? []).flatMap((p) => ['--ro-bind', p, p]),
     ...(proxied ? ['--ro-bind', proxySocket, PROXY_IN_SANDBOX] : []),
+    ...masked.flatMap((p) => ['--ro-bind', '/dev/null', p]),
     // last, once the binds inside them have their mount points: empty and read-only
     ...(spec.hidden ?? []).flatMap((p) => ['--remount-ro', p]),
   ];
@@ -114,7 +153,7 @@ function bwrapArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
 }
 
 /** The argv that would run `spec` (for the report and tests); no side effects. */
-export function sandboxArgv(spec: SandboxSpec, proxySocket: string | null): string[] {
+export function sandboxArgv(spec: SandboxSpec, proxySocket: string | null, maskedSockets: string[] = []): string[] {
   checkSpec(spec);
   switch (spec.isolation) {
     case 'none':
@@ -122,7 +161,7 @@ export function sandboxArgv(spec: SandboxSpec, proxySocket: string | null): stri
     case 'unshare':
       return ['unshare', '--net', '--pid', '--fork', '--kill-child', '--mount-proc', '--', ...spec.argv];
     case 'bubblewrap':
-      return bwrapArgv(spec, proxySocket);
+      return bwrapArgv(spec, proxySocket, maskedSockets);
   }
 }
 
@@ -353,8 +392,8 @@ async function reapCgroup(cgroup: RunCgroup): Promise<number[]> {
 }
 
 async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup: RunCgroup | null): Promise<Exit> {
-  const argv = sandboxArgv(spec, proxySocket);
   const bwrap = spec.isolation === 'bubblewrap';
+  const argv = sandboxArgv(spec, proxySocket, bwrap ? hostSockets(spec) : []);
   const token = spec.isolation === 'none' ? randomUUID() : null;
   // bwrap clears the environment itself; unshare and 'none' hand theirs to the payload
   const env = bwrap ? {} : token ? { ...spec.env, [RUN_MARKER]: token } : spec.env;

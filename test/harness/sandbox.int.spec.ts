@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
 import { detectLimits } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
-import { runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
+import { hostSockets, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
 // Real processes, real namespaces: each test fails if the boundary it names stops holding.
 
@@ -375,6 +375,47 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
     const f = fixture('none');
     const r = await runSandboxed(f.spec(['/bin/true']));
     expect(r.limits).toEqual({ enforced: false, reason: 'no limits asked for' });
+  });
+});
+
+/** A dir on the host's read-only root that the sandbox shows (not /tmp, /run, a home), or null. */
+function visibleHostDir(): string | null {
+  for (const base of ['/opt', process.cwd()]) {
+    if (['/root', '/home', homedir(), '/tmp', '/var'].some((h) => base === h || base.startsWith(`${h}/`))) continue;
+    try {
+      return mkdtempSync(join(base, '.cto-sock-spec-'));
+    } catch {
+      // not writable here
+    }
+  }
+  return null;
+}
+const socatWorks = spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!bwrapWorks || !socatWorks)('host unix sockets on the read-only root', () => {
+  it('a listening socket outside the private and hidden places is masked: connect() is refused', async () => {
+    const dir = visibleHostDir();
+    if (!dir) return console.warn('no writable dir on the visible host root here; socket masking test skipped');
+    roots.push(dir);
+    const path = join(dir, 'agent.sock');
+    const server = createNetServer((socket) => socket.end('host-secret\n'));
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const f = fixture();
+      expect(hostSockets(f.spec(['/bin/true']))).toContain(path);
+      const r = await runSandboxed(f.spec(['/usr/bin/socat', '-', `UNIX-CONNECT:${path}`]));
+      expect(stdoutOf(f)).not.toContain('host-secret');
+      expect(r.code).not.toBe(0);
+      // the same socket in a dir the run writes (its own worktree) is the run's: left alone
+      expect(hostSockets(f.spec(['/bin/true'], { cwd: dir }))).not.toContain(path);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reads socket paths from the kernel listing, skips what is gone or no socket', () => {
+    const f = fixture();
+    expect(hostSockets(f.spec(['/bin/true']), ['/nonexistent/x.sock', '/etc/passwd', '/dev/log'])).toEqual([]);
   });
 });
 
