@@ -46,9 +46,40 @@ export function logForEvidence(path: string): Buffer {
   return Buffer.concat([read.bytes, Buffer.from(`\n[cto-ledger: cut at ${LOG_CAP} bytes of ${read.size}]\n`)]);
 }
 
-/** A secret value as found in text: in any case (a host name, say, comes back lower-cased). Null when too short to be one. */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** Encoded forms shorter than this are not looked for: they would match ordinary text. */
+const MIN_ENCODED = 8;
+
+/**
+ * The forms a secret's value takes when a backend smuggles it out encoded: base64 (standard and
+ * URL-safe) at each of the three alignments it can start at inside a longer blob, hex, and
+ * percent-encoding. Only the characters that depend on the value alone are kept.
+ */
+function encodedForms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const forms = new Set<string>();
+  for (let pad = 0; pad < 3; pad++) {
+    const b64 = Buffer.concat([Buffer.alloc(pad), bytes]).toString('base64');
+    const inner = b64.slice(Math.ceil((8 * pad) / 6), Math.floor((8 * (pad + bytes.length)) / 6));
+    forms.add(inner);
+    forms.add(inner.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  forms.add(bytes.toString('hex'));
+  forms.add(encodeURIComponent(value));
+  forms.add([...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+  forms.delete(value);
+  return [...forms].filter((form) => form.length >= MIN_ENCODED);
+}
+
+/**
+ * A secret value as found in text: in any case (a host name, say, comes back lower-cased), and in
+ * the encodings above. Null when too short to be one.
+ */
 function secretPattern(value: string): RegExp | null {
-  return value.length < 4 ? null : new RegExp(value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi');
+  if (value.length < 4) return null;
+  const forms = [value, ...encodedForms(value)].sort((a, b) => b.length - a.length);
+  return new RegExp(forms.map(escapeRegExp).join('|'), 'gi');
 }
 
 /** Whether the text holds a secret's value, as redact() would find it. */

@@ -532,6 +532,20 @@ describe('execute: a secret written into the change, or into what the backend di
       leaksNowhere(w, result.evidenceDir, 'Sk-Mixed-5151515151');
     }));
 
+  it('forbidden-action: its value base64-encoded in the change fails the run, and the encoded form is kept only redacted', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-6262626262' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/config.js', 'export const blob = "' + Buffer.from('x' + process.env.AGENT_TEST_TOKEN).toString('base64') + '";\\n');`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
+      const encoded = Buffer.from('xSk-Mixed-6262626262').toString('base64').slice(2, -2);
+      leaksNowhere(w, result.evidenceDir, encoded);
+      expect(readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8')).toContain('[redacted:AGENT_TEST_TOKEN]');
+    }));
+
   it('is redacted from refused commands and failure details before the ledger or the bundle', () =>
     withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-7373737373' }, async () => {
       const w = await world({

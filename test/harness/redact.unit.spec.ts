@@ -15,4 +15,25 @@ describe('redact', () => {
     expect(holdsSecret('src/clean.txt', 'Sup3rS3cretTok')).toBe(false);
     expect(holdsSecret('abc', 'abc')).toBe(false);
   });
+
+  it('finds and redacts a secret smuggled encoded: base64 at any alignment, URL-safe base64, hex, percent-encoding', () => {
+    const secret = 'sk-live/Zq+9876543210';
+    const bytes = Buffer.from(secret);
+    const smuggled = [
+      bytes.toString('base64'),
+      Buffer.concat([Buffer.from('x'), bytes, Buffer.from('tail')]).toString('base64'),
+      Buffer.concat([Buffer.from('xy'), bytes]).toString('base64url'),
+      bytes.toString('hex').toUpperCase(),
+      encodeURIComponent(secret),
+      [...bytes].map((b) => `%${b.toString(16)}`).join(''),
+    ];
+    for (const text of smuggled) {
+      expect(holdsSecret(`const blob = "${text}";`, secret), text).toBe(true);
+      const out = redact(Buffer.from(`const blob = "${text}";`), { TOKEN: secret }).toString();
+      expect(out, text).toContain('[redacted:TOKEN]');
+      expect(holdsSecret(out, secret), out).toBe(false);
+    }
+    // ordinary code holds none of the forms
+    expect(holdsSecret('export const greet = (n) => `Hello, ${n}!`; // base64 and hex helpers below', secret)).toBe(false);
+  });
 });
