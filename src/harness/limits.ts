@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -110,10 +110,33 @@ function readKey(file: string, key: string): number {
   }
 }
 
+/** Empty groups older than this were left by a harness that was killed; younger ones may be about to be joined. */
+const STALE_MS = 10 * 60_000;
+
+/** Removes the empty groups killed harnesses left behind (rmdir refuses any group still holding a process). */
+function sweepStale(parents: string[]): void {
+  for (const parent of parents) {
+    let names: string[];
+    try {
+      names = readdirSync(parent).filter((n) => n.startsWith('cto-ledger-'));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        if (Date.now() - statSync(join(parent, name)).mtimeMs > STALE_MS) rmdirSync(join(parent, name));
+      } catch {
+        // in use, or gone already
+      }
+    }
+  }
+}
+
 /** A fresh cgroup per sandboxed step with the caps written, or the reason there is none. */
 export function openRunCgroup(limits: RunLimits): RunCgroup | { reason: string } {
   probed ??= findControllers();
   if (typeof probed === 'string') return { reason: probed };
+  sweepStale([probed.pids, probed.memory]);
   const name = `cto-ledger-${randomUUID()}`;
   const pids = join(probed.pids, name);
   const memory = join(probed.memory, name);

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
-import { detectLimits } from '../../src/harness/limits.js';
+import { detectLimits, openRunCgroup } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
 import { hostSockets, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
@@ -369,6 +369,26 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
     const r = await runSandboxed(f.spec(['/bin/bash', '-c', 'setsid env -i /bin/sleep 306 & sleep 0.3; exit 0'], { limits: { processes: 64, memoryMiB: 256 } }));
     expect(r).toMatchObject({ code: 0, survivors: 1 });
     expect(sleepers(306)).toEqual([]);
+  });
+
+  it('removes the empty groups a killed harness left, not a fresh one another run is about to join', () => {
+    const probe = openRunCgroup({ processes: 64, memoryMiB: 256 });
+    if ('reason' in probe) throw new Error(probe.reason);
+    const parents = probe.procsFiles.map((f) => dirname(dirname(f)));
+    probe.close();
+    const old = parents.map((p) => join(p, `cto-ledger-old-${process.pid}`));
+    const fresh = parents.map((p) => join(p, `cto-ledger-fresh-${process.pid}`));
+    for (const dir of [...old, ...fresh]) mkdirSync(dir);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const dir of old) utimesSync(dir, hourAgo, hourAgo);
+    try {
+      const run = openRunCgroup({ processes: 64, memoryMiB: 256 });
+      if (!('reason' in run)) run.close();
+      expect(old.filter((d) => existsSync(d))).toEqual([]);
+      expect(fresh.filter((d) => existsSync(d))).toEqual(fresh);
+    } finally {
+      for (const dir of [...old, ...fresh]) if (existsSync(dir)) rmdirSync(dir);
+    }
   });
 
   it('says why when no cap was asked for', async () => {
