@@ -102,8 +102,12 @@ const within = (path: string, dir: string) => path === dir || path.startsWith(di
  * places are masked with /dev/null, on which connect() is refused. Abstract sockets need nothing: they
  * belong to the network namespace the sandbox does not share.
  */
-export function hostSockets(spec: Pick<SandboxSpec, 'cwd' | 'writable' | 'hidden'>, listing = readProcNetUnix()): string[] {
-  const unseen = ['/tmp', '/run', '/dev', '/proc', ...(spec.hidden ?? []), spec.cwd, ...(spec.writable ?? [])];
+export function hostSockets(spec: Pick<SandboxSpec, 'cwd' | 'writable' | 'hidden' | 'readOnly'>, listing = readProcNetUnix()): string[] {
+  const own = ['/tmp', '/run', '/dev', '/proc', spec.cwd, ...(spec.writable ?? [])];
+  // a hidden dir is empty but for what is bound back read-only (a git dir: git's fsmonitor daemon listens there)
+  const shownAgain = spec.readOnly ?? [];
+  const unseen = (path: string) =>
+    own.some((dir) => within(path, dir)) || ((spec.hidden ?? []).some((dir) => within(path, dir)) && !shownAgain.some((dir) => within(path, dir)));
   const found = new Set<string>();
   for (const listed of listing) {
     let path: string;
@@ -113,7 +117,7 @@ export function hostSockets(spec: Pick<SandboxSpec, 'cwd' | 'writable' | 'hidden
     } catch {
       continue; // gone since it was bound
     }
-    if (!unseen.some((dir) => within(path, dir))) found.add(path);
+    if (!unseen(path)) found.add(path);
   }
   return [...found].sort();
 }

@@ -428,6 +428,9 @@ describe.skipIf(!bwrapWorks || !socatWorks)('host unix sockets on the read-only 
       expect(r.code).not.toBe(0);
       // the same socket in a dir the run writes (its own worktree) is the run's: left alone
       expect(hostSockets(f.spec(['/bin/true'], { cwd: dir }))).not.toContain(path);
+      // under a hidden dir it is out of sight, unless that part is bound back (a git dir, where git's fsmonitor listens)
+      expect(hostSockets(f.spec(['/bin/true'], { hidden: [dir] }))).not.toContain(path);
+      expect(hostSockets(f.spec(['/bin/true'], { hidden: [dir], readOnly: [dir] }))).toContain(path);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
