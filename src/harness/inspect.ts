@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { dirname, isAbsolute, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
 import { git, gitText } from './git.js';
@@ -172,8 +173,18 @@ function lstatSafe(path: string) {
   }
 }
 
-function looksBinary(bytes: Buffer): boolean {
-  return bytes.subarray(0, 8000).includes(0);
+/** Names a reviewer reads as text (source, scripts, configuration, documents). */
+const TEXT_NAME = /(^|\/)(Makefile|Dockerfile|Gemfile|Rakefile|Vagrantfile|Procfile|Jenkinsfile)$|\.(c|cc|cpp|cxx|h|hh|hpp|cs|css|scss|less|js|cjs|mjs|jsx|ts|cts|mts|tsx|vue|svelte|go|java|kt|kts|scala|groovy|gradle|clj|cljs|ex|exs|erl|hs|ml|fs|dart|swift|m|mm|rs|rb|py|pyi|pyx|pl|pm|php|lua|r|jl|sh|bash|zsh|fish|ps1|psm1|bat|cmd|sql|html?|xml|svg|json|jsonc|ya?ml|toml|ini|cfg|conf|properties|env|md|rst|txt|csv|tsv|tf|nix|proto|graphql|lock)$/i;
+
+/**
+ * Binary as git would call it (a NUL in the first 8000 bytes), unless a reviewer would take it for
+ * text: valid UTF-8, a name of a source or text kind, or a script's `#!`. A source file with one NUL
+ * in a comment still runs (Node takes NULs and invalid bytes in comments alike), and shown as a
+ * base85 "GIT binary patch" its code would never be read. `git apply` takes a text patch of any bytes.
+ */
+function looksBinary(name: string, bytes: Buffer): boolean {
+  if (!bytes.subarray(0, 8000).includes(0)) return false;
+  return !(isUtf8(bytes) || TEXT_NAME.test(name) || (bytes[0] === 0x23 && bytes[1] === 0x21));
 }
 
 /**
@@ -202,7 +213,7 @@ export async function makePatch(wt: Worktree, baseCommit: string): Promise<Buffe
     const abs = join(wt.path, name);
     const st = lstatSafe(abs);
     // A deleted file goes with the binary set: --binary still shows text deletions as text.
-    const isBinary = st === null || (st.isFile() && looksBinary(readFileSync(abs)));
+    const isBinary = st === null || (st.isFile() && looksBinary(name, readFileSync(abs)));
     (isBinary ? binary : text).push(name);
   }
   const common = ['diff', '--cached', '--full-index', '--no-renames', '--no-ext-diff', '--no-textconv', '--no-color', baseCommit];

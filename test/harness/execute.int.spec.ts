@@ -809,6 +809,22 @@ describe('execute: what the host offers stays out of reach', () => {
     expect(patch).not.toMatch(/Binary files/);
     expect(patch).toMatch(/^\+export const greet = \(n\) => `Hello, \$\{n\}!`;$/m);
   });
+
+  it('shows a source file with a NUL (and a byte that is not UTF-8) in it as text, not as a binary patch', async () => {
+    const w = await world({ body: `fs.writeFileSync('src/greet.js', Buffer.from('/*\\u0000\\u00ff*/ globalThis.UNSEEN = 1; export const greet = (n) => \`Hello, \${n}!\`;\\n', 'latin1'));` });
+    const result = await w.execute();
+    const patch = readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8');
+    expect(patch).not.toMatch(/GIT binary patch/);
+    expect(patch).toMatch(/^\+\/\*\u0000.\*\/ globalThis\.UNSEEN = 1;/m);
+    const tmp = tempDir('cto-apply-');
+    try {
+      execFileSync('git', ['clone', '-q', w.repo.path, join(tmp.dir, 'c')]);
+      execFileSync('git', ['-C', join(tmp.dir, 'c'), 'apply', join(result.evidenceDir, 'patch.diff')]);
+      expect(readFileSync(join(tmp.dir, 'c', 'src/greet.js'), 'latin1')).toContain('/*\u0000\u00ff*/ globalThis.UNSEEN = 1;');
+    } finally {
+      tmp.remove();
+    }
+  });
 });
 
 describe('execute: the contract setup step', () => {
