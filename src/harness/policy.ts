@@ -35,8 +35,21 @@ export const TOO_LARGE = Symbol('too large to inspect');
 export type PathVerdict = { path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string };
 
 // Forbidden sets match case-insensitively (a `.ENV` is still a credential); allowed globs match exact bytes.
-const isCredential = picomatch(CREDENTIAL_GLOBS, { dot: true, nocase: true });
-const isInfra = picomatch(INFRA_GLOBS, { dot: true, nocase: true });
+const matchCredential = picomatch(CREDENTIAL_GLOBS, { dot: true, nocase: true });
+const matchInfra = picomatch(INFRA_GLOBS, { dot: true, nocase: true });
+
+/**
+ * A path as a case-insensitive file system may take it (macOS: APFS folds case by Unicode's rules,
+ * HFS+ also skips ignorable code points): compatibility forms composed (the long s `ſ` is `s`, the
+ * Kelvin sign is `K`), ignorable code points (zero-width joiners, bidi marks) dropped, lower-cased.
+ * picomatch's nocase is ASCII-only: `.gitattributeſ` and `id_rſa` are another name to it and the
+ * same file to the operator's Mac.
+ */
+export function foldPath(path: string): string {
+  return path.normalize('NFKC').replace(/\p{Default_Ignorable_Code_Point}/gu, '').toLowerCase();
+}
+const isCredential = (path: string) => matchCredential(path) || matchCredential(foldPath(path));
+const isInfra = (path: string) => matchInfra(path) || matchInfra(foldPath(path));
 
 export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null | typeof TOO_LARGE): PathVerdict[] {
   const isAllowed = picomatch([...allowedGlobs], { dot: true, nocase: false, nonegate: true });

@@ -67,6 +67,14 @@ describe('judgePaths', () => {
     ['.github/workflows/ci.yml', ['.github/**'], 'forbidden'],
     ['infra/main.tf', ['infra/**'], 'forbidden'],
     ['.gitattributes', ['**'], 'forbidden'],
+    // one file to a case-insensitive (macOS) file system, another name to an ASCII-only comparison
+    ['src/.gitattribute\u017f', ['src/**'], 'forbidden'],
+    ['src/.gitmodule\u017f', ['src/**'], 'forbidden'],
+    ['src/server.\u212aey', ['src/**'], 'forbidden'],
+    ['src/id_r\u017fa', ['src/**'], 'forbidden'],
+    ['src/.en\u200cv', ['src/**'], 'forbidden'],
+    ['.github/workflow\u017f/ci.yml', ['.github/**'], 'forbidden'],
+    ['src/caf\u00e9.ts', ['src/**'], 'allowed'],
   ])('%s with %j is %s', (path, allowed, expected) => {
     expect(verdict(path, allowed)).toBe(expected);
   });
