@@ -37,7 +37,7 @@ function connectTarget(authority: string | undefined): Target | null {
 }
 
 /** The target of an absolute-form request; only http: is meaningful here (https goes through CONNECT). */
-function absoluteTarget(url: string | undefined): (Target & { path: string }) | null {
+function absoluteTarget(url: string | undefined): (Target & { path: string; authority: string }) | null {
   let u: URL;
   try {
     u = new URL(url ?? '');
@@ -45,12 +45,18 @@ function absoluteTarget(url: string | undefined): (Target & { path: string }) | 
     return null;
   }
   if (u.protocol !== 'http:') return null;
-  return { host: u.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80), path: u.pathname + u.search };
+  return { host: u.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80), path: u.pathname + u.search, authority: u.host };
 }
 
-function forwardHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+/**
+ * The client's headers without the hop-by-hop ones, and with `Host` set to the URL's authority: the
+ * host that was checked and recorded is the one the upstream routes on. Forwarded as sent, a
+ * `Host: elsewhere` would reach another site behind an allowed shared front (a CDN), unrecorded.
+ */
+function forwardHeaders(req: IncomingMessage, authority: string): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { ...req.headers };
   for (const name of HOP_BY_HOP) delete headers[name];
+  headers.host = authority;
   return headers;
 }
 
@@ -71,7 +77,7 @@ export function startProxy(socketPath: string, allow: string[], onConnection: (c
     if (!target) return refuse(res, 400, 'the harness proxy takes absolute http:// URLs and CONNECT only');
     if (!allowed) return refuse(res, 403, `blocked by the harness: ${target.host}:${target.port} is not on the allowlist`);
     // agent: false: no pooled upstream sockets outliving the run
-    const upstream = request({ host: target.host, port: target.port, path: target.path, method: req.method, headers: forwardHeaders(req), agent: false }, (up) => {
+    const upstream = request({ host: target.host, port: target.port, path: target.path, method: req.method, headers: forwardHeaders(req, target.authority), agent: false }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
