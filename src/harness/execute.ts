@@ -230,8 +230,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const listed = new Set(paths.map((p) => p.path.replace(/\/$/, '')));
     for (const stray of strayGitEntries(wt.path, setupOutputs)) {
       // A nested repository git lists already (as its dir); any other .git is named here.
-      if (listed.has(stray.slice(0, -'/.git'.length))) continue;
-      paths.push({ path: stray, change: 'added', unreviewable: 'a .git inside the tree: git neither lists nor patches what is under it' });
+      if (stray.kind === 'git' && listed.has(stray.path.slice(0, -'/.git'.length))) continue;
+      paths.push({ path: stray.path, change: 'added', unreviewable: stray.why });
     }
     const worktreePath = wt.path;
     const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {

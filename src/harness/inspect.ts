@@ -111,24 +111,36 @@ export function linkLeaves(root: string, linkPath: string): boolean {
   return follow(dirname(linkPath), readlinkSync(linkPath)) === null;
 }
 
+/** What the walk below finds that git neither lists nor patches, or that the harness could not look into. */
+export type StrayEntry = { path: string; kind: 'git' | 'unwalkable'; why: string };
+
 /**
  * Every `.git` below the worktree's own, whatever its case and whether it is a directory or a file:
  * git neither lists nor patches what is under one, so a backend could keep files there that the
- * validation uses and the patch never carries. `skip`: dirs not to walk (what the setup left).
+ * validation uses and the patch never carries. A directory the walk cannot read (nested past
+ * PATH_MAX, say) is named too, never thrown: a throw here would leave the run without evidence.
+ * `skip`: dirs not to walk (what the setup left).
  */
-export function strayGitEntries(root: string, skip: readonly string[] = []): string[] {
-  const found: string[] = [];
+export function strayGitEntries(root: string, skip: readonly string[] = []): StrayEntry[] {
+  const found: StrayEntry[] = [];
   const skipped = new Set(skip);
   const walk = (dir: string, rel: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      found.push({ path: rel, kind: 'unwalkable', why: `a directory the harness could not look into (${(err as NodeJS.ErrnoException).code ?? 'error'}): what is under it is neither judged nor known to be in the patch` });
+      return;
+    }
+    for (const entry of entries) {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       if (!rel && entry.name === '.git') continue;
-      if (entry.name.toLowerCase() === '.git') found.push(path);
+      if (entry.name.toLowerCase() === '.git') found.push({ path, kind: 'git', why: 'a .git inside the tree: git neither lists nor patches what is under it' });
       else if (entry.isDirectory() && !skipped.has(join(dir, entry.name))) walk(join(dir, entry.name), path);
     }
   };
   walk(root, '');
-  return found.sort();
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Every path that differs from the base commit, untracked and ignored included, by exact bytes. */

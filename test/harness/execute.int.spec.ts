@@ -864,6 +864,18 @@ describe('execute: the contract setup step', () => {
       expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/src\/deps\.log/);
     }));
 
+  it('path-disallowed, with evidence: a tree nested past PATH_MAX does not crash the inspection, and the attempts are kept', async () => {
+    const w = await world({
+      body: `try { cp.execFileSync('git', ['push', 'origin', 'main'], { stdio: 'ignore' }); } catch {}
+        process.chdir('src'); for (let i = 0; i < 500; i++) { fs.mkdirSync('dddddddddd'); process.chdir('dddddddddd'); } fs.writeFileSync('x.js', '1');`,
+    });
+    const result = await w.execute();
+    expect(result.status).toBe('failed-closed');
+    expect(existsSync(join(result.evidenceDir, 'report.json'))).toBe(true);
+    expect((await w.state()).execution!.gateResults.find((g) => g.gate === 'forbidden-action')!.detail).toMatch(/git push/);
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/could not look into \(ENAMETOOLONG\)/);
+  });
+
   it('path-disallowed: files kept under a .git that is not the tree\'s own, which git neither lists nor patches', async () => {
     const w = await world({
       body: `fs.mkdirSync('src/v/.GIT', { recursive: true });
