@@ -1,7 +1,8 @@
-import { accessSync, constants, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, realpathSync, renameSync, statfsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { git, gitText } from './git.js';
 import { markerLiveness, writeMarker } from './liveness.js';
 
@@ -61,6 +62,17 @@ export async function createWorktree(repoPath: string, baseCommit: string, runId
   return { path, commonDir, gitDir, scratch };
 }
 
+/**
+ * Deletes a tree in the background. Node's rm walks by full path and gives up (ENAMETOOLONG) on a
+ * tree a backend nested past PATH_MAX, which would then hold /dev/shm until a reboot, every later
+ * sweep failing on it too: rm(1) walks by descriptor and deletes any depth.
+ */
+function removeTree(path: string): Promise<void> {
+  return rm(path, { recursive: true, force: true }).catch(
+    () => new Promise<void>((resolve) => execFile('rm', ['-rf', '--one-file-system', '--', path], () => resolve())),
+  );
+}
+
 /** The marker naming the harness process a scratch dir belongs to. */
 const OWNER = 'owner.json';
 
@@ -79,7 +91,7 @@ function sweepAbandoned(base: string): void {
   }
   for (const name of names) {
     const abandoned = name.endsWith('.removed') || markerLiveness(join(base, name, OWNER)) === 'gone';
-    if (abandoned) void rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
+    if (abandoned) void removeTree(join(base, name));
   }
 }
 
@@ -89,11 +101,13 @@ function sweepAbandoned(base: string): void {
  */
 export async function removeWorktree(repoPath: string, wt: Worktree): Promise<void> {
   const trash = `${wt.scratch}.removed`;
+  let moved = true;
   try {
     renameSync(wt.scratch, trash);
   } catch {
-    rmSync(wt.scratch, { recursive: true, force: true });
+    moved = false;
+    await removeTree(wt.scratch);
   }
   await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
-  void rm(trash, { recursive: true, force: true }).catch(() => undefined);
+  if (moved) void removeTree(trash);
 }

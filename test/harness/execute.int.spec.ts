@@ -793,6 +793,20 @@ describe('execute: what the host offers stays out of reach', () => {
     expect([tmpdir(), '/dev/shm']).toContain(scratchBase());
   });
 
+  it('removes a worktree the backend nested past PATH_MAX (which Node\'s rm cannot delete)', async () => {
+    const scratch = tempDir('cto-scratch-');
+    process.env.CTO_SCRATCH_DIR = scratch.dir;
+    try {
+      const w = await world({ body: `process.chdir('src'); for (let i = 0; i < 500; i++) { fs.mkdirSync('dddddddddd'); process.chdir('dddddddddd'); }` });
+      await w.execute();
+      for (let i = 0; i < 200 && readdirSync(scratch.dir).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(readdirSync(scratch.dir)).toEqual([]);
+    } finally {
+      delete process.env.CTO_SCRATCH_DIR;
+      spawnSync('rm', ['-rf', scratch.dir]);
+    }
+  });
+
   it("end-tree-dirty: the operator's checkout changes while the backend runs", async () => {
     const w = await world({ body: `Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); ${GOOD_BACKEND}` });
     const running = w.execute();
