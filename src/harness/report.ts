@@ -34,6 +34,15 @@ function describeLimits(step: string, l: LimitsReport): string {
   return `- ${step}: at most ${l.processes} processes and ${l.memoryMiB} MiB (${l.mechanism}); peak ${l.peakMemoryMiB} MiB${hit ? `; **${hit}**` : ''}`;
 }
 
+/**
+ * Text the backend could choose (a path in a gate's finding, a refused command's arguments, a host)
+ * shown with control and bidi characters escaped: a line break in a file name must not end the table
+ * and forge a heading, nor an escape sequence rewrite the reader's terminal.
+ */
+function shown(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function renderReportMarkdown(r: ExecutionReport): string {
   const lines = [
     `# ${r.status === 'succeeded' ? 'Succeeded' : `Failed closed: ${r.failedGate}`}: ${r.title}`,
@@ -48,7 +57,7 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     '',
     '| gate | result | finding |',
     '| --- | --- | --- |',
-    ...r.gateResults.map((g) => `| ${g.gate} | ${g.ok ? 'pass' : '**FAIL**'} | ${g.detail.replace(/\|/g, '\\|')} |`),
+    ...r.gateResults.map((g) => `| ${g.gate} | ${g.ok ? 'pass' : '**FAIL**'} | ${shown(g.detail).replace(/\|/g, '\\|')} |`),
     '',
     '## Changed paths',
     '',
@@ -67,8 +76,8 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     '',
     '## Attempts and connections',
     '',
-    ...(r.shimAttempts.length ? r.shimAttempts.map((a) => `- refused: \`${a}\``) : ['- no forbidden command attempted']),
-    ...(r.connections.length ? r.connections.map((c) => `- ${c.allowed ? 'allowed' : 'refused'} ${c.method} ${c.host}:${c.port} at ${c.at}`) : ['- no network connection']),
+    ...(r.shimAttempts.length ? r.shimAttempts.map((a) => `- refused: \`${shown(a)}\``) : ['- no forbidden command attempted']),
+    ...(r.connections.length ? r.connections.map((c) => `- ${c.allowed ? 'allowed' : 'refused'} ${c.method} ${shown(c.host)}:${c.port} at ${c.at}`) : ['- no network connection']),
     '',
     `The patch (${r.patchBytes} bytes) is \`patch.diff\`; it applies with \`git apply\` on \`${r.target.baseCommit}\`. Check the bundle with \`sha256sum -c SHA256SUMS\`.`,
     '',
