@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, digestOfPath, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE } from './policy.js';
@@ -232,6 +232,9 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       // A nested repository git lists already (as its dir); any other .git is named here.
       if (stray.kind === 'git' && listed.has(stray.path.slice(0, -'/.git'.length))) continue;
       paths.push({ path: stray.path, change: 'added', unreviewable: stray.why });
+    }
+    for (const sub of await filledSubmodulePaths(wt)) {
+      paths.push({ path: sub, change: 'added', unreviewable: "files in a submodule's path, which the harness leaves empty: git neither lists nor patches them" });
     }
     const worktreePath = wt.path;
     const verdicts = judgePaths(paths, contract.allowedPaths, (path) => {

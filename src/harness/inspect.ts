@@ -143,6 +143,30 @@ export function strayGitEntries(root: string, skip: readonly string[] = []): Str
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/**
+ * Submodule paths (gitlinks, mode 160000) of the base that hold anything in the worktree. A fresh
+ * worktree leaves them empty; what a backend puts there is listed by neither `git status` nor
+ * `git add` (it is the submodule's), so the validation could use files the patch never carries.
+ */
+export async function filledSubmodulePaths(wt: Worktree): Promise<string[]> {
+  const out = (await git(['ls-files', '--stage', '-z'], { gitDir: wt.gitDir, workTree: wt.path })).stdout;
+  const filled: string[] = [];
+  for (const entry of zEntries(out)) {
+    const tab = entry.indexOf(9);
+    if (tab < 0 || !entry.subarray(0, 7).equals(Buffer.from('160000 '))) continue;
+    const name = entry.subarray(tab + 1).toString('utf8');
+    const st = lstatSafe(join(wt.path, name));
+    let holds = false;
+    try {
+      holds = !!st?.isDirectory() && readdirSync(join(wt.path, name)).length > 0;
+    } catch {
+      holds = true;
+    }
+    if (holds) filled.push(name);
+  }
+  return filled;
+}
+
 /** Every path that differs from the base commit, untracked and ignored included, by exact bytes. */
 export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
   const out = await git(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching', '--no-renames'], {

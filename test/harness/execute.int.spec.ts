@@ -878,6 +878,28 @@ describe('execute: the contract setup step', () => {
       expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/src\/deps\.log/);
     }));
 
+  it("path-disallowed: files written into a submodule's (unpopulated) path, which git neither lists nor patches", async () => {
+    const lib = tempDir('cto-sublib-');
+    try {
+      git(lib.dir, 'init', '-q', '-b', 'main');
+      writeFileSync(join(lib.dir, 'index.mjs'), 'export const ok = () => false;\n');
+      git(lib.dir, 'add', '-A');
+      git(lib.dir, 'commit', '-q', '-m', 'lib');
+      const w = await world({
+        body: `fs.writeFileSync('vendor/lib/index.mjs', 'export const ok = () => true;\\n'); ${GOOD_BACKEND}`,
+        contract: { validation: { command: "node -e \"import('./vendor/lib/index.mjs').then((m) => process.exit(m.ok() ? 0 : 1))\"", timeoutSeconds: 30 } },
+      });
+      execFileSync('git', ['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', lib.dir, 'vendor/lib'], { cwd: w.repo.path });
+      git(w.repo.path, 'commit', '-q', '-m', 'submodule');
+      await recordApproval(w.ledger, { runId: w.runId, decision: 'approved', operator: 'jp', expiresInHours: 24, note: 'at the new head' });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('path-disallowed');
+      expect(await gateDetail(w, 'path-disallowed')).toMatch(/vendor\/lib \(files in a submodule's path/);
+    } finally {
+      lib.remove();
+    }
+  });
+
   it('path-disallowed, with evidence: a tree nested past PATH_MAX does not crash the inspection, and the attempts are kept', async () => {
     const w = await world({
       body: `try { cp.execFileSync('git', ['push', 'origin', 'main'], { stdio: 'ignore' }); } catch {}
