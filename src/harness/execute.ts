@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, looksBinary, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE } from './policy.js';
@@ -241,7 +241,10 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       const abs = join(worktreePath, path);
       const st = existsSync(abs) ? lstatSync(abs) : null;
       if (!st?.isFile()) return null;
-      return st.size <= 16 << 20 ? readFileSync(abs, 'utf8') : TOO_LARGE;
+      if (st.size > 16 << 20) return TOO_LARGE;
+      // A file the patch shows as binary (base85) is not read as text by anyone: nothing to hide in it.
+      const bytes = readFileSync(abs);
+      return looksBinary(path, bytes) ? null : bytes.toString('utf8');
     });
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
     let patchError: string | null = null;

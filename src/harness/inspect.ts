@@ -218,7 +218,7 @@ const TEXT_NAME = /(^|\/)(Makefile|Dockerfile|Gemfile|Rakefile|Vagrantfile|Procf
  * in a comment still runs (Node takes NULs and invalid bytes in comments alike), and shown as a
  * base85 "GIT binary patch" its code would never be read. `git apply` takes a text patch of any bytes.
  */
-function looksBinary(name: string, bytes: Buffer): boolean {
+export function looksBinary(name: string, bytes: Buffer): boolean {
   if (!bytes.subarray(0, 8000).includes(0)) return false;
   return !(isUtf8(bytes) || TEXT_NAME.test(name) || (bytes[0] === 0x23 && bytes[1] === 0x21));
 }

@@ -29,6 +29,14 @@ export function looksLikeKubernetesManifest(text: string): boolean {
   return yaml || json;
 }
 
+/**
+ * Characters that make a change read otherwise than it runs: a terminal escape, a carriage return
+ * not ending a CRLF line (JavaScript and Python take it as a line break, a terminal returns over
+ * what came before it), and the bidi embedding, override and isolate controls of Trojan Source
+ * (CVE-2021-42574). A reviewer reading patch.diff would not see the code they hide.
+ */
+const HIDES_TEXT = /\u001b|\r(?!\n)|[\u202a-\u202e\u2066-\u2069]/;
+
 /** What contentOf gives for a file too large to read for the check: judged as unreadable, refused. */
 export const TOO_LARGE = Symbol('too large to inspect');
 
@@ -62,6 +70,12 @@ export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly
       const text = contentOf(p.path);
       if (text === TOO_LARGE) return { ...base, verdict: 'disallowed', why: 'too large to check for a Kubernetes manifest' };
       if (text !== null && looksLikeKubernetesManifest(text)) return { ...base, verdict: 'forbidden', why: 'a Kubernetes manifest' };
+    }
+    if (p.change !== 'deleted' && p.change !== 'ignored' && !p.link) {
+      const text = contentOf(p.path);
+      if (typeof text === 'string' && HIDES_TEXT.test(text)) {
+        return { ...base, verdict: 'disallowed', why: 'content with characters that hide code from a reader (an escape sequence, a lone carriage return, bidi controls)' };
+      }
     }
     if (p.link?.outside) return { ...base, verdict: 'disallowed', why: `a symlink out of the worktree (-> ${p.link.target})` };
     if (p.change === 'ignored') return { ...base, verdict: 'not-captured', why: 'ignored by git, so the patch would not carry it' };

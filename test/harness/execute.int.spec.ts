@@ -900,6 +900,18 @@ describe('execute: the contract setup step', () => {
     }
   });
 
+  it('path-disallowed: a change that hides code from a reader of patch.diff (a lone CR); a binary file is not read as text', async () => {
+    const w = await world({
+      body: `fs.writeFileSync('src/greet.js', 'globalThis.X = 1;\\r// formatting only\\nexport const greet = (n) => \`Hello, \${n}!\`;\\n');
+        fs.writeFileSync('src/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x1b, 0x0d, 0xff, 0xfe]));`,
+    });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    const detail = await gateDetail(w, 'path-disallowed');
+    expect(detail).toMatch(/src\/greet\.js \(content with characters that hide code/);
+    expect(detail).not.toMatch(/logo\.png/);
+  });
+
   it('path-disallowed, with evidence: a tree nested past PATH_MAX does not crash the inspection, and the attempts are kept', async () => {
     const w = await world({
       body: `try { cp.execFileSync('git', ['push', 'origin', 'main'], { stdio: 'ignore' }); } catch {}

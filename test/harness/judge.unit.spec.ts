@@ -89,4 +89,11 @@ describe('judgePaths', () => {
     expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
     expect(none()).toBeNull();
   });
+  it('refuses content that hides code from a reader: a lone CR, an escape sequence, bidi controls (not CRLF)', () => {
+    expect(verdict('src/a.js', ['src/**'], {}, 'evil();\r// harmless comment\n')).toBe('disallowed');
+    expect(verdict('src/a.js', ['src/**'], {}, 'log("\u001b[2Khidden");\n')).toBe('disallowed');
+    expect(verdict('src/a.js', ['src/**'], {}, 'if (role != "user\u202e \u2066// admin\u2069 \u2066") {}\n')).toBe('disallowed');
+    expect(verdict('src/a.js', ['src/**'], {}, 'windows();\r\nline();\r\n')).toBe('allowed');
+    expect(verdict('src/a.js', ['src/**'], {}, 'const s = "\u05e9\u05dc\u05d5\u05dd";\n')).toBe('allowed');
+  });
 });
