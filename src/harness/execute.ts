@@ -303,7 +303,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     } else {
       writeFileSync(testLog, contract.validation ? `validation not run: ${earlyFailure?.gate} failed first\n` : `no validation command; rationale: ${contract.noTestRationale}\n`);
     }
-    const { gateResults, failedGate } = judgeExecution(observations);
+    const judged = judgeExecution(observations);
+    // Every finding redacted as a whole before it reaches the ledger: a verdict's reason can quote
+    // what the backend chose besides a path (a symlink's target, say).
+    const gateResults = judged.gateResults.map((g) => ({ ...g, detail: clean(g.detail) }));
+    const failedGate = judged.failedGate;
     const status = failedGate ? 'failed-closed' : 'succeeded';
     const endedAt = new Date().toISOString();
 

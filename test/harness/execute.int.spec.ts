@@ -546,6 +546,18 @@ describe('execute: a secret written into the change, or into what the backend di
       expect(readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8')).toContain('[redacted:AGENT_TEST_TOKEN]');
     }));
 
+  it('is redacted from a verdict that quotes a symlink target holding it, before the ledger', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-6363636363' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} fs.symlinkSync('/tmp/' + process.env.AGENT_TEST_TOKEN, 'src/cache');`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'path-disallowed')).toMatch(/-> \/tmp\/\[redacted:AGENT_TEST_TOKEN\]/);
+      leaksNowhere(w, result.evidenceDir, 'Sk-Mixed-6363636363');
+    }));
+
   it('is redacted from refused commands and failure details before the ledger or the bundle', () =>
     withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-7373737373' }, async () => {
       const w = await world({
