@@ -20,6 +20,13 @@ export const INFRA_GLOBS = [
   '**/docker-compose*.yml', '**/docker-compose*.yaml', '**/compose.yml', '**/compose.yaml', '**/Dockerfile', '**/Dockerfile.*',
   '**/serverless.yml', '**/Pulumi.yaml', '**/Pulumi.*.yaml', '**/cloudformation/**', '**/ansible/**', '**/playbook*.yml',
   '.gitattributes', '**/.gitattributes', '.gitmodules', '**/.gitmodules', '.git/**',
+  // Hooks that live in the tree and run at the operator's next commit or checkout (THREATS.md 2:
+  // the hooks dir is read-only, these are not), and git-lfs's in-tree config (where objects go).
+  '**/.husky/**', '.pre-commit-config.yaml', '.pre-commit-hooks.yaml', 'lefthook.yml', 'lefthook.yaml', '.lefthook.yml', '.lefthook.yaml', 'lefthook-local.yml', '.lfsconfig',
+  // Who must review what, and the repository's settings as code (Probot settings, Dependabot).
+  'CODEOWNERS', '.github/CODEOWNERS', 'docs/CODEOWNERS', '.gitlab/CODEOWNERS', '.github/settings.yml', '.github/dependabot.yml',
+  // Run when the operator opens or enters the checkout: editor tasks, dev containers, direnv.
+  '**/.vscode/tasks.json', '**/.vscode/settings.json', '**/.vscode/launch.json', '.devcontainer/**', '**/devcontainer.json', '.gitpod.yml', '**/.envrc',
 ];
 
 /** A manifest is infrastructure by its content too: a YAML or JSON document with apiVersion and kind. */

@@ -75,6 +75,17 @@ describe('judgePaths', () => {
     ['src/.en\u200cv', ['src/**'], 'forbidden'],
     ['.github/workflow\u017f/ci.yml', ['.github/**'], 'forbidden'],
     ['src/caf\u00e9.ts', ['src/**'], 'allowed'],
+    // run on the operator's machine at the next commit, open or cd; or decide who reviews
+    ['.husky/pre-commit', ['**'], 'forbidden'],
+    ['.pre-commit-config.yaml', ['**'], 'forbidden'],
+    ['lefthook.yml', ['**'], 'forbidden'],
+    ['.lfsconfig', ['**'], 'forbidden'],
+    ['.github/CODEOWNERS', ['.github/**'], 'forbidden'],
+    ['.github/settings.yml', ['.github/**'], 'forbidden'],
+    ['.vscode/tasks.json', ['**'], 'forbidden'],
+    ['.devcontainer/devcontainer.json', ['**'], 'forbidden'],
+    ['src/.envrc', ['src/**'], 'forbidden'],
+    ['.github/ISSUE_TEMPLATE/bug.md', ['.github/**'], 'allowed'],
   ])('%s with %j is %s', (path, allowed, expected) => {
     expect(verdict(path, allowed)).toBe(expected);
   });
