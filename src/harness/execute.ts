@@ -17,7 +17,7 @@ import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, looksBinary, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, type LimitsReport } from './limits.js';
-import { judgePaths, TOO_LARGE } from './policy.js';
+import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
 import { readShimAttempts, writeShims } from './shims.js';
@@ -243,7 +243,12 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       if (!st?.isFile()) return null;
       if (st.size > 16 << 20) return TOO_LARGE;
       // A file the patch shows as binary (base85) is not read as text by anyone: nothing to hide in it.
-      const bytes = readFileSync(abs);
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(abs);
+      } catch {
+        return UNREADABLE; // a throw here would leave the run without evidence
+      }
       return looksBinary(path, bytes) ? null : bytes.toString('utf8');
     });
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.

@@ -46,6 +46,8 @@ const HIDES_TEXT = /\u001b|\r(?!\n)|[\u202a-\u202e\u2066-\u2069]/;
 
 /** What contentOf gives for a file too large to read for the check: judged as unreadable, refused. */
 export const TOO_LARGE = Symbol('too large to inspect');
+/** What contentOf gives for a file the harness cannot read (a non-root harness, a file the backend chmod'ed 000). */
+export const UNREADABLE = Symbol('unreadable');
 
 export type PathVerdict = { path: string; change: string; verdict: 'allowed' | 'forbidden' | 'disallowed' | 'not-captured'; why: string };
 
@@ -66,7 +68,7 @@ export function foldPath(path: string): string {
 const isCredential = (path: string) => matchCredential(path) || matchCredential(foldPath(path));
 const isInfra = (path: string) => matchInfra(path) || matchInfra(foldPath(path));
 
-export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null | typeof TOO_LARGE): PathVerdict[] {
+export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly string[], contentOf: (path: string) => string | null | typeof TOO_LARGE | typeof UNREADABLE): PathVerdict[] {
   const isAllowed = picomatch([...allowedGlobs], { dot: true, nocase: false, nonegate: true });
   return paths.map((p) => {
     const base = { path: p.path, change: p.change };
@@ -76,10 +78,11 @@ export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly
     if (/\.(ya?ml|json)$/i.test(p.path) && p.change !== 'deleted') {
       const text = contentOf(p.path);
       if (text === TOO_LARGE) return { ...base, verdict: 'disallowed', why: 'too large to check for a Kubernetes manifest' };
-      if (text !== null && looksLikeKubernetesManifest(text)) return { ...base, verdict: 'forbidden', why: 'a Kubernetes manifest' };
+      if (typeof text === 'string' && looksLikeKubernetesManifest(text)) return { ...base, verdict: 'forbidden', why: 'a Kubernetes manifest' };
     }
     if (p.change !== 'deleted' && p.change !== 'ignored' && !p.link) {
       const text = contentOf(p.path);
+      if (text === UNREADABLE) return { ...base, verdict: 'disallowed', why: 'a file the harness cannot read, so cannot judge' };
       if (typeof text === 'string' && HIDES_TEXT.test(text)) {
         return { ...base, verdict: 'disallowed', why: 'content with characters that hide code from a reader (an escape sequence, a lone carriage return, bidi controls)' };
       }

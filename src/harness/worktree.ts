@@ -64,13 +64,17 @@ export async function createWorktree(repoPath: string, baseCommit: string, runId
 
 /**
  * Deletes a tree in the background. Node's rm walks by full path and gives up (ENAMETOOLONG) on a
- * tree a backend nested past PATH_MAX, which would then hold /dev/shm until a reboot, every later
- * sweep failing on it too: rm(1) walks by descriptor and deletes any depth.
+ * tree a backend nested past PATH_MAX, or (not as root) on a directory it made unreadable, which
+ * would then hold /dev/shm until a reboot, every later sweep failing on it too: chmod(1) and rm(1)
+ * walk by descriptor and handle any depth.
  */
 function removeTree(path: string): Promise<void> {
-  return rm(path, { recursive: true, force: true }).catch(
-    () => new Promise<void>((resolve) => execFile('rm', ['-rf', '--one-file-system', '--', path], () => resolve())),
-  );
+  const run = (argv: string[]) => new Promise<void>((resolve) => execFile(argv[0]!, argv.slice(1), () => resolve()));
+  // A directory the backend made unreadable (chmod 000) stops both for a non-root harness: opened up first.
+  return rm(path, { recursive: true, force: true }).catch(async () => {
+    await run(['chmod', '-R', 'u+rwX', '--', path]);
+    await run(['rm', '-rf', '--one-file-system', '--', path]);
+  });
 }
 
 /** The marker naming the harness process a scratch dir belongs to. */

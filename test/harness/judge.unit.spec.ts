@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeExecution, type ExecutionObservations } from '../../commands/execute.js';
-import { judgePaths, TOO_LARGE } from '../../src/harness/policy.js';
+import { judgePaths, TOO_LARGE, UNREADABLE } from '../../src/harness/policy.js';
 
 const clean: ExecutionObservations = {
   exit: { code: 0, signal: null, timedOut: false },
@@ -51,7 +51,7 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
 
 describe('judgePaths', () => {
   const none = () => null;
-  const verdict = (path: string, allowed: string[], extra: Partial<{ change: 'added'; link: { target: string; outside: boolean } }> = {}, content: string | null | typeof TOO_LARGE = null) =>
+  const verdict = (path: string, allowed: string[], extra: Partial<{ change: 'added'; link: { target: string; outside: boolean } }> = {}, content: string | null | typeof TOO_LARGE | typeof UNREADABLE = null) =>
     judgePaths([{ path, change: 'added', ...extra }], allowed, () => content)[0]!.verdict;
   it.each([
     ['src/a.ts', ['src/**'], 'allowed'],
@@ -96,6 +96,7 @@ describe('judgePaths', () => {
     expect(verdict('src/app.yml', ['src/**'], {}, '# padding\n  apiVersion: v1\n  kind: Secret\n')).toBe('forbidden');
     expect(verdict('src/data.json', ['src/**'], {}, '{ "kind": "fruit" }')).toBe('allowed');
     expect(verdict('src/huge.yaml', ['src/**'], {}, TOO_LARGE)).toBe('disallowed');
+    expect(verdict('src/a.js', ['src/**'], {}, UNREADABLE)).toBe('disallowed');
     expect(verdict('src/etc', ['src/**'], { link: { target: '/etc', outside: true } })).toBe('disallowed');
     expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
     expect(none()).toBeNull();
