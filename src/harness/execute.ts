@@ -36,6 +36,8 @@ export type ExecuteResult = {
 export type ExecuteOptions = { by: string; onPhase?: (phase: string) => void };
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** The largest patch the harness checks for secrets and keeps as evidence. */
+export const PATCH_CAP = 256 << 20;
 
 /** One trace span of the harness's own work (phases, connections, attempts), for trace.jsonl. */
 type Span = { name: string; start: string; end: string; status: 'ok' | 'error'; attributes: Record<string, unknown> };
@@ -257,6 +259,12 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500);
       return Buffer.alloc(0);
     });
+    if (patch.length > PATCH_CAP) {
+      // Past V8's largest string (512 MiB) the checks below would throw and leave the run without
+      // evidence; long before that, no one reviews it. Not kept: the run fails closed, evidenced.
+      patchError = `the patch is ${patch.length} bytes, more than the ${PATCH_CAP} the harness checks and keeps`;
+      patch = Buffer.alloc(0);
+    }
     // A secret value in a file name or content would reach the ledger (changedPaths) and the
     // artifacts: fail closed, and keep only the redacted form. Encoded copies (base64, say) are not found.
     // Found as redact() finds them (in any case), so nothing is left unredacted that it would catch.

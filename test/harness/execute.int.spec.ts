@@ -924,6 +924,18 @@ describe('execute: the contract setup step', () => {
     expect(detail).not.toMatch(/logo\.png/);
   });
 
+  it('end-tree-dirty, with evidence: a patch over the cap (here 300 MB of text) is not kept, and does not crash the harness', async () => {
+    const w = await world({
+      body: `const line = Buffer.from('x'.repeat(79) + '\\n'); const buf = Buffer.alloc(80 * 3_800_000);
+        for (let i = 0; i < 3_800_000; i++) line.copy(buf, i * 80);
+        fs.writeFileSync('src/big.txt', buf); ${GOOD_BACKEND}`,
+    });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('end-tree-dirty');
+    expect(await gateDetail(w, 'end-tree-dirty')).toMatch(/the patch is \d+ bytes, more than the 268435456/);
+    expect(readFileSync(join(result.evidenceDir, 'patch.diff')).length).toBe(0);
+  }, 60_000);
+
   it('path-disallowed, with evidence: a tree nested past PATH_MAX does not crash the inspection, and the attempts are kept', async () => {
     const w = await world({
       body: `try { cp.execFileSync('git', ['push', 'origin', 'main'], { stdio: 'ignore' }); } catch {}
