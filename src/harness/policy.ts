@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import picomatch from 'picomatch';
 import type { ChangedPath } from './inspect.js';
 
@@ -75,6 +76,13 @@ export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly
     if (p.unreviewable) return { ...base, verdict: 'disallowed', why: p.unreviewable };
     if (isCredential(p.path)) return { ...base, verdict: 'forbidden', why: 'a credential file' };
     if (isInfra(p.path)) return { ...base, verdict: 'forbidden', why: 'an infrastructure or repository configuration file' };
+    if (p.link && !p.link.outside) {
+      // A link is what it reaches: in the operator's checkout (or a deploy serving its dir) `src/env.txt`
+      // -> `../.env` is their untracked .env, even where the worktree has none.
+      const reaches = posix.normalize(posix.join(posix.dirname(p.path), p.link.target));
+      if (isCredential(reaches)) return { ...base, verdict: 'forbidden', why: `a symlink to a credential file (-> ${p.link.target})` };
+      if (isInfra(reaches)) return { ...base, verdict: 'forbidden', why: `a symlink to an infrastructure or repository configuration file (-> ${p.link.target})` };
+    }
     if (/\.(ya?ml|json)$/i.test(p.path) && p.change !== 'deleted') {
       const text = contentOf(p.path);
       if (text === TOO_LARGE) return { ...base, verdict: 'disallowed', why: 'too large to check for a Kubernetes manifest' };

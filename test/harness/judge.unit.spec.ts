@@ -99,6 +99,10 @@ describe('judgePaths', () => {
     expect(verdict('src/a.js', ['src/**'], {}, UNREADABLE)).toBe('disallowed');
     expect(verdict('src/etc', ['src/**'], { link: { target: '/etc', outside: true } })).toBe('disallowed');
     expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
+    // what a link inside the tree reaches is judged as the file it names
+    expect(verdict('src/env.txt', ['src/**'], { link: { target: '../.env', outside: false } })).toBe('forbidden');
+    expect(verdict('src/ci.yml', ['src/**'], { link: { target: '../.github/workflows/ci.yml', outside: false } })).toBe('forbidden');
+    expect(verdict('src/deep/key', ['src/**'], { link: { target: './../../deploy/server.pem', outside: false } })).toBe('forbidden');
     expect(none()).toBeNull();
   });
   it('refuses content that hides code from a reader: a lone CR, an escape sequence, bidi controls (not CRLF)', () => {
