@@ -187,17 +187,3 @@ export function openRunCgroup(limits: RunLimits): RunCgroup | { reason: string }
     close: removeAll,
   };
 }
-
-/**
- * The wrapper that puts a program in the group before it runs: the shell writes its own pid into each
- * procs file, then becomes the program, so not one fork happens outside the caps. Exit 125 when it
- * cannot join: the step does not run uncapped.
- */
-export const JOIN_SCRIPT = [
-  'n=$1; shift',
-  'while [ "$n" -gt 0 ]; do',
-  '  echo $$ > "$1" || { echo "cto-harness: cannot join the run\'s cgroup $1" >&2; exit 125; }',
-  '  shift; n=$((n - 1))',
-  'done',
-  'exec "$@"',
-].join('\n');

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BadInput } from '../errors.js';
 import type { IsolationKind } from './isolation.js';
-import { JOIN_SCRIPT, openRunCgroup, type LimitsReport, type RunCgroup, type RunLimits } from './limits.js';
+import { openRunCgroup, type LimitsReport, type RunCgroup, type RunLimits } from './limits.js';
 import { startProxy } from './proxy.js';
 
 export type { IsolationKind };
@@ -78,6 +78,27 @@ const BOOT_SCRIPT = [
   `  socat TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_IN_SANDBOX} 2>/dev/null &`,
   '  for ((i = 0; i < 300; i++)); do (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && break; sleep 0.01; done',
   'else echo "cto-harness: socat missing, the network allowlist is unreachable" >&2; fi',
+  'exec "$@"',
+].join('\n');
+
+/**
+ * What every step is started through: it joins the step's cgroups (its own pid into each procs file,
+ * so not one fork happens outside the caps; exit 125 when it cannot: the step never runs uncapped),
+ * closes every descriptor above `keep` that the harness itself inherited (from a CI runner, a
+ * supervisor, a shell's `exec 200<file`: Node marks only the low ones close-on-exec, and bwrap passes
+ * the rest into the sandbox, where they read and write host files), then becomes the program.
+ * bash, not sh: dash cannot name a descriptor above 9.
+ */
+export const LAUNCHER = [
+  'keep=$1; n=$2; shift 2',
+  'while [ "$n" -gt 0 ]; do',
+  '  echo $$ > "$1" || { echo "cto-harness: cannot join the run\'s cgroup $1" >&2; exit 125; }',
+  '  shift; n=$((n - 1))',
+  'done',
+  'for fd in /proc/$$/fd/*; do',
+  '  fd=${fd##*/}',
+  '  if [ "$fd" -gt "$keep" ]; then eval "exec $fd>&-" 2>/dev/null; fi',
+  'done',
   'exec "$@"',
 ].join('\n');
 
@@ -404,8 +425,11 @@ async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup:
   const program = spec.isolation === 'none' ? argv[0]! : hostProgram(argv[0]!);
   // --info-fd 3 tells us the namespace's init, the handle for waiting until the whole tree is gone
   const direct = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
-  // In the cgroup before the first instruction of the program, through a shell that joins, then execs it.
-  const [file, args] = cgroup ? ['/bin/sh', ['-c', JOIN_SCRIPT, 'cto-harness-limits', String(cgroup.procsFiles.length), ...cgroup.procsFiles, program, ...direct]] : [program, direct];
+  // Through the launcher: in the cgroup before the program's first instruction, no inherited descriptor.
+  const procsFiles = cgroup?.procsFiles ?? [];
+  // bwrap reports on descriptor 3 (--info-fd); nothing else above stderr reaches the step
+  const keep = bwrap ? 3 : 2;
+  const [file, args] = ['/bin/bash', ['-c', LAUNCHER, 'cto-harness-launch', String(keep), String(procsFiles.length), ...procsFiles, program, ...direct]];
   const { fds, stdio } = openStdio(spec);
   const started = Date.now();
   try {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -395,6 +395,31 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
     const f = fixture('none');
     const r = await runSandboxed(f.spec(['/bin/true']));
     expect(r.limits).toEqual({ enforced: false, reason: 'no limits asked for' });
+  });
+});
+
+describe('descriptors the harness inherited', () => {
+  const isolations = (['none', 'unshare', 'bubblewrap'] as const).filter((k) => k === 'none' || (k === 'unshare' ? unshareWorks : bwrapWorks));
+  const sandboxModule = join(process.cwd(), 'dist/src/harness/sandbox.js');
+
+  it.each(isolations)('under %s, a descriptor open in the harness (from its own parent) never reaches the step', (isolation) => {
+    const f = fixture(isolation);
+    const secret = join(f.root, 'host-secret.txt');
+    writeFileSync(secret, 'host-secret\n');
+    // A harness whose parent left fd 20 open on a host file, as a CI runner or `exec 20<file` does.
+    const harness = `import { runSandboxed } from ${JSON.stringify(sandboxModule)};
+      const r = await runSandboxed(${JSON.stringify(f.spec(['/bin/bash', '-c', 'cat <&20 2>/dev/null || echo no-fd-20; ls /proc/self/fd | sort -n | tr "\\n" " "']))});
+      process.stdout.write(String(r.code));`;
+    const fd = openSync(secret, 'r');
+    try {
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', harness], { stdio: ['ignore', 'pipe', 'pipe', ...Array<'ignore'>(17).fill('ignore'), fd], encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe('0');
+    } finally {
+      closeSync(fd);
+    }
+    expect(stdoutOf(f)).toContain('no-fd-20');
+    expect(stdoutOf(f)).not.toContain('host-secret');
   });
 });
 
