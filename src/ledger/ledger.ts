@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput } from '../errors.js';
@@ -54,13 +55,56 @@ export function ledgerPaths(dir: string) {
  */
 export async function initLedger(dir: string): Promise<{ created: boolean; root: string; restoredTriggers: string[] }> {
   const paths = ledgerPaths(dir);
-  const created = !existsSync(paths.db);
+  // An init cut short (a full disk) leaves an empty file, or a SQLite header without any table: that
+  // is no one's data, and this init finishes it rather than refusing the dir for ever.
+  const created = !existsSync(paths.db) || (interruptedInit(paths) && isEmptyDatabase(paths.db));
   mkdirSync(paths.root, { recursive: true });
   const store = openSqliteStore({ file: paths.db, create: created });
   const restoredTriggers = created ? [] : restoreTriggers(store);
   await store.close();
-  if (!existsSync(paths.config)) writeFileSync(paths.config, CONFIG_TEMPLATE, { flag: 'wx' });
+  if (!existsSync(paths.config) || statSync(paths.config).size === 0) writeConfigTemplate(paths.config);
   return { created, root: paths.root, restoredTriggers };
+}
+
+/**
+ * Only what an init writes, and no config yet (it is written after the store): a ledger that was in use
+ * (its config, projections, evidence) whose ledger.db is now empty lost its log, and is refused.
+ */
+function interruptedInit(paths: ReturnType<typeof ledgerPaths>): boolean {
+  const ours = new Set(['ledger.db', 'ledger.db-wal', 'ledger.db-shm', 'ledger.db-journal', 'config.yaml']);
+  if (readdirSync(paths.root).some((name) => !ours.has(name) && !name.startsWith('config.yaml.partial-'))) return false;
+  return !existsSync(paths.config) || statSync(paths.config).size === 0;
+}
+
+/** A 0-byte file, or a SQLite file whose schema holds nothing: what an interrupted init leaves. */
+function isEmptyDatabase(file: string): boolean {
+  if (statSync(file).size === 0) return true;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    return (db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number }).n === 0;
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+/** Written whole or not at all: a config cut short by a full disk is removed, not left empty. */
+function writeConfigTemplate(file: string): void {
+  const tmp = `${file}.partial-${process.pid}`;
+  try {
+    writeFileSync(tmp, CONFIG_TEMPLATE, { flag: 'wx' });
+    // link, not rename: a config someone wrote meanwhile is never replaced.
+    try {
+      linkSync(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (statSync(file).size === 0) renameSync(tmp, file);
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {

@@ -78,9 +78,10 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
       db.pragma('synchronous = FULL');
     }
     if (!hasMeta) {
-      db.exec(SCHEMA);
-      const put = db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`);
+      // One transaction: a schema cut short (a full disk) leaves no table behind, so init can start over.
       db.transaction(() => {
+        db.exec(SCHEMA);
+        const put = db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`);
         put.run('format', 'cto-ledger');
         put.run('schemaVersion', String(STORE_SCHEMA_VERSION));
         put.run('ledgerId', ulid());
