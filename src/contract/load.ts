@@ -63,12 +63,35 @@ function whereIs(parsed: Parsed, issue: z.core.$ZodIssue): string {
 /** Far more than any brief; a contract is read whole and its admission is kept forever. */
 const MAX_CONTRACT_BYTES = 1 << 20;
 
+/**
+ * The contract's text, refused when it is not UTF-8: decoding it loosely would admit U+FFFD where the
+ * file holds another byte, a contract (and digest) other than the one the operator wrote.
+ */
+function decodeUtf8(file: string, bytes: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let line = 1;
+    for (let start = 0; start < bytes.length; line++) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl < 0 ? bytes.length : nl;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, end));
+      } catch {
+        break;
+      }
+      start = end + 1;
+    }
+    throw new BadInput(`contract-invalid: ${file}:${line}: not UTF-8 text (save it as UTF-8)`);
+  }
+}
+
 function readContractText(file: string): string {
   let text: string;
   try {
     const size = statSync(file).size;
     if (size > MAX_CONTRACT_BYTES) throw new BadInput(`contract-invalid: ${file}: ${size} bytes, more than the ${MAX_CONTRACT_BYTES} a contract may have`);
-    text = readFileSync(file, 'utf8');
+    text = decodeUtf8(file, readFileSync(file));
   } catch (err) {
     if (err instanceof BadInput) throw err;
     const code = (err as NodeJS.ErrnoException).code;
