@@ -114,7 +114,8 @@ function applyEvent(next: RunState, state: RunState, event: LedgerEvent): void {
       next.started = Object.assign({}, event.data, { eventId: event.id, at: event.recordedAt });
       return;
     case 'CaseExecuted':
-      next.status = event.data.status === 'succeeded' ? 'executed' : 'failed-closed';
+      // A run rejected while the harness ran is closed: its facts are kept, its status is not reopened.
+      if (!state.outcome) next.status = event.data.status === 'succeeded' ? 'executed' : 'failed-closed';
       next.approval = state.approval && Object.assign({}, state.approval, { consumed: true });
       next.execution = Object.assign({}, event.data, { eventId: event.id });
       if (event.data.failedGate !== null) {
