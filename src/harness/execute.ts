@@ -110,6 +110,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   const phase = (name: string) => options.onPhase?.(name);
 
   let wt: Worktree | null = null;
+  // Set once this attempt starts writing evidence/<run>/: a bundle the ledger never digested is removed.
+  let evidenceWritten: string | null = null;
   const release = holdExecution(ledger.dir, runId);
   try {
     // The claim names the admission it was decided under; a revocation appended to the target's
@@ -327,6 +329,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     phase('evidence');
     const evidenceDir = join(ledgerPaths(ledger.dir).root, 'evidence', runId);
     rmSync(evidenceDir, { recursive: true, force: true });
+    evidenceWritten = evidenceDir;
     mkdirSync(evidenceDir, { recursive: true });
     const files: Record<string, string | Buffer> = {
       'patch.diff': patch,
@@ -407,6 +410,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         failedGate: 'provider-failure',
       }),
     ]).catch(() => undefined);
+    if (evidenceWritten) await discardUndigestedEvidence(ledger, runId, started.id, evidenceWritten);
     if (err instanceof Refused) throw err;
     throw new StoreUnavailable(`execution of run ${runId} failed: ${(err as Error).message}`);
   } finally {
@@ -422,6 +426,22 @@ function limitsHit(report: LimitsReport | undefined): string[] {
     ...(report.oomKills ? [`${report.oomKills} process(es) killed at the memory cap of ${report.memoryMiB} MiB`] : []),
     ...(report.forkRefusals ? [`${report.forkRefusals} fork(s) refused at the cap of ${report.processes} processes`] : []),
   ];
+}
+
+/**
+ * A bundle cut short (a full disk, a failed artifact store) or sealed but never digested on the ledger
+ * (its append failed) would show a report, `"status": "succeeded"` and a patch, that the ledger does not
+ * hold: it is removed, unless the stream says this execution's evidence was digested after all.
+ */
+async function discardUndigestedEvidence(ledger: Ledger, runId: string, startedId: string, evidenceDir: string): Promise<void> {
+  try {
+    const events = await ledger.store.readStream(runStream(runId));
+    const from = events.findIndex((e) => e.id === startedId);
+    if (from < 0 || events.slice(from).some((e) => e.type === 'EvidenceDigested')) return;
+    rmSync(evidenceDir, { recursive: true, force: true });
+  } catch {
+    // The stream cannot be read now: what is there is left for the operator to judge.
+  }
 }
 
 type Started = Extract<LedgerEvent, { type: 'ExecutionStarted' }>;
