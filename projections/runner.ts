@@ -48,6 +48,7 @@ export async function materializeRun(store: EventStore, dir: string, runId: stri
 function writeRunList(pdb: ProjectionDb, file: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
+  let renamed = false;
   try {
     let chunk = '[';
     let first = true;
@@ -60,10 +61,20 @@ function writeRunList(pdb: ProjectionDb, file: string): void {
       }
     }
     writeSync(fd, chunk + (first ? ']\n' : '\n]\n'));
-  } finally {
     closeSync(fd);
+    renameSync(tmp, file);
+    renamed = true;
+  } finally {
+    if (!renamed) {
+      // A full disk: the half-written sibling is not left behind to take space for ever.
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+      rmSync(tmp, { force: true });
+    }
   }
-  renameSync(tmp, file);
 }
 
 /**

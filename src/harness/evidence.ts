@@ -1,4 +1,4 @@
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
 import { artifactPath, type ArtifactRef } from '../evidence/verify.js';
@@ -107,8 +107,13 @@ function store(artifactsDir: string, bytes: Buffer, sha256: string): void {
   if (existsSync(target)) return;
   mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes, { mode: 0o444 });
-  renameSync(tmp, target);
+  try {
+    writeFileSync(tmp, bytes, { mode: 0o444 });
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /**
