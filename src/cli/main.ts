@@ -1,5 +1,8 @@
+import { realpathSync, statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { BadInput, ChainBroken, Conflict, EXIT, LedgerDamaged, Refused, StoreUnavailable } from '../errors.js';
+import { DEFAULT_LEDGER_DIR } from '../ledger/ledger.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { cliContext } from './context.js';
 import { registerDemo } from './demo.js';
@@ -22,7 +25,7 @@ const PATH_ERRORS = new Map([
 type Failure = { exit: number; gate?: string; message: string };
 
 /** Maps every failure to one line and one exit code: 1 refused by a gate, 2 bad input, 3 store or I/O. */
-function classify(err: unknown): Failure {
+function classify(err: unknown, ledgerDir: string | null = null): Failure {
   if (err instanceof Refused) return { exit: EXIT.refused, gate: err.gate, message: `refused by gate ${err.gate}: ${err.detail}` };
   if (err instanceof BadInput) return { exit: EXIT.badInput, message: err.message };
   if (err instanceof ChainBroken || err instanceof LedgerDamaged || err instanceof Conflict || err instanceof StoreUnavailable) {
@@ -32,8 +35,22 @@ function classify(err: unknown): Failure {
   const message = (err as Error).message ?? String(err);
   // A path the user named that is not what the command needs (a file where a dir goes, no access):
   // bad input, named. Other system errors (disk full, I/O) are the store's side.
-  if (code && path && PATH_ERRORS.has(code)) return { exit: EXIT.badInput, message: `${path}: ${PATH_ERRORS.get(code)}` };
+  // A file of the ledger's own (a projection, evidence) is no path the user named: the store's side.
+  if (code && path && PATH_ERRORS.has(code)) {
+    return { exit: ledgerDir && insideLedger(path, ledgerDir) ? EXIT.store : EXIT.badInput, message: `${path}: ${PATH_ERRORS.get(code)}` };
+  }
   return { exit: EXIT.store, message: `${code && !message.startsWith(code) ? `${code}: ` : ''}${message}` };
+}
+
+/** Whether `path` lies strictly inside the ledger dir, an existing directory (as given or with links resolved). */
+function insideLedger(path: string, ledgerDir: string): boolean {
+  try {
+    if (!statSync(ledgerDir).isDirectory()) return false;
+    const roots = [resolve(ledgerDir), realpathSync(ledgerDir)];
+    return roots.some((root) => resolve(path).startsWith(root + sep));
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the command line asks for JSON (before any `--`). */
@@ -100,7 +117,13 @@ export async function main(argv: string[], output: Output = processOutput): Prom
       // commander has printed its own line to stderr already
       failure = { exit: EXIT.badInput, message: err.message.replace(/^error: /, '') };
     } else {
-      failure = classify(err);
+      let ledgerDir: string | null = null;
+      try {
+        ledgerDir = program.opts<{ ledger?: string }>().ledger || process.env.CTO_LEDGER_DIR || DEFAULT_LEDGER_DIR;
+      } catch {
+        // no ledger dir to speak of
+      }
+      failure = classify(err, ledgerDir);
       // Messages quote what the user typed or the ledger holds: shown with control characters escaped.
       output.err(`cto-ledger: ${printable(failure.message)}`);
     }
