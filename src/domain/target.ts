@@ -50,7 +50,10 @@ export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: s
     return {
       ok: false,
       gate: 'target-admission-stale',
-      detail: `the repository at ${state.admission.path} is no longer the admitted one (root commit ${repoRootCommit ?? 'none'}, admitted ${state.admission.rootCommit})`,
+      detail:
+        repoRootCommit === null
+          ? `there is no git repository with commits at ${state.admission.path} now (moved or deleted?); admit the repository where it is`
+          : `the repository at ${state.admission.path} is no longer the admitted one (root commit ${repoRootCommit}, admitted ${state.admission.rootCommit})`,
     };
   }
   return { ok: true, admission: state.admission };
