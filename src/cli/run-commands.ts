@@ -95,7 +95,25 @@ const STANDING_TEXT: Record<ApprovalStanding, string> = {
   expired: ' (expired: approve again)',
   'voided-by-revocation': ' (void: the target was revoked after it; approve again)',
   'target-not-admitted': " (the target's admission is not current)",
+  'base-moved': " (the target's HEAD is no longer the approved base: execute refuses it, approval-mismatch; approve again)",
 };
+
+/**
+ * An approval usable as far as the log can tell still binds the target's HEAD, which only the
+ * repository knows: moved since, execute refuses it (approval-mismatch). `heads` caches one read per path.
+ */
+async function withBase(
+  ledger: Ledger,
+  standing: ApprovalStanding,
+  approval: { baseCommit: string },
+  targetPath: string | null,
+  heads: Map<string, Promise<string | null>> = new Map(),
+): Promise<ApprovalStanding> {
+  if (standing !== 'usable' || !targetPath) return standing;
+  if (!heads.has(targetPath)) heads.set(targetPath, ledger.inspectRepo(targetPath).then((f) => f.head, () => null));
+  const head = await heads.get(targetPath)!;
+  return head !== null && head !== approval.baseCommit ? 'base-moved' : standing;
+}
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
   const { output } = ctx;
@@ -222,7 +240,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           return {
             state: loaded,
             harness: liveness === null ? null : HARNESS_STATE[liveness],
-            standing: approval && target ? approvalStanding(approval, target, ledger.now()) : null,
+            standing: approval && target ? await withBase(ledger, approvalStanding(approval, target, ledger.now()), approval, loaded.targetPath) : null,
           };
         });
         const text = renderRunState(state);
@@ -260,10 +278,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
           targets.set(id, foldTarget(id, await ledger.store.readStream(targetStream(id))));
         }
         const standings = new Map<string, ApprovalStanding>();
+        const heads = new Map<string, Promise<string | null>>();
         for (const e of approved) {
           const target = e.targetId ? targets.get(e.targetId) : undefined;
           const run = target ? await loadRun(ledger, e.runId) : null;
-          if (target && run?.approval) standings.set(e.runId, approvalStanding(run.approval, target, ledger.now()));
+          if (target && run?.approval) standings.set(e.runId, await withBase(ledger, approvalStanding(run.approval, target, ledger.now()), run.approval, run.targetPath, heads));
         }
         return standings;
       }, { refresh: false });
@@ -274,11 +293,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       const lapsed = new Set(entries.filter((e) => e.status === 'approved' && e.approvalExpiresAt && Date.parse(e.approvalExpiresAt) <= now).map((e) => e.runId));
       if (opts.json) {
         return output.out(
-          json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed], approvalVoided: standingOf('voided-by-revocation'), approvalTargetNotAdmitted: standingOf('target-not-admitted') }),
+          json({ runs: entries, overdue: overdue.map((e) => e.runId), approvalExpired: [...lapsed], approvalVoided: standingOf('voided-by-revocation'), approvalTargetNotAdmitted: standingOf('target-not-admitted'), approvalBaseMoved: standingOf('base-moved') }),
         );
       }
       if (entries.length === 0) return output.out('no runs');
-      const LIST_TEXT: Partial<Record<ApprovalStanding, string>> = { 'voided-by-revocation': ' (void)', 'target-not-admitted': ' (target not admitted)' };
+      const LIST_TEXT: Partial<Record<ApprovalStanding, string>> = { 'voided-by-revocation': ' (void)', 'target-not-admitted': ' (target not admitted)', 'base-moved': ' (base moved)' };
       const shown = (e: RunListEntry) => {
         const standing = standings.get(e.runId);
         return `${e.status}${(standing && LIST_TEXT[standing]) ?? (lapsed.has(e.runId) ? ' (expired)' : '')}`;

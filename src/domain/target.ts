@@ -75,7 +75,7 @@ export const targetStream = (targetId: string) => `target-${targetId}`;
  * Whether an approval recorded on a run can still start it, as `execute` will judge: the projections
  * say "approved" for as long as the log does, whatever the hour or the target's stream.
  */
-export type ApprovalStanding = 'usable' | 'expired' | 'voided-by-revocation' | 'target-not-admitted';
+export type ApprovalStanding = 'usable' | 'expired' | 'voided-by-revocation' | 'target-not-admitted' | 'base-moved';
 
 export function approvalStanding(
   approval: { expiresAt: string; recordedAt: string; admissionEventId?: string },
