@@ -202,9 +202,15 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             if (file?.missingTriggers.length) problems.push(`append-only triggers removed: ${file.missingTriggers.join(', ')}`);
             if (file?.integrity.length) problems.push(`SQLite integrity check: ${file.integrity.slice(0, 3).join('; ')}`);
             if (projections) problems.push(projections);
-            const backends = await backendStatuses(ledger);
+            // A config.yaml that cannot be read is reported with the rest, not in place of the store's health.
+            let configProblem: string | null = null;
+            const backends = await backendStatuses(ledger).catch((err: unknown) => {
+              if (!(err instanceof BadInput)) throw err;
+              configProblem = err.message;
+              return [];
+            });
             return {
-              ok: problems.length === 0,
+              ok: problems.length === 0 && configProblem === null,
               ledger: ledger.dir,
               store: { kind: ledger.store.kind, file: ledgerPaths(ledger.dir).db, reachable: true, schemaVersion: Number(meta.schemaVersion), ledgerId: meta.ledgerId },
               lastPosition,
@@ -215,6 +221,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               isolation: detectIsolation(),
               limits: detectLimits(),
               activeBackends: backends.filter((b) => b.active).map((b) => b.id),
+              config: configProblem as string | null,
             };
           },
           { refresh: false },
@@ -235,11 +242,12 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             ...report.problems.filter((p) => !report.chains.broken.includes(p)).map((p) => `PROBLEM     ${p}`),
             `isolation   ${report.isolation.kind}: ${report.isolation.detail}`,
             `limits      ${report.limits.available ? '' : 'NONE: '}${report.limits.detail}`,
-            `backends    ${report.activeBackends.length ? report.activeBackends.join(', ') : 'none active'}`,
+            report.config ? `backends    CONFIG UNREADABLE: ${report.config}` : `backends    ${report.activeBackends.length ? report.activeBackends.join(', ') : 'none active'}`,
           ].join('\n'),
         );
       }
-      if (!report.ok) throw new LedgerDamaged(`health check failed: ${report.problems.length} problem(s)`);
+      if (report.problems.length) throw new LedgerDamaged(`health check failed: ${report.problems.length} problem(s)`);
+      if (report.config) throw new BadInput(report.config);
     });
 
   program
