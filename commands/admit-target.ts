@@ -1,3 +1,4 @@
+import { BadInput } from '../src/errors.js';
 import { checkAdmission, foldTarget, targetStream, type TargetState } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
@@ -58,6 +59,11 @@ export function decideAdmitTarget(state: TargetState, cmd: AdmitTarget, facts: {
 
 export async function admitTarget(ledger: Ledger, cmd: AdmitTarget & { path: string }): Promise<LedgerEvent> {
   const repo = await ledger.inspectRepo(cmd.path);
+  // The root commit names the repository on the ledger; a shallow clone's is only where it was cut,
+  // and moves when it is deepened: the same repository would then be refused as another one.
+  if (repo.shallow) {
+    throw new BadInput(`${cmd.path} is a shallow clone: its first commit, which identifies it on the ledger, is not there (run git fetch --unshallow in it first)`);
+  }
   const now = ledger.now();
   const others: TargetState[] = [];
   for (const { stream } of await ledger.store.streamTails()) {

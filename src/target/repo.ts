@@ -11,6 +11,8 @@ export type RepoFacts = {
   remoteUrl: string | null;
   /** `git status --porcelain` lines, untracked included; empty when clean. */
   dirty: string[];
+  /** A shallow clone: its "root" is only the cut, and moves when it is deepened. */
+  shallow?: boolean;
 };
 
 // Repository config can run code on our git calls (THREATS.md 1): switch off what git would execute.
@@ -60,6 +62,7 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
     throw new BadInput(`${path} has no commits yet`);
   }
   const roots = (await git.raw(['rev-list', '--max-parents=0', 'HEAD'])).split('\n').filter(Boolean).sort();
+  const shallow = (await git.raw(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
   const remotes = await git.getRemotes(true);
   const origin = remotes.find((r) => r.name === 'origin') ?? remotes[0];
   const status = await git.raw(['status', '--porcelain=v1', '--untracked-files=all', '--ignore-submodules=none']);
@@ -69,5 +72,6 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
     head,
     remoteUrl: origin ? origin.refs.fetch || null : null,
     dirty: status.split('\n').filter(Boolean),
+    shallow,
   };
 }
