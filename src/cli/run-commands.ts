@@ -319,8 +319,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'one JSON object per line')
     .action(async (opts: { stream?: string; after?: string; json?: boolean }) => {
       if (opts.stream !== undefined && opts.after !== undefined) throw new BadInput('--after reads the whole log from a position; a --stream is read whole, from version 0');
+      // Digits only: an empty value (an unset variable in a script) is not position 0, the whole log
+      // again, and 0x10 or 1e3 are no positions `events` prints.
       const after = Number(opts.after ?? '0');
-      if (!Number.isInteger(after) || after < 0) throw new BadInput(`--after must be a position (a whole number), got ${opts.after}`);
+      if (!/^\d+$/.test(opts.after ?? '0') || !Number.isSafeInteger(after)) throw new BadInput(`--after must be a position (a whole number), got ${JSON.stringify(opts.after)}`);
       await ctx.withLedger(
         async (ledger) => {
           const print = (r: { position: number; event: LedgerEvent }) =>
