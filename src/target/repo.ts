@@ -39,6 +39,8 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
   if (!existsSync(path)) throw new BadInput(`${path}: no such directory`);
   if (!statSync(path).isDirectory()) throw new BadInput(`${path}: a file, not a repository directory`);
   const dir = realpathSync(path);
+  // git prints paths one a line: a newline in one would be read as two (".../nl" for ".../nl\nx").
+  if (/[\u0000-\u001f\u007f]/.test(dir)) throw new BadInput(`${JSON.stringify(dir)}: a repository path holding a newline or another control character cannot be admitted; rename it`);
   const git = hardenedGit(dir);
   let top: string;
   try {
