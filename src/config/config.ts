@@ -89,8 +89,17 @@ export function loadConfig(file: string): LedgerConfig {
   if (!existsSync(file)) return { backends: [] };
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    // Strictly UTF-8: a byte decoded loosely to U+FFFD would change a command path or a secret's name.
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
+    } catch (err) {
+      if (err instanceof TypeError) throw new BadInput(`${file}: not UTF-8 text (save it as UTF-8)`);
+      throw err;
+    }
+    raw = parseYaml(text);
   } catch (err) {
+    if (err instanceof BadInput) throw err;
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       throw new BadInput(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${err.message.split('\n')[0]}`);
