@@ -199,7 +199,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {
               problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger`);
             }
-            if (file?.missingTriggers.length) problems.push(`append-only triggers removed: ${file.missingTriggers.join(', ')}`);
+            if (file) problems.push(...file.schema);
             if (file?.integrity.length) problems.push(`SQLite integrity check: ${file.integrity.slice(0, 3).join('; ')}`);
             if (projections) problems.push(projections);
             // A config.yaml that cannot be read is reported with the rest, not in place of the store's health.
@@ -238,7 +238,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             `ledger      ${report.ledger} (${report.store.kind}, schema v${report.store.schemaVersion}, id ${report.store.ledgerId})`,
             `position    ${report.lastPosition} (${report.events} events)`,
             `chains      ${report.chains.streams} streams, ${report.chains.broken.length ? `BROKEN: ${report.chains.broken.join('; ')}` : 'every one intact'}`,
-            ...(report.file ? [`file        ${report.file.integrity.length || report.file.missingTriggers.length ? 'DAMAGED' : 'integrity check ok, append-only triggers in place'}`] : []),
+            ...(report.file ? [`file        ${report.file.integrity.length || report.file.schema.length ? 'DAMAGED' : 'integrity check ok, append-only triggers in place'}`] : []),
             ...report.problems.filter((p) => !report.chains.broken.includes(p)).map((p) => `PROBLEM     ${p}`),
             `isolation   ${report.isolation.kind}: ${report.isolation.detail}`,
             `limits      ${report.limits.available ? '' : 'NONE: '}${report.limits.detail}`,

@@ -99,9 +99,15 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
         `${file} was written by a newer cto-ledger (store schema v${meta.schemaVersion}; this one reads up to v${STORE_SCHEMA_VERSION})`,
       );
     }
+    // A view (or anything else) standing in for the events table would decide what every read sees.
+    const events = db.prepare(`SELECT type FROM sqlite_master WHERE name = 'events'`).pluck().get();
+    if (events !== 'table') {
+      throw new LedgerDamaged(`${file} was altered outside cto-ledger: its events are ${events ? `a ${String(events)}` : 'gone'}, not the table cto-ledger writes; nothing is read or appended (\`sqlite3 ${file} .schema\` shows what it holds)`);
+    }
     return db;
   } catch (err) {
     db.close();
+    if (err instanceof LedgerDamaged) throw err;
     if (err instanceof BadInput) throw err;
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_NOTADB') throw new BadInput(`${file} is not a cto-ledger ledger (not a SQLite database)`);
@@ -116,30 +122,67 @@ function sqliteDb(store: EventStore): Database.Database | null {
 
 const TRIGGERS = ['events_no_update', 'events_no_delete', 'meta_no_delete'];
 
-/** The append-only triggers that are gone: the file was altered outside cto-ledger. */
-function missingTriggers(db: Database.Database): string[] {
-  const present = new Set(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).pluck().all() as string[]);
-  return TRIGGERS.filter((name) => !present.has(name));
+/** Each append-only trigger as SQLite keeps its text in sqlite_master (without IF NOT EXISTS), spaces collapsed. */
+const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+const TRIGGER_SQL = new Map(
+  [...SCHEMA.matchAll(/CREATE TRIGGER IF NOT EXISTS (\w+)([\s\S]*?END);/g)].map((m) => [m[1]!, oneLine(`CREATE TRIGGER ${m[1]}${m[2]}`)]),
+);
+/** Every object a ledger's schema holds; `sqlite_stat*` (ANALYZE's statistics) change plans, never results. */
+const EXPECTED_OBJECTS = new Set(['table meta', 'table events', 'index sqlite_autoindex_meta_1', 'index sqlite_autoindex_events_1', 'index sqlite_autoindex_events_2', ...TRIGGERS.map((t) => `trigger ${t}`)]);
+
+/**
+ * How the file's schema differs from the one cto-ledger writes: append-only triggers gone, or present
+ * under their names with another body (one that never fires), and objects it never makes (a trigger
+ * that rewrites or silently drops inserts, a view standing in for the events table, an index...).
+ */
+export type SchemaChanges = { missingTriggers: string[]; alteredTriggers: string[]; foreignObjects: string[] };
+
+function schemaChanges(db: Database.Database): SchemaChanges {
+  const objects = db.prepare(`SELECT type, name, sql FROM sqlite_master`).all() as Array<{ type: string; name: string; sql: string | null }>;
+  const triggers = new Map(objects.filter((o) => o.type === 'trigger').map((o) => [o.name, o.sql ?? '']));
+  return {
+    missingTriggers: TRIGGERS.filter((name) => !triggers.has(name)),
+    alteredTriggers: TRIGGERS.filter((name) => triggers.has(name) && oneLine(triggers.get(name)!) !== TRIGGER_SQL.get(name)),
+    foreignObjects: objects
+      .map((o) => `${o.type} ${o.name}`)
+      .filter((o) => !EXPECTED_OBJECTS.has(o) && !/^table sqlite_stat\d$/.test(o)),
+  };
+}
+
+/** What is wrong with the schema, one phrase each; empty when it is the one cto-ledger writes. */
+function schemaProblems(changes: SchemaChanges): string[] {
+  return [
+    ...(changes.missingTriggers.length ? [`append-only triggers removed: ${changes.missingTriggers.join(', ')}`] : []),
+    ...(changes.alteredTriggers.length ? [`append-only triggers replaced by others of the same name: ${changes.alteredTriggers.join(', ')}`] : []),
+    ...(changes.foreignObjects.length ? [`schema objects cto-ledger never makes: ${changes.foreignObjects.join(', ')}`] : []),
+  ];
 }
 
 /**
  * What `health` checks of the file itself, beyond the chains: SQLite's own integrity check (every
- * page, every index entry against its row) and the append-only triggers.
+ * page, every index entry against its row) and the schema (the append-only triggers as written, and
+ * nothing added that could change what is read or appended).
  */
-export function inspectStoreFile(store: EventStore): { integrity: string[]; missingTriggers: string[] } | null {
+export function inspectStoreFile(store: EventStore): ({ integrity: string[]; schema: string[] } & SchemaChanges) | null {
   const db = sqliteDb(store);
   if (!db) return null;
   const integrity = (db.prepare('PRAGMA integrity_check').pluck().all() as string[]).filter((line) => line !== 'ok');
-  return { integrity, missingTriggers: missingTriggers(db) };
+  const changes = schemaChanges(db);
+  return { integrity, ...changes, schema: schemaProblems(changes) };
 }
 
 /** Puts back append-only triggers someone removed (init, once the operator knows: health reports it). */
 export function restoreTriggers(store: EventStore): string[] {
   const db = sqliteDb(store);
   if (!db) return [];
-  const missing = missingTriggers(db);
-  if (missing.length > 0) db.exec(SCHEMA);
-  return missing;
+  const { missingTriggers: missing, alteredTriggers: altered } = schemaChanges(db);
+  // A trigger of the same name that does not refuse is replaced by the real one; objects cto-ledger
+  // never makes are left for the operator to look at (health names them; appends stay refused).
+  db.transaction(() => {
+    for (const name of altered) db.exec(`DROP TRIGGER "${name}"`);
+    if (missing.length + altered.length > 0) db.exec(SCHEMA);
+  })();
+  return [...missing, ...altered];
 }
 
 /**
@@ -208,19 +251,24 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // process), and inside the write transaction, so none can go unnoticed between two appends.
   const schemaCookie = db.prepare('PRAGMA schema_version').pluck();
   let cookieSeen = schemaCookie.get();
-  let unprotected = missingTriggers(db);
-  function protectionsGone(): string[] {
+  let unprotected = schemaChanges(db);
+  function protectionsGone(): SchemaChanges | null {
     const cookie = schemaCookie.get();
     if (cookie !== cookieSeen) {
-      unprotected = missingTriggers(db);
+      unprotected = schemaChanges(db);
       cookieSeen = cookie;
     }
-    return unprotected;
+    const { missingTriggers: m, alteredTriggers: a, foreignObjects: f } = unprotected;
+    return m.length + a.length + f.length > 0 ? unprotected : null;
   }
-  const unprotectedError = (missing: string[]) =>
-    new LedgerDamaged(
-      `${file} lost its append-only triggers (${missing.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,
-    );
+  const unprotectedError = (changes: SchemaChanges) =>
+    changes.alteredTriggers.length + changes.foreignObjects.length === 0
+      ? new LedgerDamaged(
+          `${file} lost its append-only triggers (${changes.missingTriggers.join(', ')}): it was altered outside cto-ledger, so nothing more is appended; check it with \`cto-ledger health\`, then \`cto-ledger init\` puts them back`,
+        )
+      : new LedgerDamaged(
+          `${file} was altered outside cto-ledger (${schemaProblems(changes).join('; ')}), so nothing more is appended; check it with \`cto-ledger health\`${changes.foreignObjects.length ? ', remove what cto-ledger never made with sqlite3' : ''}, then \`cto-ledger init\` puts the triggers back`,
+        );
   const changed = changeSignal(pollMs);
   let queue: Pending[] = [];
   let scheduled = false;
@@ -254,7 +302,10 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       version += 1;
       const sealed = seal(e, p.stream, version, prev);
       sealedEvents.push(sealed.event);
-      position = Number(insert.run(e.id, p.stream, version, e.type, sealed.body, sealed.hash).lastInsertRowid);
+      const inserted = insert.run(e.id, p.stream, version, e.type, sealed.body, sealed.hash);
+      // A row not stored (a trigger's RAISE(IGNORE)) must never be acknowledged: the whole batch aborts.
+      if (inserted.changes !== 1) throw new LedgerDamaged(`${file} did not store ${e.type} v${version} of ${p.stream}: something in the file altered the insert; check it with \`cto-ledger health\``);
+      position = Number(inserted.lastInsertRowid);
       prev = sealed.hash;
     }
     return { version, position, duplicate: false, events: sealedEvents };
@@ -264,8 +315,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // A refusal (Conflict, BadInput) is thrown before its append inserts anything, so no savepoint is
   // needed; any other error aborts the whole batch.
   const commitBatch = db.transaction((batch: Pending[]): Outcome[] => {
-    const missing = protectionsGone();
-    if (missing.length > 0) throw unprotectedError(missing);
+    const changes = protectionsGone();
+    if (changes) throw unprotectedError(changes);
     return batch.map((p) => {
       try {
         return { ok: true, result: appendOneInTransaction(p) };

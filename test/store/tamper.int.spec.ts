@@ -184,6 +184,49 @@ describe('a ledger changed outside cto-ledger', () => {
     expect(l.count()).toBe(before + 1);
   });
 
+  it('a trigger added that silently drops inserts: the append is refused, never acknowledged; health names it', async () => {
+    const l = await ledger();
+    const db = new Database(ledgerPaths(l.dir).db);
+    db.exec(`CREATE TRIGGER zz_swallow BEFORE INSERT ON events BEGIN SELECT RAISE(IGNORE); END`);
+    db.close();
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems).toContain('schema objects cto-ledger never makes: trigger zz_swallow');
+    // A deny of a closed run is refused by a gate and the refusal appended: before, it said so (exit 1) and nothing was stored.
+    const before = l.count();
+    const deny = await l.run('deny', l.runIds[0]!, '--by', 'jp');
+    expect(deny.code).toBe(3);
+    expect(deny.err).toMatch('schema objects cto-ledger never makes: trigger zz_swallow');
+    expect(l.count()).toBe(before);
+  });
+
+  it('the append-only triggers replaced by others of the same name that never fire: health names them, init puts the real ones back', async () => {
+    const l = await ledger();
+    l.tamper((db) => db.exec(`CREATE TRIGGER events_no_update BEFORE UPDATE ON events WHEN 0 BEGIN SELECT 1; END;
+      CREATE TRIGGER events_no_delete BEFORE DELETE ON events WHEN 0 BEGIN SELECT 1; END;`), true);
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems).toContain('append-only triggers replaced by others of the same name: events_no_update, events_no_delete');
+    const before = l.count();
+    expect((await l.run('deny', l.runIds[0]!, '--by', 'jp')).code).toBe(3);
+    expect(l.count()).toBe(before);
+    expect((await l.run('init')).code).toBe(0);
+    expect((await l.run('health')).code).toBe(0);
+    const db = new Database(ledgerPaths(l.dir).db);
+    expect(() => db.exec('DELETE FROM events')).toThrow('append-only');
+    db.close();
+  });
+
+  it('a view standing in for the events table: every command stops, naming it', async () => {
+    const l = await ledger();
+    l.tamper((db) => db.exec(`ALTER TABLE events RENAME TO events_all; CREATE VIEW events AS SELECT * FROM events_all WHERE stream <> '${l.runs[1]}'`), true);
+    for (const args of [['health'], ['events'], ['status', l.runIds[0]!]]) {
+      const r = await l.run(...args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.err, args.join(' ')).toMatch('its events are a view, not the table cto-ledger writes');
+    }
+  });
+
   it('a command killed while it held the projection lock: the next one waits the dead lock out', async () => {
     const l = await ledger();
     // What a SIGKILLed holder leaves: the lock dir, last refreshed a moment ago, never again. Before,
