@@ -112,6 +112,18 @@ export function readFoldedRun(file: string, runId: string): { version: number; l
   }
 }
 
+/** How far the projections folded every run, by run id; empty when there is no such file or layout. */
+export function readFoldedRuns(file: string): Map<string, { version: number; lastHash: string | null }> {
+  return (
+    readOnly(file, (db) => {
+      const folded = new Map<string, { version: number; lastHash: string | null }>();
+      const rows = db.prepare(`SELECT run_id, json_extract(state, '$.version') AS version, json_extract(state, '$.lastHash') AS lastHash FROM run_states`);
+      for (const row of rows.iterate() as Iterable<{ run_id: string; version: number; lastHash: string | null }>) folded.set(row.run_id, { version: row.version, lastHash: row.lastHash });
+      return folded;
+    }) ?? new Map()
+  );
+}
+
 /** The projections' checkpoint, read as readFoldedRun reads; a file that is no SQLite database throws. */
 export function readCheckpoint(file: string): Checkpoint | null {
   return readOnly(file, (db) => (db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined) ?? { position: 0, hash: null });

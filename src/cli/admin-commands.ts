@@ -12,6 +12,8 @@ import { detectIsolation } from '../harness/isolation.js';
 import { detectLimits } from '../harness/limits.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
+import { readFoldedRuns } from '../../projections/projection-db.js';
+import { PROJECTION_FILES } from '../../projections/runner.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
 import { dirToMake, liesWithin, lineOfText, oneOf, operatorName, positiveNumber } from './options.js';
@@ -47,6 +49,11 @@ export async function backendStatuses(ledger: Ledger) {
       };
     }),
   );
+}
+
+/** As `status RUN` says it: the run's stream no longer holds the event the projections folded last. */
+function foldedRunLost(runId: string, holds: number, folded: number): string {
+  return `run ${runId}: the ledger holds it up to version ${holds}, but the projections folded it to version ${folded}${holds >= folded ? ' with another event there' : ''}: its events were removed or rewritten outside cto-ledger`;
 }
 
 export function registerAdminCommands(program: Command, ctx: CliContext): void {
@@ -175,26 +182,40 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             const meta = readLedgerMeta(ledger.store);
             // The projections' checkpoint first: a writer may append and fold after, never before.
             const projections = await projectionsMatch(ledger);
+            // And how far they folded each run: a stream re-linked from some event to its end, or cut
+            // short, still links, but no longer holds the event the projections folded last.
+            let folded = new Map<string, { version: number; lastHash: string | null }>();
+            try {
+              folded = readFoldedRuns(join(ledgerPaths(ledger.dir).projections, PROJECTION_FILES.db));
+            } catch {
+              // Unreadable projections are reported by projectionsMatch.
+            }
             // Then every other read against one state of the log, so appends made meanwhile by other
             // processes (a ledger in use) can never look like a gap or a moved tail.
-            const { tails, broken, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
+            const { tails, broken, lost, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
               const tails = await ledger.store.streamTails();
               const broken: string[] = [];
+              const lost: string[] = [];
               let events = 0;
               for (const t of tails) {
+                const run = t.stream.startsWith('run-') ? folded.get(t.stream.slice(4)) : undefined;
+                if (run) folded.delete(t.stream.slice(4));
                 try {
                   const stream = await ledger.store.readStream(t.stream);
                   events += stream.length;
                   if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
+                  if (run && stream[run.version]?.hash !== run.lastHash) lost.push(foldedRunLost(t.stream.slice(4), stream.length - 1, run.version));
                 } catch (err) {
                   // Counted as stored (its last version says how many), so the total is not short by a broken stream.
                   events += t.version + 1;
                   broken.push((err as Error).message);
                 }
               }
-              return { tails, broken, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
+              // Runs the projections folded whose streams are gone altogether.
+              for (const [runId, run] of folded) lost.push(foldedRunLost(runId, -1, run.version));
+              return { tails, broken, lost, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
             });
-            const problems = [...broken];
+            const problems = [...broken, ...lost];
             // Every stream read whole: their events add up to the log's length, or some were removed.
             if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {
               problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger`);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_PER_RUN, runEvent } from '../../bench/workload.js';
 import { main } from '../../src/cli/main.js';
-import { sha256Hex } from '../../src/events/hashing.js';
+import { canonicalize, sha256Hex } from '../../src/events/hashing.js';
 import { initLedger, ledgerPaths } from '../../src/ledger/ledger.js';
 import { newId } from '../../src/ledger/new-event.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
@@ -147,6 +147,29 @@ describe('a ledger changed outside cto-ledger', () => {
       expect(r.code, args.join(' ')).toBe(3);
       expect(r.err + r.out).toMatch('not in RFC 8785 canonical form');
     }
+  });
+
+  it('a run re-linked from an edited event to its end: health finds it as status RUN does, until a rebuild', async () => {
+    const l = await ledger();
+    const stream = l.runs[2]!;
+    l.tamper((db) => {
+      const rows = db.prepare('SELECT position, version, body FROM events WHERE stream = ? ORDER BY version').all(stream) as Array<{ position: number; version: number; body: string }>;
+      let prev: string | null = null;
+      for (const row of rows) {
+        const event = JSON.parse(row.body) as { prevHash: string | null; recordedAt: string };
+        if (row.version === 1) event.recordedAt = '2020-01-01T00:00:00.000Z';
+        if (row.version > 0) event.prevHash = prev;
+        const body = canonicalize(event);
+        prev = sha256Hex(body);
+        db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(body, prev, row.position);
+      }
+    });
+    // Every link holds: the stream read alone cannot tell.
+    expect((await l.run('events', '--stream', stream)).code).toBe(0);
+    expect((await l.run('status', l.runIds[2]!)).code).toBe(3);
+    const health = await l.run('health', '--json');
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.out).problems.join('\n')).toMatch(`run ${l.runIds[2]}: the ledger holds it up to version ${EVENTS_PER_RUN - 1}, but the projections folded it to version ${EVENTS_PER_RUN - 1} with another event there`);
   });
 
   it('two events of a run swapped in the global order', async () => {
