@@ -6,7 +6,7 @@ import { revokeTarget } from '../../commands/revoke-target.js';
 import { setBackend } from '../../commands/set-backend.js';
 import { backendConfigDigest } from '../config/config.js';
 import { backendEligibility, backendStream, foldBackend } from '../domain/backend.js';
-import { checkAdmission, foldTarget } from '../domain/target.js';
+import { checkAdmission, foldTarget, targetStream } from '../domain/target.js';
 import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
 import { detectLimits } from '../harness/limits.js';
@@ -196,6 +196,11 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               const tails = await ledger.store.streamTails();
               const broken: string[] = [];
               const lost: string[] = [];
+              // Every run names the target admission it was admitted under by event id and hash: a
+              // target stream re-linked from an edited admission on still links, but not to them.
+              const admissions = new Map<string, string>();
+              const readTargets = new Set<string>();
+              const claims: Array<{ runStream: string; targetStream: string; eventId: string; hash: string }> = [];
               let events = 0;
               for (const t of tails) {
                 const run = t.stream.startsWith('run-') ? folded.get(t.stream.slice(4)) : undefined;
@@ -205,11 +210,31 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
                   events += stream.length;
                   if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
                   if (run && stream[run.version]?.hash !== run.lastHash) lost.push(foldedRunLost(t.stream.slice(4), stream.length - 1, run.version));
+                  if (t.stream.startsWith('target-')) {
+                    readTargets.add(t.stream);
+                    for (const e of stream) admissions.set(e.id, e.hash);
+                  }
+                  const first = stream[0];
+                  if (first?.type === 'ContractAdmitted') {
+                    const { targetId, admissionEventId, admissionHash } = first.data.target;
+                    claims.push({ runStream: t.stream, targetStream: targetStream(targetId), eventId: admissionEventId, hash: admissionHash });
+                  }
                 } catch (err) {
                   // Counted as stored (its last version says how many), so the total is not short by a broken stream.
                   events += t.version + 1;
                   broken.push((err as Error).message);
                 }
+              }
+              for (const c of claims) {
+                // A target stream that broke is reported already; one never written (a synthetic log) names nothing.
+                if (!readTargets.has(c.targetStream)) continue;
+                const now = admissions.get(c.eventId);
+                if (now === c.hash) continue;
+                lost.push(
+                  now === undefined
+                    ? `${c.runStream} was admitted under event ${c.eventId} of ${c.targetStream}, which that stream no longer holds: it was removed or rewritten outside cto-ledger`
+                    : `${c.runStream} was admitted under event ${c.eventId} of ${c.targetStream} with hash ${c.hash.slice(0, 16)}, but that event now hashes to ${now.slice(0, 16)}: ${c.targetStream} was rewritten outside cto-ledger`,
+                );
               }
               // Runs the projections folded whose streams are gone altogether.
               for (const [runId, run] of folded) lost.push(foldedRunLost(runId, -1, run.version));

@@ -12,6 +12,9 @@ import { newId } from '../../src/ledger/new-event.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { tempDir } from '../fixtures/tmp.js';
+import { makeTargetRepo } from '../fixtures/repos.js';
+import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
+import { stringify } from 'yaml';
 import { snapshotTree } from '../fixtures/tree.js';
 import { lineChild, STORE_CHILD } from '../fixtures/child.js';
 
@@ -170,6 +173,36 @@ describe('a ledger changed outside cto-ledger', () => {
     const health = await l.run('health', '--json');
     expect(health.code).toBe(3);
     expect(JSON.parse(health.out).problems.join('\n')).toMatch(`run ${l.runIds[2]}: the ledger holds it up to version ${EVENTS_PER_RUN - 1}, but the projections folded it to version ${EVENTS_PER_RUN - 1} with another event there`);
+  });
+
+  it("a target's admission rewritten and its stream re-linked: the runs admitted under it still name the old hash, and health finds it", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const repo = makeTargetRepo();
+    cleanups.push(repo.remove);
+    const dir = join(tmp.dir, 'ledger');
+    const run = (...args: string[]) => main(['--ledger', dir, ...args], { out: () => {}, err: () => {} });
+    expect(await run('init')).toBe(0);
+    writeFileSync(ledgerPaths(dir).config, stringify({ backends: [DEMO_BACKEND] }));
+    expect(await run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp')).toBe(0);
+    expect(await run('backend', 'enable', 'demo')).toBe(0);
+    writeFileSync(join(tmp.dir, 'c.yaml'), contractYaml());
+    expect(await run('contract', 'admit', join(tmp.dir, 'c.yaml'))).toBe(0);
+    expect(await run('health')).toBe(0);
+    // The admission's owner changed, its hash recomputed: the target stream (one event) links as before.
+    const db = new Database(ledgerPaths(dir).db);
+    db.exec('DROP TRIGGER events_no_update');
+    const row = db.prepare(`SELECT position, body FROM events WHERE stream = 'target-fixture'`).get() as { position: number; body: string };
+    const event = JSON.parse(row.body) as { data: { owner: string } };
+    event.data.owner = 'mallory';
+    const body = canonicalize(event);
+    db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(body, sha256Hex(body), row.position);
+    db.exec(`CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'cto-ledger events are append-only: UPDATE refused'); END`);
+    db.close();
+    expect(await run('events', '--stream', 'target-fixture')).toBe(0);
+    let out = '';
+    expect(await main(['--ledger', dir, 'health', '--json'], { out: (s) => (out += s), err: () => {} })).toBe(3);
+    expect((JSON.parse(out) as { problems: string[] }).problems.join('\n')).toMatch(/was admitted under event \w+ of target-fixture with hash \w+, but that event now hashes to \w+: target-fixture was rewritten outside cto-ledger/);
   });
 
   it('two events of a run swapped in the global order', async () => {
