@@ -138,7 +138,16 @@ export function openSealed(body: string, hash: string, place: StoredPlace, expec
     throw broken(`stored as ${place.type} v${place.version} of ${place.stream}, but its hashed body is ${env.type} v${env.version} of ${env.stream} (event ${env.id})`);
   }
   if (expectedPrev !== undefined && env.prevHash !== expectedPrev) throw broken('prevHash does not link to the previous event');
-  if (canonical && canonicalize(raw) !== body) throw broken('stored body is not in RFC 8785 canonical form, so its hash is not the canonical one');
+  if (canonical) {
+    let form: string;
+    try {
+      form = canonicalize(raw);
+    } catch (err) {
+      // A number JSON.parse reads as Infinity (1e400, say) has no RFC 8785 form at all.
+      throw broken(`stored body has no RFC 8785 canonical form (${(err as Error).message})`);
+    }
+    if (form !== body) throw broken('stored body is not in RFC 8785 canonical form, so its hash is not the canonical one');
+  }
   if (!isKnownType(env.type)) throw new UnsupportedEvent(`event ${env.id} in ${env.stream} (position ${place.position}) has unknown type ${env.type}`);
   const current = CATALOGUE[env.type].schemaVersion;
   if (env.schemaVersion > current) {

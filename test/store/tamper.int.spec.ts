@@ -205,6 +205,23 @@ describe('a ledger changed outside cto-ledger', () => {
     expect((JSON.parse(out) as { problems: string[] }).problems.join('\n')).toMatch(/was admitted under event \w+ of target-fixture with hash \w+, but that event now hashes to \w+: target-fixture was rewritten outside cto-ledger/);
   });
 
+  it('a body holding a number too large for a double (1e400), its hash recomputed: the stream and position are named', async () => {
+    const l = await ledger();
+    const stream = l.runs[2]!;
+    const at = l.position(stream, EVENTS_PER_RUN - 1);
+    l.tamper((db) => {
+      const row = db.prepare('SELECT body FROM events WHERE position = ?').get(at) as { body: string };
+      const body = row.body.replace('"data":{', '"data":{"big":1e400,');
+      db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(body, sha256Hex(body), at);
+    });
+    for (const args of [['events', '--stream', stream], ['health']]) {
+      const r = await l.run(...args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.err + r.out, args.join(' ')).toMatch(`hash chain broken in stream ${stream} at version ${EVENTS_PER_RUN - 1}`);
+      expect(r.err + r.out, args.join(' ')).toMatch(`position ${at}): stored body has no RFC 8785 canonical form`);
+    }
+  });
+
   it('two events of a run swapped in the global order', async () => {
     const l = await ledger();
     const [a, b] = [l.position(l.runs[0]!, 1), l.position(l.runs[0]!, 2)];
