@@ -9,6 +9,7 @@ import { backendEligibility, backendStream, foldBackend } from '../domain/backen
 import { checkAdmission, foldTarget, targetStream } from '../domain/target.js';
 import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
+import { verifyArtifacts, verifyBundle, type ArtifactRef } from '../evidence/verify.js';
 import { detectLimits } from '../harness/limits.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
@@ -192,7 +193,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             }
             // Then every other read against one state of the log, so appends made meanwhile by other
             // processes (a ledger in use) can never look like a gap or a moved tail.
-            const { tails, broken, lost, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
+            const { tails, broken, lost, bundles, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
               const tails = await ledger.store.streamTails();
               const broken: string[] = [];
               const lost: string[] = [];
@@ -201,6 +202,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               const admissions = new Map<string, string>();
               const readTargets = new Set<string>();
               const claims: Array<{ runStream: string; targetStream: string; eventId: string; hash: string }> = [];
+              const bundles: Array<{ runId: string; artifacts: ArtifactRef[] }> = [];
               let events = 0;
               for (const t of tails) {
                 const run = t.stream.startsWith('run-') ? folded.get(t.stream.slice(4)) : undefined;
@@ -214,6 +216,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
                     readTargets.add(t.stream);
                     for (const e of stream) admissions.set(e.id, e.hash);
                   }
+                  // The last evidence a run digested: its bundle and artifacts must still be those bytes.
+                  const digested = [...stream].reverse().find((e) => e.type === 'EvidenceDigested');
+                  if (digested?.type === 'EvidenceDigested') bundles.push({ runId: t.stream.slice(4), artifacts: digested.data.artifacts });
                   const first = stream[0];
                   if (first?.type === 'ContractAdmitted') {
                     const { targetId, admissionEventId, admissionHash } = first.data.target;
@@ -238,8 +243,16 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               }
               // Runs the projections folded whose streams are gone altogether.
               for (const [runId, run] of folded) lost.push(foldedRunLost(runId, -1, run.version));
-              return { tails, broken, lost, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
+              return { tails, broken, lost, bundles, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
             });
+            // Every digested evidence bundle re-hashed, as `outcome --accept` does: the one the operator
+            // reviews and applies (evidence/RUN/) and the content-addressed store.
+            const paths = ledgerPaths(ledger.dir);
+            for (const b of bundles) {
+              const check = await verifyBundle(join(paths.root, 'evidence', b.runId), b.artifacts);
+              const stored = check.ok ? await verifyArtifacts(paths.artifacts, b.artifacts) : check;
+              if (!stored.ok) lost.push(`run ${b.runId}: evidence changed after it was digested: ${stored.detail}`);
+            }
             const problems = [...broken, ...lost];
             // Every stream read whole: their events add up to the log's length, or some were removed.
             if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {

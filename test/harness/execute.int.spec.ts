@@ -1010,3 +1010,19 @@ describe('execute: network policy per backend', () => {
     }
   });
 });
+
+describe('evidence changed after it was digested', () => {
+  it('health re-hashes every digested bundle and the artifact store, as outcome --accept does', async () => {
+    const w = await world();
+    await w.execute();
+    const L = ledgerPaths(w.dir).root;
+    expect(cli(['--ledger', L, 'health']).code).toBe(0);
+    // The patch a person applies after acceptance, rewritten with its SHA256SUMS, which `sha256sum -c` then passes.
+    const bundle = join(L, 'evidence', w.runId);
+    writeFileSync(join(bundle, 'patch.diff'), 'diff --git a/x b/x\n');
+    execFileSync('sh', ['-c', 'sha256sum $(ls | grep -v SHA256SUMS) > SHA256SUMS'], { cwd: bundle });
+    const health = cli(['--ledger', L, 'health', '--json']);
+    expect(health.code).toBe(3);
+    expect(JSON.parse(health.stdout).problems.join('\n')).toMatch(`run ${w.runId}: evidence changed after it was digested: ${bundle}/SHA256SUMS is not the digested SHA256SUMS`);
+  });
+});
