@@ -1,4 +1,4 @@
-import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { decideExecute, judgeExecution, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
@@ -328,9 +328,13 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
 
     phase('evidence');
     const evidenceDir = join(ledgerPaths(ledger.dir).root, 'evidence', runId);
-    rmSync(evidenceDir, { recursive: true, force: true });
-    evidenceWritten = evidenceDir;
-    mkdirSync(evidenceDir, { recursive: true });
+    // Written beside it and renamed into place once CaseExecuted and EvidenceDigested are on the
+    // ledger: a harness killed meanwhile leaves a `.partial-PID` dir, never an evidence/<run>/ whose
+    // report says "Succeeded" with nothing recorded (a failure it survives removes it, below).
+    const making = `${evidenceDir}.partial-${process.pid}`;
+    rmSync(making, { recursive: true, force: true });
+    evidenceWritten = making;
+    mkdirSync(making, { recursive: true });
     const files: Record<string, string | Buffer> = {
       'patch.diff': patch,
       'test.log': redact(logForEvidence(testLog), secrets),
@@ -381,8 +385,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
       'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
     });
-    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(evidenceDir, name), bytes);
-    const sealed = sealBundle(evidenceDir, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(making, name), bytes);
+    const sealed = sealBundle(making, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
 
     await appendFacts(ledger, runId, [
       caseExecuted(started, {
@@ -396,6 +400,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       }),
       { type: 'EvidenceDigested', data: { artifacts: sealed.artifacts, bundleDigest: sealed.bundleDigest, freshness } },
     ]);
+    rmSync(evidenceDir, { recursive: true, force: true });
+    renameSync(making, evidenceDir);
     return { runId, status, failedGate, isolation: started.data.isolation, evidenceDir, bundleDigest: sealed.bundleDigest };
   } catch (err) {
     // The harness itself failed after the claim: the run fails closed and can only be rejected.

@@ -1026,3 +1026,23 @@ describe('evidence changed after it was digested', () => {
     expect(JSON.parse(health.stdout).problems.join('\n')).toMatch(`run ${w.runId}: evidence changed after it was digested: ${bundle}/SHA256SUMS is not the digested SHA256SUMS`);
   });
 });
+
+describe('an execution whose evidence never reaches the ledger', () => {
+  it('leaves no evidence/<run>/ (whose report says Succeeded): the bundle is renamed into place only once it is digested on the ledger', async () => {
+    const w = await world();
+    // The store fails the append of the evidence; the bundle was written beside its place, and is never renamed into it.
+    const append = w.ledger.store.append.bind(w.ledger.store);
+    let bundleBeforeAppend: string[] = [];
+    const evidence = join(ledgerPaths(w.dir).root, 'evidence');
+    w.ledger.store.append = (stream, events, expected) => {
+      if (!events.some((e) => e.type === 'EvidenceDigested')) return append(stream, events, expected);
+      bundleBeforeAppend = readdirSync(evidence);
+      return Promise.reject(new Error('disk gone'));
+    };
+    await expect(w.execute()).rejects.toThrow('disk gone');
+    expect(bundleBeforeAppend).toEqual([`${w.runId}.partial-${process.pid}`]);
+    // what a harness killed at that moment would leave; one that survives the failure removes it
+    expect(readdirSync(evidence)).toEqual([]);
+    expect((await w.state()).status).not.toBe('evidenced');
+  });
+});
