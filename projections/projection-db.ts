@@ -124,6 +124,20 @@ export function readFoldedRuns(file: string): Map<string, { version: number; las
   );
 }
 
+/**
+ * Everything the projection store holds, as text in a fixed order (checkpoint, then each run's state
+ * and list entry): two stores that fold the same log to the same place give the same text.
+ */
+export function projectionContent(file: string): string[] | null {
+  return readOnly(file, (db) => {
+    const checkpoint = db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined;
+    const lines = [`checkpoint ${JSON.stringify(checkpoint ?? { position: 0, hash: null })}`];
+    for (const row of db.prepare(`SELECT run_id, version, state FROM run_states ORDER BY run_id`).raw().iterate() as Iterable<[string, number, string]>) lines.push(`state ${row.join(' ')}`);
+    for (const row of db.prepare(`SELECT run_id, status, entry FROM run_list ORDER BY run_id`).raw().iterate() as Iterable<[string, string, string]>) lines.push(`entry ${row.join(' ')}`);
+    return lines;
+  });
+}
+
 /** The projections' checkpoint, read as readFoldedRun reads; a file that is no SQLite database throws. */
 export function readCheckpoint(file: string): Checkpoint | null {
   return readOnly(file, (db) => (db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined) ?? { position: 0, hash: null });

@@ -35,6 +35,8 @@ export type RunnerOptions = {
   materialize?: 'touched' | 'none';
   /** Writing into a fresh dir that is discarded on failure: skip the projection store's journal. */
   bulk?: boolean;
+  /** Fold no further than this position (a fold to compare with projections that stopped there). */
+  until?: number;
 };
 
 /** Writes a run's three files under runs/<id>/ from its stream (chain-checked on the way). */
@@ -199,7 +201,7 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
     const folder = runFolder(pdb, touched, { fromStart: pdb.position() === 0 });
     let applied = 0;
     let next = pdb.position() + 1;
-    for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE })) {
+    for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE, until: options.until })) {
       if (store.densePositions) {
         for (const { position } of page) {
           if (position !== next) throw missingPositions(next, position);

@@ -1,8 +1,11 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
+import { projectionContent, readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
+import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
+import { runStream } from '../domain/run.js';
 import { ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
@@ -87,4 +90,69 @@ export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, opt
 /** Writes one run's projection files now (a rebuild writes none: they are rendered on demand or when a command touches the run). */
 export function materializeRunFiles(ledger: Ledger, runId: string): Promise<number> {
   return withProjectionLock(ledger, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
+}
+
+type Snapshot = { content: string[] | null; files: Map<string, Buffer> };
+
+/** The projection store's content and every projection file, read whole under the lock (no writer halfway). */
+function readProjections(dir: string): Snapshot {
+  const files = new Map<string, Buffer>();
+  const read = (rel: string) => {
+    const file = join(dir, rel);
+    if (existsSync(file)) files.set(rel, readFileSync(file));
+  };
+  read(PROJECTION_FILES.runs);
+  read(PROJECTION_FILES.controlSurface);
+  const runsDir = join(dir, PROJECTION_FILES.runsDir);
+  for (const runId of existsSync(runsDir) ? readdirSync(runsDir) : []) {
+    for (const name of readdirSync(join(runsDir, runId))) read(join(PROJECTION_FILES.runsDir, runId, name));
+  }
+  return { content: projectionContent(join(dir, PROJECTION_FILES.db)), files };
+}
+
+/**
+ * Whether the projections say what the log says. They are what Hermes and \`status\` read, and a file
+ * that is no event is not hash-chained: edited (a run shown accepted, say), nothing else would tell.
+ * The log is folded afresh, up to the projections' own checkpoint, into a scratch dir, and the store,
+ * runs.json and control-surface.json compared; each run's files under runs/<id>/ are rendered from its
+ * stream and compared (unless the stream goes past the checkpoint: then they may rightly differ).
+ * Returns each difference found; none when they agree or there are no projections yet.
+ */
+export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
+  const dir = ledgerPaths(ledger.dir).projections;
+  if (!existsSync(join(dir, PROJECTION_FILES.db))) return [];
+  const live = ledger.readOnly ? readProjections(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
+  if (!live.content) return []; // another layout: the next command folds it afresh
+  const checkpoint = JSON.parse(live.content[0]!.slice('checkpoint '.length)) as Checkpoint;
+  const fresh = mkdtempSync(join(tmpdir(), 'cto-health-'));
+  try {
+    await projectionRunner(ledger.store, fresh, { materialize: 'none', bulk: true, until: checkpoint.position }).catchUp();
+    const differences: string[] = [];
+    const expected = projectionContent(join(fresh, PROJECTION_FILES.db)) ?? [];
+    if (expected.join('\n') !== live.content.join('\n')) {
+      const wanted = new Set(expected);
+      const runs = [...new Set([...live.content.filter((l) => !wanted.has(l)), ...expected.filter((l) => !live.content!.includes(l))].map((l) => l.split(' ')[1]))];
+      differences.push(`${join(dir, PROJECTION_FILES.db)} differs from the log folded afresh to position ${checkpoint.position} (${runs.slice(0, 3).join(', ')}${runs.length > 3 ? ', ...' : ''})`);
+    }
+    for (const rel of [PROJECTION_FILES.runs, PROJECTION_FILES.controlSurface]) {
+      const have = live.files.get(rel);
+      if (have && !have.equals(readFileSync(join(fresh, rel)))) differences.push(`${join(dir, rel)} differs from the log folded afresh to position ${checkpoint.position}`);
+    }
+    const runFiles = [...live.files.keys()].filter((rel) => rel.startsWith(`${PROJECTION_FILES.runsDir}/`));
+    for (const runId of new Set(runFiles.map((rel) => rel.split('/')[1]!))) {
+      const recorded = await ledger.store.readStreamRecorded(runStream(runId));
+      if (recorded.some((r) => r.position > checkpoint.position)) continue;
+      const rendered = new Map(
+        Object.entries(recorded.length ? renderRunFiles(runId, recorded.map((r) => r.event)) : {}).map(([name, text]) => [join(PROJECTION_FILES.runsDir, runId, name), Buffer.from(text)]),
+      );
+      for (const rel of new Set([...rendered.keys(), ...runFiles.filter((f) => f.split('/')[1] === runId)])) {
+        const have = live.files.get(rel);
+        const want = rendered.get(rel);
+        if (!have || !want || !have.equals(want)) differences.push(`${join(dir, rel)} differs from run ${runId}'s stream`);
+      }
+    }
+    return differences;
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+  }
 }

@@ -327,6 +327,32 @@ describe('a ledger changed outside cto-ledger', () => {
     expect((await l.run('status', '--json')).code).toBe(0);
   });
 
+  it('the projections edited (runs.json, control-surface.json, the projection store, a run file): health folds the log afresh and names each; rebuild puts them right', async () => {
+    const l = await ledger();
+    expect((await l.run('status', l.runIds[1]!)).code).toBe(0); // writes that run's files
+    expect((await l.run('health')).code).toBe(0);
+    const projections = join(l.dir, 'projections');
+    const edits: Array<[string, () => void]> = [
+      ['runs.json', () => writeFileSync(join(projections, 'runs.json'), readFileSync(join(projections, 'runs.json'), 'utf8').replaceAll('"status":"rejected"', '"status":"accepted"'))],
+      ['control-surface.json', () => writeFileSync(join(projections, 'control-surface.json'), readFileSync(join(projections, 'control-surface.json'), 'utf8').replace(/"accepted": 0/, '"accepted": 1'))],
+      ['projections.db', () => {
+        const db = new Database(join(projections, 'projections.db'));
+        db.prepare(`UPDATE run_list SET status = 'accepted' WHERE run_id = ?`).run(l.runIds[2]);
+        db.close();
+      }],
+      [`runs/${l.runIds[1]}/run.json`, () => writeFileSync(join(projections, 'runs', l.runIds[1]!, 'run.json'), '{"status":"accepted"}\n')],
+    ];
+    for (const [file, edit] of edits) {
+      edit();
+      const health = await l.run('health', '--json');
+      expect(health.code, file).toBe(3);
+      expect((JSON.parse(health.out) as { problems: string[] }).problems.join('\n'), file).toContain(join(projections, file));
+      expect((await l.run('rebuild')).code).toBe(0);
+      expect((await l.run('status', l.runIds[1]!)).code).toBe(0);
+      expect((await l.run('health')).code, `after rebuild, ${file}`).toBe(0);
+    }
+  });
+
   it('init refuses a ledger.db that is no ledger (an empty file) and leaves it as it was', async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
