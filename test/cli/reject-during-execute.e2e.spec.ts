@@ -1,26 +1,17 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { CLI, cli } from '../fixtures/cli.js';
-import { contractYaml } from '../fixtures/ledgers.js';
-import { makeTargetRepo } from '../fixtures/repos.js';
-import { tempDir } from '../fixtures/tmp.js';
+import { describe, expect, it } from 'vitest';
+import { CLI } from '../fixtures/cli.js';
+import { cliLedger } from '../fixtures/cli-ledger.js';
 
 // `outcome --reject` is always possible while the run has no outcome, a running execution included;
 // the harness then appends CaseExecuted and EvidenceDigested after the outcome. The run is closed:
 // its state must stay `rejected`, not turn `evidenced` and wait in the control surface for an outcome
 // that `outcome` refuses (exit 2, already has one) and `sweep` never gives.
 describe('a run rejected while its execution runs', () => {
-  const tmp = tempDir('cto-reject-running-');
-  const repo = makeTargetRepo();
-  const L = join(tmp.dir, 'ledger');
-  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  afterAll(() => {
-    tmp.remove();
-    repo.remove();
-  });
+  const w = cliLedger('cto-reject-running-', (dir) => ({ id: 'slow', command: [process.execPath, join(dir, 'slow-backend.mjs')], eligibleRisks: ['low'] }));
+  const { tmp, L, run } = w;
 
   it('stays rejected, out of awaitingOutcome, when the harness records its facts after the outcome', async () => {
     const backend = join(tmp.dir, 'slow-backend.mjs');
@@ -28,13 +19,8 @@ describe('a run rejected while its execution runs', () => {
       backend,
       `import { writeFileSync } from 'node:fs';\nawait new Promise((r) => setTimeout(r, 2500));\nwriteFileSync('src/greet.js', 'export const greet = () => "hello";\\n');\n`,
     );
-    expect(run('init').code).toBe(0);
-    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [{ id: 'slow', command: [process.execPath, backend], eligibleRisks: ['low'] }] }));
-    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
-    expect(run('backend', 'enable', 'slow').code).toBe(0);
-    const contract = join(tmp.dir, 'c.yaml');
-    writeFileSync(contract, contractYaml({ backend: 'slow', isolation: 'best-effort' }));
-    const runId = JSON.parse(run('contract', 'admit', contract, '--json').stdout).runId as string;
+    w.setUp();
+    const runId = w.admit({ backend: 'slow', isolation: 'best-effort' });
     expect(run('approve', runId).code).toBe(0);
 
     const execute = new Promise<number>((resolve) => {
