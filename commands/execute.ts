@@ -62,6 +62,12 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   });
 }
 
+/**
+ * More changed paths than anyone reviews, and than an event should carry: every read of the run
+ * parses its CaseExecuted. A run past it fails closed, and its event keeps the first this many.
+ */
+export const MAX_CHANGED_PATHS = 10_000;
+
 /** What the harness observed after the backend exited and its process tree was killed. */
 export type ExecutionObservations = {
   exit: { code: number | null; signal: string | null; timedOut: boolean };
@@ -118,8 +124,15 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
     },
     {
       gate: 'path-disallowed',
-      ok: disallowed.length === 0,
-      detail: disallowed.length ? list(disallowed) : forbiddenPaths.length ? 'none outside the allowed paths but the forbidden ones above' : 'every changed path is allowed',
+      ok: disallowed.length === 0 && o.paths.length <= MAX_CHANGED_PATHS,
+      detail:
+        o.paths.length > MAX_CHANGED_PATHS
+          ? `${o.paths.length} paths changed, more than the ${MAX_CHANGED_PATHS} a run may change (the ledger records the first ${MAX_CHANGED_PATHS}, the bundle's report.json all)${disallowed.length ? `; ${list(disallowed)}` : ''}`
+          : disallowed.length
+            ? list(disallowed)
+            : forbiddenPaths.length
+              ? 'none outside the allowed paths but the forbidden ones above'
+              : 'every changed path is allowed',
     },
     {
       gate: 'end-tree-dirty',

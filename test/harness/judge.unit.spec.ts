@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeExecution, type ExecutionObservations } from '../../commands/execute.js';
+import { judgeExecution, MAX_CHANGED_PATHS, type ExecutionObservations } from '../../commands/execute.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from '../../src/harness/policy.js';
 
 const clean: ExecutionObservations = {
@@ -32,6 +32,11 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
     ['the patch could not be made', { patchError: 'git add failed' }, 'end-tree-dirty'],
     ['validation failed', { validation: { ran: true, code: 1, timedOut: false } }, 'validation-failed'],
     ['validation timed out', { validation: { ran: true, code: null, timedOut: true } }, 'validation-failed'],
+    [
+      'more paths changed than a run may change, every one allowed',
+      { paths: Array.from({ length: MAX_CHANGED_PATHS + 1 }, (_, i) => ({ path: `src/f${i}.js`, change: 'added', verdict: 'allowed' as const, why: '' })) },
+      'path-disallowed',
+    ],
   ];
   it.each(table)('%s', (_, change, gate) => {
     expect(judgeExecution({ ...clean, ...change }).failedGate).toBe(gate);
