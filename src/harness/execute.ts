@@ -112,6 +112,12 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   let wt: Worktree | null = null;
   // Set once this attempt starts writing evidence/<run>/: a bundle the ledger never digested is removed.
   let evidenceWritten: string | null = null;
+  // Known from the backend's config before anything runs: a harness failure's own message is redacted too.
+  const secrets = Object.fromEntries(backend.secrets.map((name) => [name, process.env[name] ?? '']));
+  // Everything the backend could put a secret's value into that reaches the ledger or the bundle.
+  const clean = (text: string) => redact(Buffer.from(text), secrets).toString('utf8');
+  // What the backend did, kept where a harness failure after it can still evidence it.
+  const gathered: Gathered = { outDir: null, shimLog: null, connections: [], result: null, limits: {}, spans };
   const release = holdExecution(ledger.dir, runId);
   try {
     // The claim names the admission it was decided under; a revocation appended to the target's
@@ -129,12 +135,13 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const home = join(runDir, 'home');
     const outDir = join(runDir, 'out');
     for (const dir of [inDir, shimLog, home, outDir]) mkdirSync(dir, { recursive: true });
+    gathered.outDir = outDir;
+    gathered.shimLog = shimLog;
     writeShims(shimDir);
     const contractFile = join(inDir, 'contract.json');
     writeFileSync(contractFile, JSON.stringify({ runId, baseCommit: started.data.baseCommit, contractDigest: run.contractDigest, ...contract }, null, 2) + '\n');
 
     const before = await snapshotGitState(wt);
-    const secrets = Object.fromEntries(backend.secrets.map((name) => [name, process.env[name] ?? '']));
     // The secrets first: whatever their names, the harness's own variables win.
     const env = {
       ...secrets,
@@ -161,7 +168,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       // setup, backend and validation alike: each runs code the backend chose or wrote
       limits: { ...defaultLimits(), ...backend.limits },
     };
-    const limits: ExecutionReport['limits'] = {};
+    const limits = gathered.limits;
 
     // The contract's setup step (dependencies, say) runs first, under the same isolation and network
     // policy, without secrets; what it leaves ignored by git is the setup's, not the backend's.
@@ -194,7 +201,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     cpSync(home, validationHome, { recursive: true, verbatimSymlinks: true });
 
     phase('backend');
-    const connections: Connection[] = [];
+    const connections = gathered.connections;
     let result: SandboxResult | null = null;
     let startError: string | null = setupFailure;
     if (!setupFailure && !revokedSinceClaim) {
@@ -215,6 +222,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           }),
         );
         limits.backend = result.limits;
+        gathered.result = result;
       } catch (err) {
         startError = `the backend could not start: ${(err as Error).message}`;
       }
@@ -279,8 +287,6 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       for (const item of [...paths, ...verdicts]) item.path = redact(Buffer.from(item.path), secrets).toString('utf8');
     }
 
-    // Everything the backend could put a secret's value into that reaches the ledger or the bundle.
-    const clean = (text: string) => redact(Buffer.from(text), secrets).toString('utf8');
     for (const c of connections) c.host = clean(c.host);
     const observations: ExecutionObservations = {
       exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
@@ -404,24 +410,135 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     renameSync(making, evidenceDir);
     return { runId, status, failedGate, isolation: started.data.isolation, evidenceDir, bundleDigest: sealed.bundleDigest };
   } catch (err) {
-    // The harness itself failed after the claim: the run fails closed and can only be rejected.
-    await appendFacts(ledger, runId, [
-      caseExecuted(started, {
-        startedAt: started.recordedAt,
-        endedAt: new Date().toISOString(),
-        exit: { code: null, signal: null, timedOut: false },
-        changedPaths: [],
-        gateResults: [{ gate: 'provider-failure', ok: false, detail: `harness error: ${(err as Error).message}` }],
-        status: 'failed-closed',
-        failedGate: 'provider-failure',
-      }),
-    ]).catch(() => undefined);
+    // The harness itself failed after the claim: the run fails closed and can only be rejected. Its
+    // message can quote what the backend chose (a path, a host): redacted as every other finding.
+    const message = clean(err instanceof Error ? err.message : String(err));
+    const failed = caseExecuted(started, {
+      startedAt: gathered.result?.startedAt ?? started.recordedAt,
+      endedAt: new Date().toISOString(),
+      exit: { code: gathered.result?.code ?? null, signal: gathered.result?.signal ?? null, timedOut: gathered.result?.timedOut ?? false },
+      changedPaths: [],
+      gateResults: [{ gate: 'provider-failure', ok: false, detail: `harness error: ${message}` }],
+      status: 'failed-closed',
+      failedGate: 'provider-failure',
+    });
     if (evidenceWritten) await discardUndigestedEvidence(ledger, runId, started.id, evidenceWritten);
+    // What the backend attempted is evidenced even so, in a bundle of what was gathered; when that
+    // cannot be written or digested either, the failure alone is recorded.
+    const evidenced = await evidenceHarnessFailure(ledger, { runId, run, started, repoPath, failed, backend, message, gathered, secrets, clean }).catch(() => null);
+    if (!evidenced) await appendFacts(ledger, runId, [failed]).catch(() => undefined);
     if (err instanceof Refused) throw err;
-    throw new StoreUnavailable(`execution of run ${runId} failed: ${(err as Error).message}`);
+    throw new StoreUnavailable(`execution of run ${runId} failed: ${message}${evidenced ? ` (failed closed, evidence in ${evidenced})` : ''}`);
   } finally {
     if (wt) await removeWorktree(repoPath, wt);
     release();
+  }
+}
+
+/** What the harness had gathered about the backend's run when it failed itself. */
+type Gathered = {
+  outDir: string | null;
+  shimLog: string | null;
+  connections: Connection[];
+  result: SandboxResult | null;
+  limits: ExecutionReport['limits'];
+  spans: Span[];
+};
+
+/**
+ * The bundle of a run whose harness failed after the claim: a report saying so and why, the backend's
+ * logs (capped and redacted as always), its refused commands and connections, sealed and digested with
+ * the failed-closed CaseExecuted. Returns where it is, or null when this execution already digested
+ * evidence; throws when it cannot be written or digested (its partial dir removed).
+ */
+async function evidenceHarnessFailure(
+  ledger: Ledger,
+  f: {
+    runId: string;
+    run: ReturnType<typeof foldRun>;
+    started: Started;
+    repoPath: string;
+    failed: Extract<EventDraft, { type: 'CaseExecuted' }>;
+    backend: { id: string; command: string[] };
+    message: string;
+    gathered: Gathered;
+    secrets: Record<string, string>;
+    clean: (text: string) => string;
+  },
+): Promise<string | null> {
+  const { runId, run, started, gathered, secrets, clean } = f;
+  const contract = run.contract!;
+  const runEvents = await ledger.store.readStream(runStream(runId));
+  const from = runEvents.findIndex((e) => e.id === started.id);
+  if (from < 0 || runEvents.slice(from + 1).some((e) => e.type === 'CaseExecuted' || e.type === 'EvidenceDigested')) return null;
+  const evidenceDir = join(ledgerPaths(ledger.dir).root, 'evidence', runId);
+  const making = `${evidenceDir}.partial-${process.pid}`;
+  rmSync(making, { recursive: true, force: true });
+  try {
+    mkdirSync(making, { recursive: true });
+    const endedAt = new Date().toISOString();
+    const result = gathered.result;
+    const files: Record<string, string | Buffer> = {};
+    if (gathered.outDir) {
+      for (const name of ['backend.stdout.log', 'backend.stderr.log', ...(contract.setup ? ['setup.log'] : []), 'test.log']) {
+        const log = join(gathered.outDir, name);
+        if (name === 'test.log' && !existsSync(log)) continue;
+        files[name] = redact(logForEvidence(log), secrets);
+      }
+    }
+    const shimAttempts = gathered.shimLog ? readShimAttempts(gathered.shimLog).map((a) => clean(a.command)) : [];
+    const connections = gathered.connections.map((c) => ({ ...c, host: clean(c.host) }));
+    const report: ExecutionReport = {
+      runId,
+      title: contract.title,
+      workItem: contract.workItem ?? null,
+      contractDigest: run.contractDigest!,
+      backend: { id: f.backend.id, command: f.backend.command },
+      target: { id: run.targetId!, path: f.repoPath, baseCommit: started.data.baseCommit },
+      isolation: started.data.isolation,
+      startedAt: result?.startedAt ?? started.recordedAt,
+      endedAt: result?.endedAt ?? endedAt,
+      backendSeconds: (result?.durationMs ?? 0) / 1000,
+      exit: { code: result?.code ?? null, signal: result?.signal ?? null, timedOut: result?.timedOut ?? false },
+      status: 'failed-closed',
+      failedGate: 'provider-failure',
+      gateResults: f.failed.data.gateResults,
+      paths: [],
+      shimAttempts,
+      connections,
+      validation: { command: contract.validation?.command ?? null, rationale: contract.noTestRationale ?? null, exitCode: null, ran: false },
+      patchBytes: 0,
+      limits: gathered.limits,
+      harnessError: f.message,
+    };
+    const targetHead = await ledger.inspectRepo(f.repoPath).then((r) => r.head, () => null);
+    const freshness = { baseCommit: started.data.baseCommit, targetHead, streamVersion: started.version, lastEventHash: started.hash, at: endedAt };
+    const traceSpans: Span[] = [
+      ...gathered.spans,
+      ...connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
+      ...shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
+      { name: 'harness.error', start: endedAt, end: endedAt, status: 'error' as const, attributes: { error: f.message } },
+    ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+    Object.assign(files, {
+      'report.json': redact(Buffer.from(JSON.stringify(report, null, 2) + '\n'), secrets),
+      'report.md': redact(Buffer.from(renderReportMarkdown(report)), secrets),
+      'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
+      'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
+      'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
+    });
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(making, name), bytes);
+    const sealed = sealBundle(making, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
+    await appendFacts(ledger, runId, [f.failed, { type: 'EvidenceDigested', data: { artifacts: sealed.artifacts, bundleDigest: sealed.bundleDigest, freshness } }]);
+  } catch (err) {
+    await discardUndigestedEvidence(ledger, runId, started.id, making);
+    throw err;
+  }
+  try {
+    rmSync(evidenceDir, { recursive: true, force: true });
+    renameSync(making, evidenceDir);
+    return evidenceDir;
+  } catch {
+    return making; // digested on the ledger: left where it is for the operator
   }
 }
 
@@ -455,7 +572,7 @@ type Started = Extract<LedgerEvent, { type: 'ExecutionStarted' }>;
 function caseExecuted(
   started: Started,
   fields: Omit<EventData<'CaseExecuted'>, 'backendId' | 'approvalEventId' | 'baseCommit' | 'isolation'>,
-): EventDraft {
+): Extract<EventDraft, { type: 'CaseExecuted' }> {
   const { backendId, approvalEventId, baseCommit, isolation } = started.data;
   return { type: 'CaseExecuted', data: { backendId, approvalEventId, baseCommit, isolation, ...fields } };
 }

@@ -26,6 +26,11 @@ export type ExecutionReport = {
   patchBytes: number;
   /** The process and memory caps of each step that ran, and what it ran into. */
   limits: Partial<Record<'setup' | 'backend' | 'validation', LimitsReport>>;
+  /**
+   * Set when the harness itself failed after the claim (an exception of its own, not a gate): the
+   * bundle then holds what was gathered before it failed, and no patch.
+   */
+  harnessError?: string;
 };
 
 function describeLimits(step: string, l: LimitsReport): string {
@@ -52,6 +57,9 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     `- target: ${r.target.id} at \`${r.target.baseCommit}\` (${r.target.path})`,
     `- backend: ${r.backend.id} (\`${r.backend.command.join(' ')}\`), isolation: **${r.isolation}**`,
     `- ran ${r.startedAt} to ${r.endedAt} (${r.backendSeconds.toFixed(2)} s), exit ${r.exit.code ?? '-'}${r.exit.signal ? `, signal ${r.exit.signal}` : ''}${r.exit.timedOut ? ', timed out' : ''}`,
+    ...(r.harnessError
+      ? ['', `**The harness itself failed** before it could judge the run, which fails closed: ${shown(r.harnessError)}. No patch was kept; what follows is what it had gathered (the backend's logs, refused commands, connections).`]
+      : []),
     '',
     '## Gates',
     '',
@@ -79,7 +87,9 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     ...(r.shimAttempts.length ? r.shimAttempts.map((a) => `- refused: \`${shown(a)}\``) : ['- no forbidden command attempted']),
     ...(r.connections.length ? r.connections.map((c) => `- ${c.allowed ? 'allowed' : 'refused'} ${c.method} ${shown(c.host)}:${c.port} at ${c.at}`) : ['- no network connection']),
     '',
-    `The patch (${r.patchBytes} bytes) is \`patch.diff\`; it applies with \`git apply\` on \`${r.target.baseCommit}\`. Check the bundle with \`sha256sum -c SHA256SUMS\`.`,
+    r.harnessError
+      ? 'No patch: the harness failed before it made one. Check the bundle with `sha256sum -c SHA256SUMS`.'
+      : `The patch (${r.patchBytes} bytes) is \`patch.diff\`; it applies with \`git apply\` on \`${r.target.baseCommit}\`. Check the bundle with \`sha256sum -c SHA256SUMS\`.`,
     '',
   ];
   return lines.join('\n');

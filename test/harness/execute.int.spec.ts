@@ -1046,3 +1046,75 @@ describe('an execution whose evidence never reaches the ledger', () => {
     expect((await w.state()).status).not.toBe('evidenced');
   });
 });
+
+describe('the harness itself failing after the backend ran', () => {
+  const SECRET = 'Sk-Mixed-8484848484';
+  /** A backend that prints its secret, tries a forbidden push, and connects where it may not. */
+  const attempting = (port: number) => `console.log('token is', process.env.AGENT_TEST_TOKEN); console.error('stderr here');
+    try { cp.execFileSync('git', ['push', 'origin-' + process.env.AGENT_TEST_TOKEN], { stdio: 'ignore' }); } catch {}
+    cp.spawnSync('curl', ['-s', '-o', '/dev/null', 'http://127.0.0.1:${port}/'], { encoding: 'utf8' });
+    ${GOOD_BACKEND}`;
+  /** Makes the store fail the appends holding EvidenceDigested (`times` of them), with the secret in its message. */
+  function failEvidenceAppends(w: World, times: number) {
+    const append = w.ledger.store.append.bind(w.ledger.store);
+    let failed = 0;
+    w.ledger.store.append = (stream, events, expected) => {
+      if (!events.some((e) => e.type === 'EvidenceDigested') || failed >= times) return append(stream, events, expected);
+      failed++;
+      return Promise.reject(new Error(`disk I/O error near /tmp/${SECRET}`));
+    };
+  }
+
+  it('fails closed with its message redacted, and evidences what the backend attempted in a digested bundle', () =>
+    withEnv({ AGENT_TEST_TOKEN: SECRET }, async () => {
+      const w = await world({ backend: { secrets: ['AGENT_TEST_TOKEN'], network: { allow: ['127.0.0.1:9'] } }, body: attempting(7) });
+      failEvidenceAppends(w, 1);
+      const err = (await w.execute().catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toMatch(/disk I\/O error near \/tmp\/\[redacted:AGENT_TEST_TOKEN\]/);
+      expect(err.message).not.toContain(SECRET);
+      const state = await w.state();
+      expect(state.status).toBe('failed-closed');
+      expect(state.execution).toMatchObject({ status: 'failed-closed', failedGate: 'provider-failure', changedPaths: [] });
+      expect(state.execution!.gateResults).toEqual([
+        { gate: 'provider-failure', ok: false, detail: 'harness error: disk I/O error near /tmp/[redacted:AGENT_TEST_TOKEN]' },
+      ]);
+      // One bundle, in place (the one cut short by the failure removed), and digested on the ledger.
+      const evidence = join(ledgerPaths(w.dir).root, 'evidence');
+      expect(readdirSync(evidence)).toEqual([w.runId]);
+      const bundle = join(evidence, w.runId);
+      expect(state.evidence).not.toBeNull();
+      expect((await w.events()).slice(-2).map((e) => e.type)).toEqual(['CaseExecuted', 'EvidenceDigested']);
+      expect(spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: bundle }).status).toBe(0);
+      expect(existsSync(join(bundle, 'patch.diff'))).toBe(false);
+      const report = JSON.parse(readFileSync(join(bundle, 'report.json'), 'utf8'));
+      expect(report).toMatchObject({ status: 'failed-closed', failedGate: 'provider-failure', harnessError: 'disk I/O error near /tmp/[redacted:AGENT_TEST_TOKEN]' });
+      expect(report.shimAttempts).toEqual([expect.stringMatching(/^git push origin-\[redacted:AGENT_TEST_TOKEN\]/)]);
+      expect(report.connections.map((c: { port: number; allowed: boolean }) => [c.port, c.allowed])).toEqual([[7, false]]);
+      expect(readFileSync(join(bundle, 'report.md'), 'utf8')).toMatch(/^# Failed closed: provider-failure[\s\S]*The harness itself failed/);
+      expect(readFileSync(join(bundle, 'backend.stdout.log'), 'utf8')).toContain('token is [redacted:AGENT_TEST_TOKEN]');
+      expect(readFileSync(join(bundle, 'backend.stderr.log'), 'utf8')).toContain('stderr here');
+      const trace = readFileSync(join(bundle, 'trace.jsonl'), 'utf8');
+      for (const span of ['backend.run', 'network.connect', 'shim.refused', 'harness.error']) expect(trace).toContain(`"name":"${span}"`);
+      leaksNowhere(w, bundle, SECRET);
+      // Auditors see it: health re-hashes it; it can only be rejected.
+      expect(cli(['--ledger', ledgerPaths(w.dir).root, 'health']).code).toBe(0);
+      expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'no' }))).toBe('provider-failure');
+      await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'harness failed' });
+      expect((await w.state()).status).toBe('rejected');
+    }));
+
+  it('when its bundle cannot be digested either, records the failure alone, redacted, and leaves no bundle', () =>
+    withEnv({ AGENT_TEST_TOKEN: SECRET }, async () => {
+      const w = await world({ backend: { secrets: ['AGENT_TEST_TOKEN'] }, body: attempting(7) });
+      failEvidenceAppends(w, Infinity);
+      const err = (await w.execute().catch((e: unknown) => e)) as Error;
+      expect(err.message).not.toContain(SECRET);
+      const state = await w.state();
+      expect(state.execution).toMatchObject({ status: 'failed-closed', failedGate: 'provider-failure' });
+      expect(state.execution!.gateResults[0]!.detail).toBe('harness error: disk I/O error near /tmp/[redacted:AGENT_TEST_TOKEN]');
+      expect(state.evidence).toBeNull();
+      expect(readdirSync(join(ledgerPaths(w.dir).root, 'evidence'))).toEqual([]);
+      expect(readFileSync(ledgerPaths(w.dir).db).toString('latin1').toLowerCase()).not.toContain(SECRET.toLowerCase());
+    }));
+});
