@@ -1,7 +1,7 @@
 import { backendConfigDigest, type BackendConfig } from '../src/config/config.js';
 import { backendEligibility, type BackendActivation } from '../src/domain/backend.js';
 import { pastOutcomeDeadline, type RunState } from '../src/domain/run.js';
-import { checkAdmission, survivesRevocations, type TargetState } from '../src/domain/target.js';
+import { admissionStillHeld, checkAdmission, survivesRevocations, type TargetState } from '../src/domain/target.js';
 import type { EventData } from '../src/events/catalogue.js';
 import type { GateId } from '../src/events/gates.js';
 import type { IsolationKind } from '../src/harness/isolation.js';
@@ -31,6 +31,9 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   if (approval.contractDigest !== run.contractDigest) return refuse('approval-mismatch', 'the approval binds another contract digest');
   const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
   if (!admission.ok) return refuse(admission.gate, admission.detail);
+  // The admission the contract was admitted under must still be on the target's stream, as it was.
+  const held = run.targetAdmission ? admissionStillHeld(facts.target, run.targetAdmission) : { ok: true as const };
+  if (!held.ok) return refuse(held.gate, held.detail);
   // A revocation voids the approvals given before it: admitting the target again does not revive them.
   if (!survivesRevocations(facts.target, approval.admissionEventId, approval.recordedAt)) {
     return refuse(

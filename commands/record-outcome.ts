@@ -1,5 +1,5 @@
 import { foldRun, pastOutcomeDeadline, runStream, type RunState } from '../src/domain/run.js';
-import { checkAdmission, foldTarget, survivesRevocations, targetStream, type AdmissionCheck, type TargetState } from '../src/domain/target.js';
+import { admissionStillHeld, checkAdmission, foldTarget, survivesRevocations, targetStream, type AdmissionCheck, type TargetState } from '../src/domain/target.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import { join } from 'node:path';
 import { verifyArtifacts, verifyBundle, type EvidenceCheck } from '../src/evidence/verify.js';
@@ -10,8 +10,18 @@ import { runCommand } from './runner.js';
 
 export type RecordOutcome = { runId: string; decision: 'accepted' | 'rejected'; operator: string; reason: string };
 
-/** Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, and its admission now. */
-export type OutcomeFacts = { evidence: EvidenceCheck | null; targetHead: string | null; admission?: AdmissionCheck; target?: TargetState; now?: Date };
+/**
+ * Facts for an acceptance: the artifacts re-hashed now, the target's HEAD now, its admission now, and
+ * the run's stream as read now (each event's version and hash: the evidence names the event it was made after).
+ */
+export type OutcomeFacts = {
+  evidence: EvidenceCheck | null;
+  targetHead: string | null;
+  admission?: AdmissionCheck;
+  target?: TargetState;
+  now?: Date;
+  runEvents?: ReadonlyArray<{ version: number; hash: string }>;
+};
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
   if (run.status === 'none') return invalid(`unknown run ${cmd.runId}`);
@@ -29,8 +39,25 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     }
     if (!run.evidence || !facts.evidence) return refuse('evidence-missing', `run ${cmd.runId} has no digested evidence`);
     if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
+    // The evidence names the run's event it was made after (freshness): a stream re-chained since
+    // (an event edited and every later link recomputed) no longer holds it there.
+    const { streamVersion, lastEventHash } = run.evidence.freshness;
+    if (facts.runEvents) {
+      const there = facts.runEvents.find((e) => e.version === streamVersion);
+      if (there?.hash !== lastEventHash) {
+        return refuse(
+          'evidence-stale',
+          there
+            ? `the evidence was made after event ${streamVersion} of run ${cmd.runId} with hash ${lastEventHash}, but that event now hashes to ${there.hash}: the run's stream was rewritten outside cto-ledger`
+            : `the evidence was made after event ${streamVersion} of run ${cmd.runId}, which its stream no longer holds: it was removed outside cto-ledger`,
+        );
+      }
+    }
     // A change is not accepted into a repository whose admission was revoked (or lapsed) since.
     if (facts.admission && !facts.admission.ok) return refuse(facts.admission.gate, facts.admission.detail);
+    // Nor when the admission the run was admitted under is no longer on the target's stream as it was.
+    const held = facts.target && run.targetAdmission ? admissionStillHeld(facts.target, run.targetAdmission) : { ok: true as const };
+    if (!held.ok) return refuse(held.gate, held.detail);
     // Nor when it was revoked since the execution started, even if admitted again after.
     const startedAt = run.started?.at ?? run.execution.startedAt;
     if (facts.target && !survivesRevocations(facts.target, run.started?.admissionEventId, startedAt)) {
@@ -62,7 +89,7 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
     actor: { kind: 'operator', id: cmd.operator },
     correlationId: cmd.runId,
     recordRefusal: 'CommandRefused',
-    decide: (events) => decideOutcome(foldRun(cmd.runId, events), cmd, facts),
+    decide: (events) => decideOutcome(foldRun(cmd.runId, events), cmd, cmd.decision === 'accepted' ? { ...facts, runEvents: events } : facts),
   });
   return appended[0]!;
 }

@@ -29,6 +29,8 @@ export type RunState = {
   contractEventId: string | null;
   targetId: string | null;
   targetPath: string | null;
+  /** The target admission the contract was admitted under, by event id and hash (ContractAdmitted). */
+  targetAdmission: { eventId: string; hash: string } | null;
   backendId: string | null;
   backendConfigDigest: string | null;
   backendNetwork: 'none' | { allow: string[] } | null;
@@ -57,6 +59,7 @@ export function initialRunState(runId: string): RunState {
     contractEventId: null,
     targetId: null,
     targetPath: null,
+    targetAdmission: null,
     backendId: null,
     backendConfigDigest: null,
     backendNetwork: null,
@@ -91,6 +94,7 @@ function applyEvent(next: RunState, state: RunState, event: LedgerEvent): void {
       next.contractEventId = event.id;
       next.targetId = event.data.target.targetId;
       next.targetPath = event.data.target.path;
+      next.targetAdmission = { eventId: event.data.target.admissionEventId, hash: event.data.target.admissionHash };
       next.backendId = event.data.backend.id;
       next.backendConfigDigest = event.data.backend.configDigest;
       next.backendNetwork = event.data.backend.network ?? 'none';
@@ -156,6 +160,7 @@ function copyRunState(s: RunState): RunState {
     contractEventId: s.contractEventId,
     targetId: s.targetId,
     targetPath: s.targetPath,
+    targetAdmission: s.targetAdmission,
     backendId: s.backendId,
     backendConfigDigest: s.backendConfigDigest,
     backendNetwork: s.backendNetwork,

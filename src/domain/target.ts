@@ -16,19 +16,46 @@ export type TargetState = {
    * and appended after it.
    */
   unrevokedAdmissions: string[];
+  /**
+   * Every event of the stream by id, with its hash: what a run names its admission by (ContractAdmitted's
+   * `target.admissionEventId` and `admissionHash`), so an admission edited and re-chained is told apart.
+   */
+  hashes: Record<string, string>;
 };
 
 export function foldTarget(targetId: string, events: readonly LedgerEvent[]): TargetState {
-  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null, lastRevokedAt: null, unrevokedAdmissions: [] };
+  let state: TargetState = { targetId, status: 'none', version: -1, admission: null, revocation: null, lastRevokedAt: null, unrevokedAdmissions: [], hashes: {} };
   for (const event of events) {
     if (event.type === 'TargetAdmitted') {
       state = { ...state, status: 'admitted', admission: { ...event.data, eventId: event.id, hash: event.hash, recordedAt: event.recordedAt }, revocation: null, unrevokedAdmissions: [...state.unrevokedAdmissions, event.id] };
     } else if (event.type === 'TargetAdmissionRevoked') {
       state = { ...state, status: 'revoked', revocation: { ...event.data, recordedAt: event.recordedAt }, lastRevokedAt: event.recordedAt, unrevokedAdmissions: [] };
     }
-    state = { ...state, version: event.version };
+    state = { ...state, version: event.version, hashes: { ...state.hashes, [event.id]: event.hash } };
   }
   return state;
+}
+
+/**
+ * Whether the target's stream still holds the admission a run was admitted under, with the hash it was
+ * admitted under: an admission edited and its stream re-chained outside cto-ledger still links, but
+ * no longer to what the run was decided on.
+ */
+export function admissionStillHeld(
+  state: TargetState,
+  claim: { eventId: string; hash: string },
+): { ok: true } | { ok: false; gate: 'target-admission-stale'; detail: string } {
+  const now = state.hashes[claim.eventId];
+  if (now === claim.hash) return { ok: true };
+  const stream = targetStream(state.targetId);
+  return {
+    ok: false,
+    gate: 'target-admission-stale',
+    detail:
+      now === undefined
+        ? `the run was admitted under event ${claim.eventId} of ${stream}, which that stream no longer holds: it was removed or rewritten outside cto-ledger`
+        : `the run was admitted under event ${claim.eventId} of ${stream} with hash ${claim.hash}, but that event now hashes to ${now}: ${stream} was rewritten outside cto-ledger`,
+  };
 }
 
 /** Current admission or the reason there is none; the gate ids are DESIGN.md's. */

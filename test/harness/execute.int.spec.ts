@@ -24,6 +24,10 @@ import { Refused } from '../../src/errors.js';
 import { refusedGate } from '../fixtures/refusals.js';
 import { tempDir } from '../fixtures/tmp.js';
 import { CLI, cli } from '../fixtures/cli.js';
+import Database from 'better-sqlite3';
+import { main } from '../../src/cli/main.js';
+import { canonicalize, sha256Hex } from '../../src/events/hashing.js';
+import { runStream } from '../../src/domain/run.js';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
 const worlds: World[] = [];
@@ -1117,4 +1121,88 @@ describe('the harness itself failing after the backend ran', () => {
       expect(readdirSync(join(ledgerPaths(w.dir).root, 'evidence'))).toEqual([]);
       expect(readFileSync(ledgerPaths(w.dir).db).toString('latin1').toLowerCase()).not.toContain(SECRET.toLowerCase());
     }));
+});
+
+describe('decisions a stream re-chained outside cto-ledger no longer holds', () => {
+  /**
+   * Edits the event at `version` of `stream` in the SQLite file (triggers dropped and put back) and
+   * re-links every later one: each hash recomputed, so the stream read alone still links.
+   */
+  function rechain(w: World, stream: string, version: number, edit: (event: { data: Record<string, unknown> }) => void) {
+    const db = new Database(ledgerPaths(w.dir).db);
+    try {
+      const triggers = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_no_update'`).pluck().all() as string[];
+      db.exec('DROP TRIGGER events_no_update');
+      const rows = db.prepare('SELECT position, version, body, hash FROM events WHERE stream = ? ORDER BY version').all(stream) as Array<{ position: number; version: number; body: string; hash: string }>;
+      let prev: string | null = null;
+      for (const row of rows) {
+        if (row.version < version) {
+          prev = row.hash;
+          continue;
+        }
+        const event = JSON.parse(row.body) as { data: Record<string, unknown>; prevHash: string | null };
+        if (row.version === version) edit(event);
+        else event.prevHash = prev;
+        const body = canonicalize(event);
+        prev = sha256Hex(body);
+        db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(body, prev, row.position);
+      }
+      for (const t of triggers) db.exec(t);
+    } finally {
+      db.close();
+    }
+  }
+  const forgeOwner = (w: World) => rechain(w, 'target-fixture', 0, (e) => void (e.data.owner = 'mallory'));
+  const rebuild = async (w: World) => {
+    let err = '';
+    expect(await main(['--ledger', ledgerPaths(w.dir).root, 'rebuild'], { out: () => {}, err: (s) => void (err += s) }), err).toBe(0);
+  };
+
+  it("execute refuses target-admission-stale when the admission the contract was admitted under was edited and re-chained", async () => {
+    const w = await world();
+    forgeOwner(w);
+    const err = await w.execute().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Refused);
+    expect(err).toMatchObject({ gate: 'target-admission-stale' });
+    expect((err as Refused).detail).toMatch(/admitted under event \w+ of target-fixture with hash \w+, but that event now hashes to \w+: target-fixture was rewritten outside cto-ledger/);
+    expect((await w.events()).at(-1)?.type).toBe('ExecutionRefused');
+    expect((await w.state()).started).toBeNull();
+    expect(noWorktrees(w)).toBe(true);
+  });
+
+  it('outcome --accept refuses target-admission-stale when that admission was edited and re-chained after the execution', async () => {
+    const w = await world();
+    expect((await w.execute()).failedGate).toBeNull();
+    forgeOwner(w);
+    expect(await refusedGate(recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'ok' }))).toBe('target-admission-stale');
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'target rewritten' });
+    expect((await w.state()).status).toBe('rejected');
+  });
+
+  it("outcome --accept refuses evidence-stale when the run's stream no longer holds the event the evidence was made after", async () => {
+    const w = await world();
+    const result = await w.execute();
+    expect(result.failedGate).toBeNull();
+    const freshness = (await w.state()).evidence!.freshness;
+    // The approval's note edited, the run re-linked to its end, the projections rebuilt from the log as it is now.
+    rechain(w, runStream(w.runId), 1, (e) => void (e.data.note = 'edited'));
+    await rebuild(w);
+    const now = (await w.events())[freshness.streamVersion]!;
+    expect(now.hash).not.toBe(freshness.lastEventHash);
+    const err = await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'ok' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ gate: 'evidence-stale' });
+    expect((err as Refused).detail).toBe(
+      `the evidence was made after event ${freshness.streamVersion} of run ${w.runId} with hash ${freshness.lastEventHash}, but that event now hashes to ${now.hash}: the run's stream was rewritten outside cto-ledger`,
+    );
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'stream rewritten' });
+    expect((await w.state()).status).toBe('rejected');
+  });
+
+  it('an untouched ledger: the same checks let the run be executed and accepted', async () => {
+    const w = await world();
+    expect((await w.execute()).failedGate).toBeNull();
+    await rebuild(w);
+    await recordOutcome(w.ledger, { runId: w.runId, decision: 'accepted', operator: 'jp', reason: 'ok' });
+    expect((await w.state()).status).toBe('accepted');
+  });
 });
