@@ -7,8 +7,8 @@ import type { RunListEntry } from './run-list.js';
 // The projections' own store: run states, list entries and the checkpoint, committed together, so a
 // crash anywhere leaves them consistent. Derived data: rebuilt from the ledger, never the source.
 
-/** Bumped whenever the tables below change: a projection file of another layout is emptied and refolded. */
-export const PROJECTION_LAYOUT = 3;
+/** Bumped whenever the tables below or the run states they hold change (4: states name their target admission): a projection file of another layout is emptied and refolded. */
+export const PROJECTION_LAYOUT = 4;
 
 const SCHEMA = `
 -- The checkpoint names the last event folded by position and hash: the next catch-up finds it in the
