@@ -218,7 +218,15 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
                   }
                   // The last evidence a run digested: its bundle and artifacts must still be those bytes.
                   const digested = [...stream].reverse().find((e) => e.type === 'EvidenceDigested');
-                  if (digested?.type === 'EvidenceDigested') bundles.push({ runId: t.stream.slice(4), artifacts: digested.data.artifacts });
+                  if (digested?.type === 'EvidenceDigested') {
+                    bundles.push({ runId: t.stream.slice(4), artifacts: digested.data.artifacts });
+                    // The evidence names the stream's event it was made after: a stream re-linked from
+                    // an earlier event on no longer holds it (outcome --accept refuses such a run too).
+                    const { streamVersion, lastEventHash } = digested.data.freshness;
+                    if (stream[streamVersion]?.hash !== lastEventHash) {
+                      lost.push(`${t.stream}: its evidence was made after version ${streamVersion} (hash ${lastEventHash.slice(0, 12)}...), which the stream no longer holds: re-linked outside cto-ledger`);
+                    }
+                  }
                   const first = stream[0];
                   if (first?.type === 'ContractAdmitted') {
                     const { targetId, admissionEventId, admissionHash } = first.data.target;

@@ -1194,6 +1194,10 @@ describe('decisions a stream re-chained outside cto-ledger no longer holds', () 
     expect((err as Refused).detail).toBe(
       `the evidence was made after event ${freshness.streamVersion} of run ${w.runId} with hash ${freshness.lastEventHash}, but that event now hashes to ${now.hash}: the run's stream was rewritten outside cto-ledger`,
     );
+    // health finds it too, where no chain or projection would after the rebuild
+    const health = cli(['--ledger', ledgerPaths(w.dir).root, 'health', '--json']);
+    expect(health.code).toBe(3);
+    expect((JSON.parse(health.stdout) as { problems: string[] }).problems.join('\n')).toContain(`run-${w.runId}: its evidence was made after version ${freshness.streamVersion}`);
     await recordOutcome(w.ledger, { runId: w.runId, decision: 'rejected', operator: 'jp', reason: 'stream rewritten' });
     expect((await w.state()).status).toBe('rejected');
   });
