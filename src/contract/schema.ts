@@ -21,6 +21,19 @@ const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, wit
 const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs');
 const prose = proseText.min(1);
 
+/**
+ * Why an allowedPaths entry can never match a path the harness judges (repository-relative, `/`
+ * between segments, as git lists them), or null. Checks only: the entry is kept as written, so the
+ * digest of every contract admitted before is unchanged.
+ */
+export function unmatchablePath(entry: string): string | null {
+  if (entry === '') return 'is empty';
+  if (entry.includes('\\')) return 'has a backslash: write paths with / between segments (a Windows path never matches; [*] matches a literal *)';
+  if (entry.startsWith('/')) return 'is absolute: allowed paths are relative to the repository root';
+  if (entry.split('/').includes('..')) return 'has a .. segment: allowed paths lie inside the repository';
+  return null;
+}
+
 export const ValidationSpec = z
   .object({
     command: nonEmpty,
@@ -48,7 +61,15 @@ export const ContractInput = z
     brief: prose,
     references: z.array(nonEmpty).min(1, 'name the PRD or issue the task comes from'),
     architectureNotes: proseText.optional(),
-    allowedPaths: z.array(nonEmpty).min(1),
+    allowedPaths: z
+      .array(
+        // Not nonEmpty: an empty entry is told as such, once, below.
+        z.string().trim().regex(ONE_LINE, 'one line of text, without control characters').superRefine((entry, ctx) => {
+          const why = unmatchablePath(entry);
+          if (why) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} ${why}` });
+        }),
+      )
+      .min(1),
     forbiddenActions: z.array(nonEmpty).default([]),
     successCriteria: z.array(prose).min(1),
     validation: ValidationSpec.optional(),

@@ -74,3 +74,27 @@ describe('contract files', () => {
     expect(c.validation).toBeUndefined();
   });
 });
+
+describe('allowedPaths entries that can never match a repository-relative path', () => {
+  it.each([
+    ['/etc/**', 'is absolute'],
+    ['../**', 'has a .. segment'],
+    ['src/../x', 'has a .. segment'],
+    ['src/..', 'has a .. segment'],
+    ['', 'is empty'],
+    ['   ', 'is empty'],
+    ['src\\**', 'has a backslash'],
+    ['src\\lib\\x.ts', 'has a backslash'],
+  ])('refuses %j, naming the file, line, field and entry', (entry, why) => {
+    const message = failure(file('.yaml', contractYaml({ allowedPaths: ['docs/**', entry] })));
+    expect(message).toMatch(/^contract-invalid: .*c\d+\.yaml:\d+:\d+: allowedPaths\.1: /);
+    expect(message).toContain(`${JSON.stringify(entry.trim())} ${why}`);
+    expect(message).not.toMatch(/Too small/);
+  });
+
+  it('keeps the digest of contracts whose entries can match (the check changes nothing admitted)', () => {
+    expect(loadContract(file('.yaml', contractYaml())).contractDigest).toBe('5025ff3608c674a1305b15e541564e053ccbe68cb301721ef8cf9860dbd2e67e');
+    const entries = [' ./src/** ', 'docs/*.md', '**/*.test.ts', '[*]x'];
+    expect(loadContract(file('.yaml', contractYaml({ allowedPaths: entries }))).contractDigest).toBe('ba3f0b4169de0c66e3b4f186eeadb5f1172bc6287622d79839f8ac02f7e425d8');
+  });
+});
