@@ -21,7 +21,12 @@ export type ApprovalFacts = { now: Date; target: TargetState; repo: RepoFacts | 
 
 export function decideApproval(run: RunState, cmd: RecordApproval, facts: ApprovalFacts): Decision {
   if (run.status === 'none' || !run.contractDigest) return invalid(`unknown run ${cmd.runId}`);
-  if (run.outcome) return refuse('approval-consumed', `run ${cmd.runId} is closed (${run.outcome.decision})`);
+  // A closed run takes no decision at all, as a second outcome is none: bad input, nothing recorded
+  // (a refusal appended to it would make a closed run's last gate say something happened to it).
+  if (run.outcome) {
+    const { decision, operator, gate } = run.outcome;
+    return invalid(`run ${cmd.runId} is closed (${decision} by ${operator}${gate ? `, gate ${gate}` : ''} at ${run.outcome.recordedAt}): nothing to ${cmd.decision === 'approved' ? 'approve' : 'deny'}`);
+  }
   if (run.execution || run.started) return refuse('approval-consumed', `run ${cmd.runId} was executed; its approval is spent and cannot be renewed`);
   if (cmd.contractDigest && cmd.contractDigest !== run.contractDigest) {
     return refuse('approval-mismatch', `contract digest ${cmd.contractDigest} is not the admitted contract's ${run.contractDigest}`);

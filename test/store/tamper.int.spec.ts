@@ -39,6 +39,9 @@ async function ledger() {
   }
   await store.append('backend-demo', [sampleEvent(1)], 'any');
   await store.close();
+  // Declared, not enabled: `backend enable demo` is a command that appends (every run here is closed,
+  // and a decision on a closed run appends nothing).
+  writeFileSync(ledgerPaths(dir).config, 'backends:\n  - id: demo\n    command: [/bin/true]\n');
   const run = (...args: string[]) => {
     let out = '';
     let err = '';
@@ -57,7 +60,9 @@ async function ledger() {
   const position = (stream: string, version: number) =>
     (new Database(ledgerPaths(dir).db, { readonly: true }).prepare('SELECT position FROM events WHERE stream = ? AND version = ?').get(stream, version) as { position: number }).position;
   const count = () => (new Database(ledgerPaths(dir).db, { readonly: true }).prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
-  return { dir, runs: runs.map((r) => `run-${r}`), runIds: runs, run, tamper, position, count };
+  /** A command that appends one event (BackendEnabled) when the ledger takes it. */
+  const append = () => run('backend', 'enable', 'demo', '--by', 'jp');
+  return { dir, runs: runs.map((r) => `run-${r}`), runIds: runs, run, append, tamper, position, count };
 }
 
 describe('a ledger changed outside cto-ledger', () => {
@@ -243,17 +248,17 @@ describe('a ledger changed outside cto-ledger', () => {
     const health = await l.run('health', '--json');
     expect(health.code).toBe(3);
     expect(JSON.parse(health.out).problems).toContain('append-only triggers removed: events_no_update, events_no_delete');
-    // A deny of a closed run is refused by a gate, and the refusal is appended: here it cannot be.
+    // A command that appends: here it cannot.
     const before = l.count();
-    const deny = await l.run('deny', l.runIds[0]!, '--by', 'jp');
-    expect(deny.code).toBe(3);
-    expect(deny.err).toMatch('lost its append-only triggers (events_no_update, events_no_delete)');
+    const enable = await l.append();
+    expect(enable.code).toBe(3);
+    expect(enable.err).toMatch('lost its append-only triggers (events_no_update, events_no_delete)');
     expect(l.count()).toBe(before);
     const init = await l.run('init');
     expect(init.code).toBe(0);
     expect(init.err).toMatch('put back the append-only triggers');
     expect((await l.run('health')).code).toBe(0);
-    expect((await l.run('deny', l.runIds[0]!, '--by', 'jp')).code).toBe(1);
+    expect((await l.append()).code).toBe(0);
     expect(l.count()).toBe(before + 1);
   });
 
@@ -265,11 +270,11 @@ describe('a ledger changed outside cto-ledger', () => {
     const health = await l.run('health', '--json');
     expect(health.code).toBe(3);
     expect(JSON.parse(health.out).problems).toContain('schema objects cto-ledger never makes: trigger zz_swallow');
-    // A deny of a closed run is refused by a gate and the refusal appended: before, it said so (exit 1) and nothing was stored.
+    // A command that appends: before, it said it had (exit 0) and nothing was stored.
     const before = l.count();
-    const deny = await l.run('deny', l.runIds[0]!, '--by', 'jp');
-    expect(deny.code).toBe(3);
-    expect(deny.err).toMatch('schema objects cto-ledger never makes: trigger zz_swallow');
+    const enable = await l.append();
+    expect(enable.code).toBe(3);
+    expect(enable.err).toMatch('schema objects cto-ledger never makes: trigger zz_swallow');
     expect(l.count()).toBe(before);
   });
 
@@ -281,7 +286,7 @@ describe('a ledger changed outside cto-ledger', () => {
     expect(health.code).toBe(3);
     expect(JSON.parse(health.out).problems).toContain('append-only triggers replaced by others of the same name: events_no_update, events_no_delete');
     const before = l.count();
-    expect((await l.run('deny', l.runIds[0]!, '--by', 'jp')).code).toBe(3);
+    expect((await l.append()).code).toBe(3);
     expect(l.count()).toBe(before);
     expect((await l.run('init')).code).toBe(0);
     expect((await l.run('health')).code).toBe(0);
@@ -389,9 +394,9 @@ describe('a read-only ledger (an auditor\'s copy)', () => {
     const health = await l.run('--read-only', 'health', '--json');
     expect(health.code).toBe(0);
     expect(JSON.parse(health.out)).toMatchObject({ ok: true, events: l.count() });
-    const deny = await l.run('--read-only', 'deny', l.runIds[0]!, '--by', 'jp');
-    expect(deny.code).toBe(3);
-    expect(deny.err).toMatch('is open read-only: this command appends, and nothing was appended');
+    const enable = await l.run('--read-only', 'backend', 'enable', 'demo', '--by', 'jp');
+    expect(enable.code).toBe(3);
+    expect(enable.err).toMatch('is open read-only: this command appends, and nothing was appended');
     // Nor do the commands that write without appending.
     expect(await l.run('--read-only', 'rebuild')).toMatchObject({ code: 3, err: expect.stringMatching('is open read-only: rebuild writes the projections') });
     expect(await l.run('--read-only', 'init')).toMatchObject({ code: 3, err: expect.stringMatching('--read-only: init writes the ledger') });
