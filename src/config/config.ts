@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isScalar, LineCounter, parseDocument, visit, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
 import { formatIssues } from '../events/envelope.js';
@@ -85,10 +85,46 @@ backends: []
 #    limits: { processes: 4096, memoryMiB: 4096 } # per step, enforced by cgroups where available
 `;
 
+/** Far more than any list of backends; a contract is capped the same. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The YAML's value, each map's keys unique. yaml's own check (`uniqueKeys`) compares every key with
+ * every earlier one of its map: 40,000 keys took 15 s. Here a set per map, in one pass.
+ */
+function parseUniqueKeys(file: string, text: string): unknown {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  let duplicate: { key: string; offset: number } | null = null;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) {
+          duplicate = { key: String(pair.key.value), offset: pair.key.range?.[0] ?? 0 };
+          return visit.BREAK;
+        }
+        seen.add(pair.key.value);
+      }
+      return undefined;
+    },
+  });
+  if (duplicate) {
+    const { key, offset } = duplicate as { key: string; offset: number };
+    const pos = lines.linePos(offset);
+    throw new BadInput(`${file}:${pos.line}:${pos.col}: malformed YAML: Map keys must be unique (${JSON.stringify(key)} is given twice)`);
+  }
+  return doc.toJS();
+}
+
 export function loadConfig(file: string): LedgerConfig {
   if (!existsSync(file)) return { backends: [] };
   let raw: unknown;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) throw new BadInput(`${file}: ${size} bytes, more than the ${MAX_CONFIG_BYTES} a config.yaml may have`);
     // Strictly UTF-8: a byte decoded loosely to U+FFFD would change a command path or a secret's name.
     let text: string;
     try {
@@ -97,7 +133,7 @@ export function loadConfig(file: string): LedgerConfig {
       if (err instanceof TypeError) throw new BadInput(`${file}: not UTF-8 text (save it as UTF-8)`);
       throw err;
     }
-    raw = parseYaml(text);
+    raw = parseUniqueKeys(file, text);
   } catch (err) {
     if (err instanceof BadInput) throw err;
     if (err instanceof YAMLParseError) {
