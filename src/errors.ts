@@ -1,3 +1,5 @@
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { GateId } from './events/gates.js';
 
 // One small family of typed errors, thrown at the edges; the CLI maps each to an exit code in one place.
@@ -51,3 +53,38 @@ export class LedgerDamaged extends Error {
 }
 
 export const EXIT = { ok: 0, refused: 1, badInput: 2, store: 3 } as const;
+
+/**
+ * When `err` (or an error it wraps as its `cause`) says the disk is full, the plain words for it,
+ * naming the disk by `path` (a file or dir on it): `the disk holding PATH is full (SQLITE_FULL)`.
+ * SQLite's SQLITE_FULL and errno ENOSPC say so outright; SQLite's "disk I/O error" (SQLITE_IOERR_*,
+ * what opening a WAL database whose -shm cannot grow gives) only when the disk has under 1 MiB free.
+ * Null for every other error.
+ */
+export function diskFullNote(err: unknown, path: string): string | null {
+  let io: string | null = null;
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | null, depth = 0; e && typeof e === 'object' && depth < 8; e = e.cause as typeof e, depth++) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (code === 'SQLITE_FULL' || /database or disk is full/.test(message)) return `the disk holding ${path} is full (SQLITE_FULL)`;
+    if (code === 'ENOSPC' || /\bENOSPC\b|no space left on device/i.test(message)) return `the disk holding ${path} is full (ENOSPC)`;
+    // SQLite's own code where the error carries it (a wrapper's message only says "disk I/O error").
+    if (code.startsWith('SQLITE_IOERR')) io = code;
+    else if (/disk I\/O error/.test(message)) io ??= 'SQLITE_IOERR';
+  }
+  if (!io) return null;
+  const free = freeBytes(path);
+  return free !== null && free < 1 << 20 ? `the disk holding ${path} is full (${io}, ${free} bytes free)` : null;
+}
+
+/** Bytes free to an unprivileged writer on the disk holding `path` (or its nearest existing parent); null when unknown. */
+function freeBytes(path: string): number | null {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      const s = statfsSync(p);
+      return s.bavail * s.bsize;
+    } catch {
+      if (dirname(p) === p) return null;
+    }
+  }
+}

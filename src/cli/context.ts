@@ -1,5 +1,5 @@
 import { DEFAULT_LEDGER_DIR, openLedger, type Ledger } from '../ledger/ledger.js';
-import { BadInput, LedgerDamaged } from '../errors.js';
+import { BadInput, diskFullNote, LedgerDamaged } from '../errors.js';
 import { projectionsMatch, refreshProjections } from '../ledger/projections.js';
 import type { Output } from './output.js';
 
@@ -52,7 +52,8 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
           // on a failure exit would append them twice. The projections are derived; the next command
           // (or \`rebuild\`) folds them, and reports the problem again if it is in the ledger.
           if ((await ledger.store.lastPosition()) === before) throw err;
-          output.err(`cto-ledger: warning: recorded, but the projections were not brought up to date: ${(err as Error).message}`);
+          const full = diskFullNote(err, (err as NodeJS.ErrnoException).path ?? ledger.dir);
+          output.err(`cto-ledger: warning: recorded, but the projections were not brought up to date: ${(err as Error).message}${full ? `: ${full}` : ''}`);
         }
         return result;
       } finally {

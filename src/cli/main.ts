@@ -1,7 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { BadInput, ChainBroken, Conflict, EXIT, LedgerDamaged, Refused, StoreUnavailable } from '../errors.js';
+import { BadInput, ChainBroken, Conflict, diskFullNote, EXIT, LedgerDamaged, Refused, StoreUnavailable } from '../errors.js';
 import { DEFAULT_LEDGER_DIR } from '../ledger/ledger.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { cliContext } from './context.js';
@@ -26,6 +26,15 @@ type Failure = { exit: number; gate?: string; message: string };
 
 /** Maps every failure to one line and one exit code: 1 refused by a gate, 2 bad input, 3 store or I/O. */
 function classify(err: unknown, ledgerDir: string | null = null): Failure {
+  const failure = classifyOnly(err, ledgerDir);
+  if (failure.exit !== EXIT.store) return failure;
+  // "disk I/O error" or "SQLITE_FULL" alone does not tell an operator what to do: a full disk is named.
+  const where = (err as NodeJS.ErrnoException).path ?? ledgerDir ?? '.';
+  const full = diskFullNote(err, resolve(where));
+  return full && !failure.message.includes(full) ? { ...failure, message: `${failure.message}: ${full}` } : failure;
+}
+
+function classifyOnly(err: unknown, ledgerDir: string | null): Failure {
   if (err instanceof Refused) return { exit: EXIT.refused, gate: err.gate, message: `refused by gate ${err.gate}: ${err.detail}` };
   if (err instanceof BadInput) return { exit: EXIT.badInput, message: err.message };
   if (err instanceof ChainBroken || err instanceof LedgerDamaged || err instanceof Conflict || err instanceof StoreUnavailable) {

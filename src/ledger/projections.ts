@@ -6,7 +6,7 @@ import { projectionContent, readCheckpoint, type Checkpoint } from '../../projec
 import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { runStream } from '../domain/run.js';
-import { ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
+import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
@@ -46,6 +46,9 @@ export async function projectionsMatch(ledger: Ledger): Promise<string | null> {
   try {
     checkpoint = readCheckpoint(file);
   } catch (err) {
+    // A full disk is no damage: rebuilding would need more room, not less.
+    const full = diskFullNote(err, (err as NodeJS.ErrnoException).path ?? file);
+    if (full) return `the projections at ${file} cannot be read (${(err as Error).message}): ${full}; free some space on it and run the command again`;
     return `the projections at ${file} cannot be read (${(err as Error).message}); \`cto-ledger rebuild\` rebuilds them from the ledger`;
   }
   if (!checkpoint) return null;

@@ -63,7 +63,7 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
   try {
     db = new Database(file, { fileMustExist: !create, readonly: readOnly && !create });
   } catch (err) {
-    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
+    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
     db.pragma('busy_timeout = 15000');
@@ -111,7 +111,7 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
     if (err instanceof BadInput) throw err;
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_NOTADB') throw new BadInput(`${file} is not a cto-ledger ledger (not a SQLite database)`);
-    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`);
+    throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -336,7 +336,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     try {
       outcomes = commitBatch.immediate(batch);
     } catch (err) {
-      const wrapped = err instanceof LedgerDamaged ? err : new StoreUnavailable(`append to ${file} failed: ${(err as Error).message}`);
+      const wrapped = err instanceof LedgerDamaged ? err : new StoreUnavailable(`append to ${file} failed: ${(err as Error).message}`, { cause: err });
       for (const p of batch) p.reject(wrapped);
       return;
     }
