@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -10,11 +10,40 @@ import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../e
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
+/**
+ * How far a lock's time may lie ahead of this machine's clock and still be a live holder's (which
+ * refreshes it to its own now every 5 s): past this, a clock stepped back or a lock copied from a host
+ * whose clock ran ahead left it, and proper-lockfile, which takes over only locks older than `stale`,
+ * would wait for it for good.
+ */
+export const LOCK_FUTURE_SLACK_MS = 30_000;
+
+/**
+ * node:fs for proper-lockfile, whose `stat` shows a lock dated more than LOCK_FUTURE_SLACK_MS ahead as
+ * long stale, so its own takeover (remove, try again) handles it. Only while acquiring: a lock this
+ * process holds is never shown so (after a clock step its holder would think it compromised).
+ */
+function lockFs(notice: ((text: string) => void) | undefined, held: () => boolean): typeof fs {
+  let told = false;
+  const stat = (path: fs.PathLike, callback: (err: NodeJS.ErrnoException | null, stats: fs.Stats) => void) =>
+    fs.stat(path, (err, stats) => {
+      const ahead = err || held() ? 0 : stats.mtime.getTime() - Date.now();
+      if (ahead <= LOCK_FUTURE_SLACK_MS) return callback(err, stats);
+      if (!told) {
+        told = true;
+        notice?.(`taking over the projections lock (${String(path)}): its time, ${stats.mtime.toISOString()}, lies ${Math.round(ahead / 1000)} s ahead of this machine's clock, so no live cto-ledger command here holds it (a clock stepped back, or a lock copied from another host)`);
+      }
+      callback(null, Object.assign(Object.create(Object.getPrototypeOf(stats) as object) as fs.Stats, stats, { mtime: new Date(0), mtimeMs: 0 }));
+    });
+  return Object.assign({}, fs, { stat }) as unknown as typeof fs;
+}
+
 /** One projection writer at a time per ledger dir, across processes. */
 async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Promise<T> {
   const { root } = ledgerPaths(ledger.dir);
   mkdirSync(root, { recursive: true });
-  const options = { lockfilePath: join(root, 'projections.lock'), stale: 10_000 };
+  let held = false;
+  const options = { lockfilePath: join(root, 'projections.lock'), stale: 10_000, fs: lockFs(ledger.notice, () => held) };
   let release: () => Promise<void>;
   try {
     // Said once the wait is long enough to be noticed (another command's turn is milliseconds).
@@ -26,6 +55,7 @@ async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Pr
       // A holder refreshes the lock every 5 s; one killed mid-write leaves it to go stale after 10 s.
       // The retries outlast that (about 40 s), so the next command waits the dead holder out.
       release = await lockfile.lock(root, { ...options, retries: { retries: 400, minTimeout: 20, maxTimeout: 100 } });
+      held = true;
     } finally {
       clearTimeout(told);
     }
