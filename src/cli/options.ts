@@ -17,7 +17,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2
 export function positiveNumber(name: string, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !Number.isFinite(n) || n <= 0) throw new BadInput(`${name} must be a positive number, got ${JSON.stringify(value)}`);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(value) || !Number.isFinite(n) || n <= 0) throw new BadInput(`${name} must be a positive number, at most ${max}, in digits (such as 24 or 1.5), got ${JSON.stringify(value)}`);
     if (n > max) throw new BadInput(`${name} must be at most ${max}, got ${value}`);
     return n;
   };
