@@ -229,7 +229,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // An empty argument (an unset variable in a script) asks about no run: not the list of all.
       if (runId === '') throw new BadInput('the run id is empty (omit it to list every run)');
       if (runId) {
-        const { state, harness, standing } = await ctx.withLedger(async (ledger) => {
+        const { state, harness, standing, evidence } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
           if (!ledger.readOnly) await materializeRunFiles(ledger, runId);
           // Only for a run still executing: is a harness on this machine still at it?
@@ -241,12 +241,15 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             state: loaded,
             harness: liveness === null ? null : HARNESS_STATE[liveness],
             standing: approval && target ? await withBase(ledger, approvalStanding(approval, target, ledger.now()), approval, loaded.targetPath) : null,
+            // The bundle is there once an execution wrote it: not a path to replay from before.
+            evidence: existsSync(join(ledger.dir, 'evidence', runId)),
           };
         });
         const text = renderRunState(state);
         const extra = { ...(harness ? { harness } : {}), ...(standing ? { approvalStanding: standing } : {}) };
-        if (opts.json) return output.out(Object.keys(extra).length ? JSON.stringify({ ...JSON.parse(text), ...extra }, null, 2) : text.trimEnd());
         const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
+        if (!evidence) delete run.replay.evidence;
+        if (opts.json) return output.out(Object.keys(extra).length || !evidence ? JSON.stringify({ ...run, ...extra }, null, 2) : text.trimEnd());
         output.out(
           [
             `run         ${run.runId}${run.contract?.workItem ? ` [${run.contract.workItem}]` : ''}`,
