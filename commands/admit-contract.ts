@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { backendConfigDigest, type BackendConfig } from '../src/config/config.js';
 import type { LoadedContract } from '../src/contract/load.js';
 import { backendEligibility, backendStream, foldBackend, type BackendActivation } from '../src/domain/backend.js';
@@ -18,6 +19,8 @@ export type AdmitContractFacts = {
   repoRootCommit: string | null;
   backend: BackendConfig | undefined;
   activation: BackendActivation;
+  /** The config.yaml path when there is no such file. */
+  missingConfig?: string | null;
 };
 
 export function decideAdmitContract(runEvents: readonly LedgerEvent[], cmd: AdmitContract, facts: AdmitContractFacts): Decision {
@@ -26,7 +29,7 @@ export function decideAdmitContract(runEvents: readonly LedgerEvent[], cmd: Admi
   const admission = checkAdmission(facts.target, facts.now, facts.repoRootCommit);
   if (!admission.ok) return refuse(admission.gate, admission.detail);
   const configDigest = facts.backend ? backendConfigDigest(facts.backend) : null;
-  const eligible = backendEligibility(contract.backend, facts.backend, configDigest, facts.activation, admission.admission.risk);
+  const eligible = backendEligibility(contract.backend, facts.backend, configDigest, facts.activation, admission.admission.risk, facts.missingConfig);
   if (!eligible.ok) return refuse('backend-ineligible', eligible.detail);
   return accept({
     type: 'ContractAdmitted',
@@ -60,6 +63,7 @@ export async function admitContract(ledger: Ledger, cmd: Omit<AdmitContract, 'ru
     repoRootCommit,
     backend: ledger.config().backends.find((b) => b.id === contract.backend),
     activation: foldBackend(contract.backend, await ledger.store.readStream(backendStream(contract.backend))),
+    missingConfig: existsSync(ledger.configFile) ? null : ledger.configFile,
   };
   const { appended } = await runCommand(ledger, {
     command: 'contract admit',

@@ -150,6 +150,16 @@ export function loadConfig(file: string): LedgerConfig {
   return parsed.data;
 }
 
+/**
+ * Why a backend id is not declared: not in config.yaml, or (`missingConfig`, the path) no config.yaml
+ * at all, which a person looking for a typo in the file would never find.
+ */
+export function notDeclared(backendId: string, missingConfig?: string | null): string {
+  return missingConfig
+    ? `backend ${backendId} is not declared: config.yaml does not exist at ${missingConfig} (\`cto-ledger init\` writes a commented one; declare the backend there)`
+    : `backend ${backendId} is not declared in config.yaml`;
+}
+
 /** The digest an enablement and a contract bind to: change the entry and the binding breaks. */
 export function backendConfigDigest(backend: BackendConfig): string {
   return digestOf(backend);

@@ -1,3 +1,4 @@
+import { notDeclared } from '../config/config.js';
 import type { LedgerEvent } from '../events/envelope.js';
 
 export type BackendActivation = {
@@ -32,8 +33,10 @@ export function backendEligibility(
   configDigest: string | null,
   activation: BackendActivation,
   risk: string,
+  /** The config.yaml path when there is no such file (said so, rather than "not declared in" it). */
+  missingConfig?: string | null,
 ): { ok: true } | { ok: false; detail: string } {
-  if (!declared) return { ok: false, detail: `backend ${backendId} is not declared in config.yaml` };
+  if (!declared) return { ok: false, detail: notDeclared(backendId, missingConfig) };
   if (!declared.enabled) return { ok: false, detail: `backend ${backendId} is switched off in config.yaml (enabled: false)` };
   if (!activation.enabled) {
     return {
