@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { isScalar, LineCounter, parseDocument, visit, YAMLParseError } from 'yaml';
+import { LineCounter, parseDocument, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
+import { firstDuplicateKey } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
 
@@ -88,33 +89,15 @@ backends: []
 /** Far more than any list of backends; a contract is capped the same. */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
-/**
- * The YAML's value, each map's keys unique. yaml's own check (`uniqueKeys`) compares every key with
- * every earlier one of its map: 40,000 keys took 15 s. Here a set per map, in one pass.
- */
+/** The YAML's value, each map's keys unique (one pass: see firstDuplicateKey). */
 function parseUniqueKeys(file: string, text: string): unknown {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
   if (doc.errors.length > 0) throw doc.errors[0];
-  let duplicate: { key: string; offset: number } | null = null;
-  visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
-      for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        if (seen.has(pair.key.value)) {
-          duplicate = { key: String(pair.key.value), offset: pair.key.range?.[0] ?? 0 };
-          return visit.BREAK;
-        }
-        seen.add(pair.key.value);
-      }
-      return undefined;
-    },
-  });
+  const duplicate = firstDuplicateKey(doc);
   if (duplicate) {
-    const { key, offset } = duplicate as { key: string; offset: number };
-    const pos = lines.linePos(offset);
-    throw new BadInput(`${file}:${pos.line}:${pos.col}: malformed YAML: Map keys must be unique (${JSON.stringify(key)} is given twice)`);
+    const pos = lines.linePos(duplicate.offset);
+    throw new BadInput(`${file}:${pos.line}:${pos.col}: malformed YAML: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
   }
   return doc.toJS();
 }

