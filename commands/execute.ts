@@ -18,6 +18,8 @@ export type ExecuteFacts = {
   isolation: IsolationKind;
   /** Secret variable names the backend's config asks for that are not set for the harness. */
   missingSecrets: string[];
+  /** The config.yaml path when there is no such file (said so, rather than "not declared in" it). */
+  missingConfig?: string | null;
 };
 
 /** The gates before mutation, in DESIGN.md's order; accepting claims the approval (ExecutionStarted). */
@@ -49,7 +51,7 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   const late = pastOutcomeDeadline(run, facts.now);
   if (late) return refuse('outcome-missing', late);
   const digest = facts.backend ? backendConfigDigest(facts.backend) : null;
-  const eligible = backendEligibility(run.backendId!, facts.backend, digest, facts.activation, admission.admission.risk);
+  const eligible = backendEligibility(run.backendId!, facts.backend, digest, facts.activation, admission.admission.risk, facts.missingConfig);
   if (!eligible.ok) return refuse('backend-ineligible', eligible.detail);
   if (digest !== run.backendConfigDigest) return refuse('backend-ineligible', `backend ${run.backendId}'s config changed since the contract was admitted`);
   if (facts.repo!.dirty.length > 0) {

@@ -33,7 +33,7 @@ export async function backendStatuses(ledger: Ledger) {
     ids.map(async (id) => {
       const config = declared.find((b) => b.id === id);
       const activation = foldBackend(id, await ledger.store.readStream(backendStream(id)));
-      const eligibility = backendEligibility(id, config, config ? backendConfigDigest(config) : null, activation, 'low');
+      const eligibility = backendEligibility(id, config, config ? backendConfigDigest(config) : null, activation, 'low', existsSync(ledger.configFile) ? null : ledger.configFile);
       return {
         id,
         declared: Boolean(config),

@@ -69,6 +69,7 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
     activation: foldBackend(run.backendId!, await ledger.store.readStream(backendStream(run.backendId!))),
     isolation: detectIsolation().kind,
     missingSecrets: (backend?.secrets ?? []).filter((name) => !process.env[name]),
+    missingConfig: existsSync(ledger.configFile) ? null : ledger.configFile,
   };
 }
 

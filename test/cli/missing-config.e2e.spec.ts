@@ -2,7 +2,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../fixtures/cli.js';
-import { contractYaml } from '../fixtures/ledgers.js';
+import { stringify } from 'yaml';
+import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
 import { makeTargetRepo } from '../fixtures/repos.js';
 import { tempDir } from '../fixtures/tmp.js';
 
@@ -41,5 +42,18 @@ describe('a ledger without config.yaml', () => {
     // With the file there, a backend it does not declare is told as before.
     expect(run('init').code).toBe(0);
     expect(run('backend', 'enable', 'b').stderr).toContain('backend b is not declared in config.yaml');
+
+    // A backend enabled and a run approved, then the file gone: backend list and execute say so too.
+    writeFileSync(config, stringify({ backends: [DEMO_BACKEND] }));
+    expect(run('backend', 'enable', 'demo').code).toBe(0);
+    writeFileSync(contract, contractYaml());
+    const runId = JSON.parse(run('contract', 'admit', contract, '--json').stdout).runId as string;
+    expect(run('approve', runId).code).toBe(0);
+    rmSync(config);
+    const gone = `backend demo is not declared: config.yaml does not exist at ${config}`;
+    expect(JSON.parse(run('backend', 'list', '--json').stdout)).toContainEqual(expect.objectContaining({ id: 'demo', active: false, reason: expect.stringContaining(gone) }));
+    const execute = run('execute', runId);
+    expect(execute.code).toBe(1);
+    expect(execute.stderr).toContain(`refused by gate backend-ineligible: ${gone}`);
   }, 60_000);
 });
