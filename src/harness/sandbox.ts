@@ -143,14 +143,30 @@ export function hostSockets(spec: Pick<SandboxSpec, 'cwd' | 'writable' | 'hidden
   return [...found].sort();
 }
 
-/** Socket paths from /proc/net/unix (the path is the 8th field and may hold spaces). */
+/** One row of /proc/net/unix up to the inode; the path follows after one space, byte for byte. */
+const UNIX_ROW = /^[0-9a-f]+: [0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{4} [0-9A-F]{2} +\d+(?: (.*))?$/s;
+
+/**
+ * Socket paths from a /proc/net/unix listing. The kernel prints each path raw after the inode and
+ * one space: it may hold runs of spaces, end in one, or hold a newline (the line after it is then
+ * no row of its own, but the rest of that path). Nothing is trimmed or collapsed: a path changed
+ * here is not found on disk, and its socket is left unmasked.
+ */
+export function parseProcNetUnix(text: string): string[] {
+  const paths: (string | null)[] = [];
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop();
+  for (const line of lines.slice(1)) {
+    const row = UNIX_ROW.exec(line);
+    if (row) paths.push(row[1] ?? null);
+    else if (paths.length > 0 && paths[paths.length - 1] !== null) paths[paths.length - 1] += `\n${line}`;
+  }
+  return paths.filter((path): path is string => path !== null && path.startsWith('/'));
+}
+
 function readProcNetUnix(): string[] {
   try {
-    return readFileSync('/proc/net/unix', 'utf8')
-      .split('\n')
-      .slice(1)
-      .map((line) => line.trim().split(/\s+/).slice(7).join(' '))
-      .filter((path) => path.startsWith('/'));
+    return parseProcNetUnix(readFileSync('/proc/net/unix', 'utf8'));
   } catch {
     return [];
   }

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
 import { detectLimits, openRunCgroup } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
-import { hostSockets, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
+import { hostSockets, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
 // Real processes, real namespaces: each test fails if the boundary it names stops holding.
 
@@ -464,6 +464,32 @@ describe.skipIf(!bwrapWorks || !socatWorks)('host unix sockets on the read-only 
   it('reads socket paths from the kernel listing, skips what is gone or no socket', () => {
     const f = fixture();
     expect(hostSockets(f.spec(['/bin/true']), ['/nonexistent/x.sock', '/etc/passwd', '/dev/log'])).toEqual([]);
+  });
+
+  it('takes each path as the kernel prints it: runs of spaces, a trailing space, a newline', () => {
+    const head = 'Num       RefCount Protocol Flags    Type St Inode Path\n';
+    const row = (inode: string, path?: string) => `00000000b0d369fb: 00000003 00000000 00010000 0001 01 ${inode}${path === undefined ? '' : ` ${path}`}\n`;
+    const listing = head + row('5185874') + row('  123', '/opt/a  b.sock') + row('5185870', '/opt/trail.sock ') + row('5185871', '/opt/nl\nx.sock') + row('5185872', '@abstract') + row('5185873', '/run/x.sock');
+    expect(parseProcNetUnix(listing)).toEqual(['/opt/a  b.sock', '/opt/trail.sock ', '/opt/nl\nx.sock', '/run/x.sock']);
+  });
+
+  it('masks a live host socket whose path ends in a space or holds two in a row', async () => {
+    const dir = visibleHostDir();
+    if (!dir) return console.warn('no writable dir on the visible host root here; socket masking test skipped');
+    roots.push(dir);
+    const servers: Server[] = [];
+    const paths = [join(dir, 'trail.sock '), join(dir, 'two  spaces.sock')];
+    try {
+      for (const path of paths) {
+        const server = createNetServer((socket) => socket.end('host-secret\n'));
+        servers.push(server as unknown as Server);
+        await new Promise<void>((resolve) => server.listen(path, resolve));
+      }
+      const f = fixture();
+      expect(hostSockets(f.spec(['/bin/true']))).toEqual(expect.arrayContaining(paths));
+    } finally {
+      for (const server of servers) await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
