@@ -82,9 +82,21 @@ function secretPattern(value: string): RegExp | null {
   return new RegExp(forms.map(escapeRegExp).join('|'), 'gi');
 }
 
-/** Whether the text holds a secret's value, as redact() would find it. */
+/**
+ * The text with its line breaks taken out, and the diff marker after each: an encoder that wraps its
+ * output (base64 at 76 columns, `xxd -p` at 60, as both do by default) cuts an encoded secret across
+ * lines, where no form above is found whole.
+ */
+const unwrapped = (text: string) => text.replace(/\r?\n[+ -]?/g, '');
+
+/**
+ * Whether the text holds a secret's value, as redact() would find it, or one of its encoded forms
+ * wrapped across lines (which redact() cannot cut out: the caller keeps no copy of such text).
+ */
 export function holdsSecret(text: string, value: string): boolean {
-  return secretPattern(value)?.test(text) ?? false;
+  if (secretPattern(value)?.test(text)) return true;
+  const forms = encodedForms(value);
+  return forms.length > 0 && new RegExp(forms.map(escapeRegExp).join('|'), 'i').test(unwrapped(text));
 }
 
 /** Replaces every secret value in a log with its name before anything is digested. */

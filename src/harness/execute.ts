@@ -285,6 +285,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       .map(([name]) => name);
     if (secretsInChange.length) {
       patch = redact(patch, secrets);
+      // an encoded copy wrapped across lines is found but cannot be cut out: keep no patch at all
+      if (secretsInChange.some((name) => holdsSecret(patch.toString('utf8'), secrets[name]!))) {
+        patchError = 'the patch holds an encoded secret wrapped across lines, which cannot be redacted; not kept';
+        patch = Buffer.alloc(0);
+      }
       for (const item of [...paths, ...verdicts]) item.path = redact(Buffer.from(item.path), secrets).toString('utf8');
     }
 

@@ -13,6 +13,7 @@ import { artifactPath } from '../../src/evidence/verify.js';
 import { ledgerPaths } from '../../src/ledger/ledger.js';
 import { hiddenFromBackends } from '../../src/harness/execute.js';
 import { detectLimits } from '../../src/harness/limits.js';
+import { holdsSecret } from '../../src/harness/evidence.js';
 import { sandboxArgv } from '../../src/harness/sandbox.js';
 import { scratchBase } from '../../src/harness/worktree.js';
 import { decideExecute } from '../../commands/execute.js';
@@ -548,6 +549,20 @@ describe('execute: a secret written into the change, or into what the backend di
       const encoded = Buffer.from('xSk-Mixed-6262626262').toString('base64').slice(2, -2);
       leaksNowhere(w, result.evidenceDir, encoded);
       expect(readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8')).toContain('[redacted:AGENT_TEST_TOKEN]');
+    }));
+
+  it('forbidden-action: its value base64-encoded and wrapped at 76 columns (as base64(1) writes it) fails the run, and no patch holding it is kept', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-6464646464' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} fs.writeFileSync('src/blob.txt', Buffer.from('x'.repeat(50) + process.env.AGENT_TEST_TOKEN).toString('base64').replace(/.{76}/g, '$&\\n') + '\\n');`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
+      const patchFile = join(result.evidenceDir, 'patch.diff');
+      const kept = existsSync(patchFile) ? readFileSync(patchFile, 'utf8') : '';
+      expect(holdsSecret(kept, 'Sk-Mixed-6464646464')).toBe(false);
     }));
 
   it('is redacted from a verdict that quotes a symlink target holding it, before the ledger', () =>

@@ -36,4 +36,12 @@ describe('redact', () => {
     // ordinary code holds none of the forms
     expect(holdsSecret('export const greet = (n) => `Hello, ${n}!`; // base64 and hex helpers below', secret)).toBe(false);
   });
+
+  it('finds an encoded secret an encoder wrapped across lines (base64 at 76 columns, xxd -p at 60), in a file or a patch', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8m7L6k5J4i3H2g1F0e9D8c7B6a5Z4y3X2w1V0';
+    const base64 = Buffer.from(secret).toString('base64').replace(/.{76}/g, '$&\n');
+    const hex = Buffer.from(secret).toString('hex').replace(/.{60}/g, '$&\n');
+    for (const text of [base64, hex, base64.split('\n').map((l) => `+${l}`).join('\n')]) expect(holdsSecret(text, secret), text).toBe(true);
+    expect(holdsSecret('line one\nline two\n', secret)).toBe(false);
+  });
 });
