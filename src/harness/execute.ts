@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, looksBinary, makePatch, snapshotGitState, strayGitEntries } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, strayGitEntries, textForReview } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
@@ -262,7 +262,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       } catch {
         return UNREADABLE; // a throw here would leave the run without evidence
       }
-      return looksBinary(path, bytes) ? null : bytes.toString('utf8');
+      return textForReview(path, bytes);
     });
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
     let patchError: string | null = null;

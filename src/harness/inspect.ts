@@ -224,6 +224,23 @@ export function looksBinary(name: string, bytes: Buffer): boolean {
 }
 
 /**
+ * A changed file's text as the checks on content read it, null when it looks binary. A file opening
+ * with a UTF-16 byte-order mark (what PowerShell 5, Visual Studio and Windows editors write, and what
+ * C# and PowerShell read) is read as UTF-16 too: as UTF-8 alone its CRLF line ends were lone CRs, and
+ * its bidi controls (Trojan Source) were no bidi controls at all. The UTF-8 reading, NULs left out, is
+ * kept beside it, so a mark put before other bytes hides nothing either.
+ */
+export function textForReview(name: string, bytes: Buffer): string | null {
+  if (looksBinary(name, bytes)) return null;
+  const le = bytes[0] === 0xff && bytes[1] === 0xfe;
+  const be = bytes[0] === 0xfe && bytes[1] === 0xff;
+  if (!le && !be) return bytes.toString('utf8');
+  const units = Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1)));
+  if (be) units.swap16();
+  return `${units.toString('utf16le')}\n${bytes.toString('utf8').replace(/\0/g, '')}`;
+}
+
+/**
  * The patch: every tracked and untracked change against the base, binary-safe, staged in a private
  * index and object dir so the repository is not written. Text files are diffed as text whatever the
  * tree's attributes say (a `-diff` attribute cannot hide a change from review).

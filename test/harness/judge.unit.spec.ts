@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeExecution, MAX_CHANGED_PATHS, type ExecutionObservations } from '../../commands/execute.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from '../../src/harness/policy.js';
+import { textForReview } from '../../src/harness/inspect.js';
 
 const clean: ExecutionObservations = {
   exit: { code: 0, signal: null, timedOut: false },
@@ -116,5 +117,24 @@ describe('judgePaths', () => {
     expect(verdict('src/a.js', ['src/**'], {}, 'if (role != "user\u202e \u2066// admin\u2069 \u2066") {}\n')).toBe('disallowed');
     expect(verdict('src/a.js', ['src/**'], {}, 'windows();\r\nline();\r\n')).toBe('allowed');
     expect(verdict('src/a.js', ['src/**'], {}, 'const s = "\u05e9\u05dc\u05d5\u05dd";\n')).toBe('allowed');
+  });
+});
+
+describe('content read for review: UTF-16 with a byte-order mark', () => {
+  const bom16 = (s: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(s, 'utf16le')]);
+  const bom16be = (s: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(s, 'utf16le').swap16()]);
+  const judge = (files: Record<string, Buffer>) =>
+    judgePaths(Object.keys(files).map((path) => ({ path, change: 'added' as const })), ['**'], (p) => textForReview(p, files[p]!)).map((v) => v.verdict);
+
+  it('a UTF-16 PowerShell script or resource file with CRLF line ends is allowed (its CRs end lines)', () => {
+    expect(judge({ 'scripts/setup.ps1': bom16('Write-Host "hi"\r\nexit 0\r\n'), 'src/App.rc.txt': bom16be('BEGIN\r\nEND\r\n') })).toEqual(['allowed', 'allowed']);
+  });
+
+  it('a bidi override or an escape in a UTF-16 source file is found (Trojan Source in C#)', () => {
+    expect(judge({ 'src/Access.cs': bom16('bool isAdmin = false;\n/*\u202e } \u2066if (isAdmin)\u2069 */\n'), 'src/a.ps1': bom16be('x\u001b[2Ky\n') })).toEqual(['disallowed', 'disallowed']);
+  });
+
+  it('a mark put before UTF-8 text hides nothing of it', () => {
+    expect(judge({ 'run.sh': Buffer.concat([Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('echo ok\u001b[1A\u001b[2Kecho fine\n')]) })).toEqual(['disallowed']);
   });
 });
