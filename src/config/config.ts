@@ -55,7 +55,8 @@ export const BackendConfig = z
     limits: z
       .object({
         processes: z.number().int().min(16).max(4_194_304).optional(),
-        memoryMiB: z.number().int().min(64).optional(),
+        // at most 1 PiB: a larger cap is no cap, and past 2^63 bytes the kernel refuses it (EINVAL), which ran every step uncapped
+        memoryMiB: z.number().int().min(64).max(1 << 30).optional(),
       })
       .strict()
       .optional(),

@@ -31,7 +31,7 @@ describe('config.yaml: backends', () => {
   });
 
   it('takes process and memory caps within bounds, and leaves an entry without them as it was', () => {
-    for (const limits of [{ processes: 0 }, { processes: 8 }, { memoryMiB: 10 }, { memoryMiB: 1.5 }, { cpus: 2 }, { processes: '64' }]) {
+    for (const limits of [{ processes: 0 }, { processes: 8 }, { memoryMiB: 10 }, { memoryMiB: 1.5 }, { memoryMiB: 1e15 }, { memoryMiB: 2 ** 31 }, { cpus: 2 }, { processes: '64' }]) {
       expect(load({ limits }), JSON.stringify(limits)).toThrow(BadInput);
     }
     expect(load({ limits: { processes: 64, memoryMiB: 512 } })().backends[0]!.limits).toEqual({ processes: 64, memoryMiB: 512 });
