@@ -31,6 +31,9 @@ export function unmatchablePath(entry: string): string | null {
   if (entry.includes('\\')) return 'has a backslash: write paths with / between segments (a Windows path never matches; [*] matches a literal *)';
   if (entry.startsWith('/')) return 'is absolute: allowed paths are relative to the repository root';
   if (entry.split('/').includes('..')) return 'has a .. segment: allowed paths lie inside the repository';
+  if (entry.endsWith('/')) return 'ends with /: git lists files, never a directory (write dir/** for everything under it)';
+  if (entry.includes('//')) return 'has an empty segment (//): no path git lists has one';
+  if (entry.split('/').slice(1).includes('.')) return 'has a . segment after the first: no path git lists has one';
   return null;
 }
 

@@ -85,6 +85,10 @@ describe('allowedPaths entries that can never match a repository-relative path',
     ['   ', 'is empty'],
     ['src\\**', 'has a backslash'],
     ['src\\lib\\x.ts', 'has a backslash'],
+    ['src/**/', 'ends with /'],
+    ['src/', 'ends with /'],
+    ['src//a.ts', 'has an empty segment'],
+    ['src/./a.ts', 'has a . segment after the first'],
   ])('refuses %j, naming the file, line, field and entry', (entry, why) => {
     const message = failure(file('.yaml', contractYaml({ allowedPaths: ['docs/**', entry] })));
     expect(message).toMatch(/^contract-invalid: .*c\d+\.yaml:\d+:\d+: allowedPaths\.1: /);
