@@ -171,14 +171,20 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
       const have = live.files.get(rel);
       if (have && !have.equals(readFileSync(join(fresh, rel)))) differences.push(`${join(dir, rel)} differs from the log folded afresh to position ${checkpoint.position}`);
     }
-    const runFiles = [...live.files.keys()].filter((rel) => rel.startsWith(`${PROJECTION_FILES.runsDir}/`));
-    for (const runId of new Set(runFiles.map((rel) => rel.split('/')[1]!))) {
+    // each run's files, grouped once (a filter of every file per run was quadratic: 86 s of health on 10,000 runs)
+    const runFiles = new Map<string, string[]>();
+    for (const rel of live.files.keys()) {
+      if (!rel.startsWith(`${PROJECTION_FILES.runsDir}/`)) continue;
+      const runId = rel.split('/')[1]!;
+      runFiles.set(runId, [...(runFiles.get(runId) ?? []), rel]);
+    }
+    for (const [runId, files] of runFiles) {
       const recorded = await ledger.store.readStreamRecorded(runStream(runId));
       if (recorded.some((r) => r.position > checkpoint.position)) continue;
       const rendered = new Map(
         Object.entries(recorded.length ? renderRunFiles(runId, recorded.map((r) => r.event)) : {}).map(([name, text]) => [join(PROJECTION_FILES.runsDir, runId, name), Buffer.from(text)]),
       );
-      for (const rel of new Set([...rendered.keys(), ...runFiles.filter((f) => f.split('/')[1] === runId)])) {
+      for (const rel of new Set([...rendered.keys(), ...files])) {
         const have = live.files.get(rel);
         const want = rendered.get(rel);
         if (!have || !want || !have.equals(want)) differences.push(`${join(dir, rel)} differs from run ${runId}'s stream`);
