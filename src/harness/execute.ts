@@ -428,7 +428,14 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       status: 'failed-closed',
       failedGate: 'provider-failure',
     });
-    if (evidenceWritten) await discardUndigestedEvidence(ledger, runId, started.id, evidenceWritten);
+    // Only putting the digested bundle in place failed (rm or rename: EBUSY, ENOSPC): the execution and
+    // its evidence are on the ledger already. Nothing more is appended (a second CaseExecuted, failed
+    // closed, followed a succeeded one), and the bundle is left where it was written, not removed.
+    if (evidenceWritten && (await discardUndigestedEvidence(ledger, runId, started.id, evidenceWritten)) === 'digested') {
+      throw new StoreUnavailable(
+        `run ${runId} was executed and its evidence digested, but the bundle could not be put in place at ${evidenceWritten.replace(/\.partial-\d+$/, '')}: ${message}; it is in ${evidenceWritten} (move it there)`,
+      );
+    }
     // What the backend attempted is evidenced even so, in a bundle of what was gathered; when that
     // cannot be written or digested either, the failure alone is recorded.
     const evidenced = await evidenceHarnessFailure(ledger, { runId, run, started, repoPath, failed, backend, message, gathered, secrets, clean }).catch(() => null);
@@ -562,14 +569,17 @@ function limitsHit(report: LimitsReport | undefined): string[] {
  * (its append failed) would show a report, `"status": "succeeded"` and a patch, that the ledger does not
  * hold: it is removed, unless the stream says this execution's evidence was digested after all.
  */
-async function discardUndigestedEvidence(ledger: Ledger, runId: string, startedId: string, evidenceDir: string): Promise<void> {
+async function discardUndigestedEvidence(ledger: Ledger, runId: string, startedId: string, evidenceDir: string): Promise<'digested' | 'discarded' | 'unknown'> {
   try {
     const events = await ledger.store.readStream(runStream(runId));
     const from = events.findIndex((e) => e.id === startedId);
-    if (from < 0 || events.slice(from).some((e) => e.type === 'EvidenceDigested')) return;
+    if (from < 0) return 'unknown';
+    if (events.slice(from).some((e) => e.type === 'EvidenceDigested')) return 'digested';
     rmSync(evidenceDir, { recursive: true, force: true });
+    return 'discarded';
   } catch {
     // The stream cannot be read now: what is there is left for the operator to judge.
+    return 'unknown';
   }
 }
 

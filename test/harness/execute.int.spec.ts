@@ -1225,3 +1225,27 @@ describe('decisions a stream re-chained outside cto-ledger no longer holds', () 
     expect((await w.state()).status).toBe('accepted');
   });
 });
+
+describe('execute: the bundle cannot be put in place after its digest is on the ledger', () => {
+  const isRoot = process.getuid?.() === 0;
+  it.skipIf(!isRoot)('appends nothing more (one CaseExecuted), and keeps the digested bundle where it was written', async () => {
+    const w = await world();
+    const evidence = join(ledgerPaths(w.dir).root, 'evidence');
+    const target = join(evidence, w.runId);
+    mkdirSync(target, { recursive: true });
+    // a mount point: rm and rename of evidence/<run> fail with EBUSY, as a rename can with ENOSPC
+    execFileSync('mount', ['-t', 'tmpfs', 'none', target]);
+    try {
+      await expect(w.execute()).rejects.toThrow(/executed and its evidence digested, but the bundle could not be put in place/);
+      const types = (await w.events()).map((e) => e.type);
+      expect(types.filter((t) => t === 'CaseExecuted')).toHaveLength(1);
+      expect(types[types.length - 1]).toBe('EvidenceDigested');
+      expect((await w.state()).status).not.toBe('failed-closed');
+      const partial = readdirSync(evidence).find((n) => n.startsWith(`${w.runId}.partial-`));
+      expect(partial).toBeDefined();
+      expect(execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: join(evidence, partial!), encoding: 'utf8' })).toMatch(/patch.diff: OK/);
+    } finally {
+      execFileSync('umount', [target]);
+    }
+  });
+});
