@@ -384,21 +384,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const runEvents = await ledger.store.readStream(runStream(runId));
     // What the bundle reflects: the base, the target now, and the ledger event it was made after.
     const freshness = { baseCommit: started.data.baseCommit, targetHead: operatorNow?.head ?? null, streamVersion: started.version, lastEventHash: started.hash, at: endedAt };
-    const traceSpans: Span[] = [
-      ...spans,
-      ...connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
-      ...observations.shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
-    ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    Object.assign(files, {
-      // Redacted whole, as the logs are: a span's error text (git's, say) can quote a path the backend named.
-      'report.json': redact(Buffer.from(JSON.stringify(report, null, 2) + '\n'), secrets),
-      'report.md': redact(Buffer.from(renderReportMarkdown(report)), secrets),
-      'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
-      'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
-      'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
-    });
-    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(making, name), bytes);
-    const sealed = sealBundle(making, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
+    const sealed = sealWithReport(making, ledgerPaths(ledger.dir).artifacts, files, { runId, report, runEvents, spans, endedAt, freshness, secrets });
 
     await appendFacts(ledger, runId, [
       caseExecuted(started, {
@@ -526,21 +512,8 @@ async function evidenceHarnessFailure(
     };
     const targetHead = await ledger.inspectRepo(f.repoPath).then((r) => r.head, () => null);
     const freshness = { baseCommit: started.data.baseCommit, targetHead, streamVersion: started.version, lastEventHash: started.hash, at: endedAt };
-    const traceSpans: Span[] = [
-      ...gathered.spans,
-      ...connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
-      ...shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
-      { name: 'harness.error', start: endedAt, end: endedAt, status: 'error' as const, attributes: { error: f.message } },
-    ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    Object.assign(files, {
-      'report.json': redact(Buffer.from(JSON.stringify(report, null, 2) + '\n'), secrets),
-      'report.md': redact(Buffer.from(renderReportMarkdown(report)), secrets),
-      'events.normalized.jsonl': runEvents.map((e) => normalizedLine(e)).join(''),
-      'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
-      'freshness.json': JSON.stringify(freshness, null, 2) + '\n',
-    });
-    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(making, name), bytes);
-    const sealed = sealBundle(making, Object.keys(files), ledgerPaths(ledger.dir).artifacts);
+    const spans: Span[] = [...gathered.spans, { name: 'harness.error', start: endedAt, end: endedAt, status: 'error', attributes: { error: f.message } }];
+    const sealed = sealWithReport(making, ledgerPaths(ledger.dir).artifacts, files, { runId, report, runEvents, spans, endedAt, freshness, secrets });
     await appendFacts(ledger, runId, [f.failed, { type: 'EvidenceDigested', data: { artifacts: sealed.artifacts, bundleDigest: sealed.bundleDigest, freshness } }]);
   } catch (err) {
     await discardUndigestedEvidence(ledger, runId, started.id, making);
@@ -553,6 +526,35 @@ async function evidenceHarnessFailure(
   } catch {
     return making; // digested on the ledger: left where it is for the operator
   }
+}
+
+/**
+ * Completes a bundle: the report (JSON and Markdown), the run's events, the trace (the harness's
+ * spans, every connection, every refused command) and the freshness proof are added to `files`;
+ * all are written to `dir` and sealed. What the backend could put a secret into is redacted whole.
+ */
+function sealWithReport(
+  dir: string,
+  artifactsDir: string,
+  files: Record<string, string | Buffer>,
+  parts: { runId: string; report: ExecutionReport; runEvents: LedgerEvent[]; spans: Span[]; endedAt: string; freshness: object; secrets: Record<string, string> },
+): ReturnType<typeof sealBundle> {
+  const { runId, report, endedAt, secrets } = parts;
+  const traceSpans: Span[] = [
+    ...parts.spans,
+    ...report.connections.map((c): Span => ({ name: 'network.connect', start: c.at, end: c.at, status: c.allowed ? 'ok' : 'error', attributes: { host: c.host, port: c.port, allowed: c.allowed, method: c.method } })),
+    ...report.shimAttempts.map((a): Span => ({ name: 'shim.refused', start: endedAt, end: endedAt, status: 'error', attributes: { command: a } })),
+  ].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  Object.assign(files, {
+    // Redacted whole, as the logs are: a span's error text (git's, say) can quote a path the backend named.
+    'report.json': redact(Buffer.from(JSON.stringify(report, null, 2) + '\n'), secrets),
+    'report.md': redact(Buffer.from(renderReportMarkdown(report)), secrets),
+    'events.normalized.jsonl': parts.runEvents.map((e) => normalizedLine(e)).join(''),
+    'trace.jsonl': redact(Buffer.from(traceSpans.map((s) => JSON.stringify({ traceId: runId, ...s }) + '\n').join('')), secrets),
+    'freshness.json': JSON.stringify(parts.freshness, null, 2) + '\n',
+  });
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+  return sealBundle(dir, Object.keys(files), artifactsDir);
 }
 
 /** What a step ran into at its caps, in words for a gate's finding. */

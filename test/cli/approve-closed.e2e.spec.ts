@@ -1,23 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { cli } from '../fixtures/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliLedger } from '../fixtures/cli-ledger.js';
 import { contractYaml } from '../fixtures/ledgers.js';
-import { makeTargetRepo } from '../fixtures/repos.js';
-import { tempDir } from '../fixtures/tmp.js';
 
 // `approve`/`deny` on a closed run (an outcome recorded, by an operator or by `sweep`) is bad input as a
 // second `outcome` is: exit 2, nothing appended, so the run list's LAST GATE still tells how it closed.
 describe('approve and deny on a closed run', () => {
-  const tmp = tempDir('cto-approve-closed-');
-  const repo = makeTargetRepo();
-  const L = join(tmp.dir, 'ledger');
-  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  afterAll(() => {
-    tmp.remove();
-    repo.remove();
-  });
+  const w = cliLedger('cto-approve-closed-', { id: 'demo', command: [process.execPath, '-e', '0'], eligibleRisks: ['low'] });
+  const { tmp, run } = w;
   const admit = (limits?: object) => {
     const contract = join(tmp.dir, 'c.yaml');
     writeFileSync(contract, contractYaml({ backend: 'demo', isolation: 'best-effort', ...(limits ? { limits } : {}) }));
@@ -29,10 +20,7 @@ describe('approve and deny on a closed run', () => {
   const listed = (runId: string) => (JSON.parse(run('status', '--json').stdout).runs as { runId: string }[]).find((e) => e.runId === runId);
 
   it('exit 2, "run X is closed (...): nothing to approve", nothing appended', async () => {
-    expect(run('init').code).toBe(0);
-    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [{ id: 'demo', command: [process.execPath, '-e', '0'], eligibleRisks: ['low'] }] }));
-    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
-    expect(run('backend', 'enable', 'demo').code).toBe(0);
+    w.setUp();
 
     // Rejected by the operator.
     const rejected = admit();

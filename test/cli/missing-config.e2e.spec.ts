@@ -1,23 +1,15 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cli } from '../fixtures/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliLedger } from '../fixtures/cli-ledger.js';
 import { stringify } from 'yaml';
 import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
-import { makeTargetRepo } from '../fixtures/repos.js';
-import { tempDir } from '../fixtures/tmp.js';
 
 // No config.yaml at all: "backend b is not declared in config.yaml" sends a person looking for a typo
 // in a file that is not there. Said as it is.
 describe('a ledger without config.yaml', () => {
-  const tmp = tempDir('cto-missing-config-');
-  const repo = makeTargetRepo();
-  const L = join(tmp.dir, 'ledger');
-  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  afterAll(() => {
-    tmp.remove();
-    repo.remove();
-  });
+  const w = cliLedger('cto-missing-config-');
+  const { tmp, repo, L, run } = w;
 
   it('backend enable|disable and contract admit say config.yaml does not exist, and where', () => {
     expect(run('init').code).toBe(0);

@@ -1,28 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { cli } from '../fixtures/cli.js';
+import { describe, expect, it } from 'vitest';
+import { cliLedger } from '../fixtures/cli-ledger.js';
 import { contractYaml } from '../fixtures/ledgers.js';
-import { makeTargetRepo } from '../fixtures/repos.js';
-import { tempDir } from '../fixtures/tmp.js';
 
 // `status RUN` lists the paths to replay a run from: evidence/<run> only once there is one.
 describe('status RUN: the evidence replay path', () => {
-  const tmp = tempDir('cto-status-evidence-');
-  const repo = makeTargetRepo();
-  const L = join(tmp.dir, 'ledger');
-  const run = (...args: string[]) => cli(['--ledger', L, ...args]);
-  afterAll(() => {
-    tmp.remove();
-    repo.remove();
-  });
+  const w = cliLedger('cto-status-evidence-', { id: 'demo', command: [process.execPath, '-e', '0'], eligibleRisks: ['low'] });
+  const { tmp, L, run } = w;
 
   it('is listed only when evidence/<run> exists', () => {
-    expect(run('init').code).toBe(0);
-    writeFileSync(join(L, 'config.yaml'), stringify({ backends: [{ id: 'demo', command: [process.execPath, '-e', '0'], eligibleRisks: ['low'] }] }));
-    expect(run('target', 'admit', repo.path, '--id', 'fixture', '--owner', 'jp').code).toBe(0);
-    expect(run('backend', 'enable', 'demo').code).toBe(0);
+    w.setUp();
     const contract = join(tmp.dir, 'c.yaml');
     writeFileSync(contract, contractYaml({ backend: 'demo' }));
     const runId = JSON.parse(run('contract', 'admit', contract, '--json').stdout).runId as string;
