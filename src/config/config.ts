@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { LineCounter, parseDocument, YAMLParseError } from 'yaml';
+import { YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
-import { firstDuplicateKey } from './unique-keys.js';
+import { parseKeepingPlaces } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
 
@@ -90,16 +90,10 @@ backends: []
 /** Far more than any list of backends; a contract is capped the same. */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
-/** The YAML's value, each map's keys unique (one pass: see firstDuplicateKey). */
+/** The YAML's value, each map's keys unique. */
 function parseUniqueKeys(file: string, text: string): unknown {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
-  if (doc.errors.length > 0) throw doc.errors[0];
-  const duplicate = firstDuplicateKey(doc);
-  if (duplicate) {
-    const pos = lines.linePos(duplicate.offset);
-    throw new BadInput(`${file}:${pos.line}:${pos.col}: malformed YAML: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
-  }
+  const { doc, duplicate } = parseKeepingPlaces(text);
+  if (duplicate) throw new BadInput(`${file}:${duplicate.line}:${duplicate.col}: malformed YAML: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
   return doc.toJS();
 }
 

@@ -1,11 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { z } from 'zod';
-import { isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
+import { isMap, isScalar, YAMLParseError, type Document, type LineCounter } from 'yaml';
 import { BadInput } from '../errors.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
-import { firstDuplicateKey } from '../config/unique-keys.js';
+import { parseKeepingPlaces } from '../config/unique-keys.js';
 import { ContractInput, normalizeContract, type Contract } from './schema.js';
 
 export type LoadedContract = {
@@ -35,14 +35,10 @@ function parseStructured(file: string, text: string, format: 'yaml' | 'json', li
   try {
     // JSON.parse first: YAML would take things JSON does not allow.
     const json: unknown = format === 'json' ? JSON.parse(text) : undefined;
-    const lines = new LineCounter();
     // Keys unique: JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
-    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-    if (doc.errors.length > 0) throw doc.errors[0];
-    const duplicate = firstDuplicateKey(doc);
+    const { doc, lines, duplicate } = parseKeepingPlaces(text);
     if (duplicate) {
-      const pos = lines.linePos(duplicate.offset);
-      throw new BadInput(`contract-invalid: ${file}:${pos.line + lineOffset}:${pos.col}: malformed ${label}: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
+      throw new BadInput(`contract-invalid: ${file}:${duplicate.line + lineOffset}:${duplicate.col}: malformed ${label}: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
     }
     return { value: format === 'json' ? json : doc.toJS(), doc, lines, lineOffset };
   } catch (err) {
