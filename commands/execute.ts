@@ -16,6 +16,8 @@ export type ExecuteFacts = {
   backend: BackendConfig | undefined;
   activation: BackendActivation;
   isolation: IsolationKind;
+  /** Whether the process and memory caps can be enforced here (cgroups), and why not. */
+  limits: { available: boolean; detail: string };
   /** Secret variable names the backend's config asks for that are not set for the harness. */
   missingSecrets: string[];
   /** The config.yaml path when there is no such file (said so, rather than "not declared in" it). */
@@ -59,6 +61,10 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   }
   if (run.contract.isolation === 'required' && facts.isolation === 'none') {
     return refuse('isolation-unavailable', 'the contract requires isolation and none is to be had: neither bubblewrap nor unshare works on this machine, or CTO_ISOLATION=none lowered it');
+  }
+  // Caps the backend's config names are part of its isolation: promised, so never silently dropped.
+  if (facts.backend?.limits && !facts.limits.available) {
+    return refuse('isolation-unavailable', `backend ${run.backendId} names process and memory limits in config.yaml and this machine cannot enforce them (${facts.limits.detail}); remove its limits to run it uncapped`);
   }
   if (facts.missingSecrets.length) return refuse('provider-failure', `secrets not set for the harness: ${facts.missingSecrets.join(', ')}`);
   return accept({

@@ -16,7 +16,7 @@ import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, strayGitEntries, textForReview } from './inspect.js';
 import { detectIsolation } from './isolation.js';
-import { defaultLimits, type LimitsReport } from './limits.js';
+import { defaultLimits, detectLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
@@ -68,6 +68,7 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
     backend,
     activation: foldBackend(run.backendId!, await ledger.store.readStream(backendStream(run.backendId!))),
     isolation: detectIsolation().kind,
+    limits: detectLimits(),
     missingSecrets: (backend?.secrets ?? []).filter((name) => !process.env[name]),
     missingConfig: existsSync(ledger.configFile) ? null : ledger.configFile,
   };
@@ -168,6 +169,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       isolation: started.data.isolation,
       // setup, backend and validation alike: each runs code the backend chose or wrote
       limits: { ...defaultLimits(), ...backend.limits },
+      limitsRequired: backend.limits !== undefined,
     };
     const limits = gathered.limits;
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { BadInput } from '../errors.js';
 
 // Process-count and memory caps for everything a run starts, from the kernel (cgroup v1 `pids` and
 // `memory` controllers): a fork bomb meets `pids.max`, a backend filling RAM (the worktree's tmpfs
@@ -70,10 +71,22 @@ function findControllers(): Controllers | string {
 
 let probed: Controllers | string | null = null;
 
+/**
+ * The controllers to use, or why there are none. `CTO_LIMITS=none` turns the caps off (never on), as
+ * CTO_ISOLATION lowers isolation: runs whose backend names its limits are then refused.
+ */
+function controllers(): Controllers | string {
+  const wanted = process.env.CTO_LIMITS || undefined;
+  if (wanted !== undefined && wanted !== 'none') throw new BadInput(`CTO_LIMITS must be none or unset, got ${JSON.stringify(wanted)}`);
+  if (wanted === 'none') return 'turned off by CTO_LIMITS=none';
+  probed ??= findControllers();
+  return probed;
+}
+
 /** Whether runs can be capped here, tried for real once per process (health shows it). */
 export function detectLimits(): { available: boolean; detail: string } {
-  probed ??= findControllers();
-  if (typeof probed === 'string') return { available: false, detail: probed };
+  const found = controllers();
+  if (typeof found === 'string') return { available: false, detail: found };
   const trial = openRunCgroup(defaultLimits());
   if ('reason' in trial) return { available: false, detail: trial.reason };
   trial.close();
@@ -134,12 +147,12 @@ function sweepStale(parents: string[]): void {
 
 /** A fresh cgroup per sandboxed step with the caps written, or the reason there is none. */
 export function openRunCgroup(limits: RunLimits): RunCgroup | { reason: string } {
-  probed ??= findControllers();
-  if (typeof probed === 'string') return { reason: probed };
-  sweepStale([probed.pids, probed.memory]);
+  const found = controllers();
+  if (typeof found === 'string') return { reason: found };
+  sweepStale([found.pids, found.memory]);
   const name = `cto-ledger-${randomUUID()}`;
-  const pids = join(probed.pids, name);
-  const memory = join(probed.memory, name);
+  const pids = join(found.pids, name);
+  const memory = join(found.memory, name);
   const made: string[] = [];
   const removeAll = () => {
     for (const dir of made.reverse()) {

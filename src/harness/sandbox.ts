@@ -40,6 +40,8 @@ export type SandboxSpec = {
   onConnection?: (c: Connection) => void;
   /** Caps on processes and memory for everything the step starts (cgroups); absent: none asked for. */
   limits?: RunLimits;
+  /** The caps were asked for by name (a backend's `limits`): without a cgroup the step does not start. */
+  limitsRequired?: boolean;
 };
 export type SandboxResult = {
   code: number | null;
@@ -54,6 +56,9 @@ export type SandboxResult = {
   survivors: number;
   limits: LimitsReport;
 };
+
+/** A step whose caps were asked for by name, on a machine (or at a moment) that cannot enforce them. */
+export class LimitsUnavailable extends Error {}
 
 /** Where the per-run proxy socket appears inside the sandbox (on its private /tmp). */
 const PROXY_IN_SANDBOX = '/tmp/.harness-proxy.sock';
@@ -486,10 +491,15 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     connections.push(c);
     spec.onConnection?.(c);
   };
-  // Under 'none' nothing is enforced, the network included: no proxy to pretend otherwise.
-  const proxy = spec.isolation === 'bubblewrap' && spec.network !== 'none' ? await openProxy(spec.network.allow, record) : null;
   const opened = spec.limits ? openRunCgroup(spec.limits) : { reason: 'no limits asked for' };
   const cgroup = 'reason' in opened ? null : opened;
+  // Caps named in the config are a promise to the operator: a step that cannot be held to them never runs.
+  if (!cgroup && spec.limitsRequired) throw new LimitsUnavailable(`the process and memory caps asked for cannot be enforced: ${(opened as { reason: string }).reason}`);
+  // Under 'none' nothing is enforced, the network included: no proxy to pretend otherwise.
+  const proxy = spec.isolation === 'bubblewrap' && spec.network !== 'none' ? await openProxy(spec.network.allow, record).catch((err: unknown) => {
+    cgroup?.close();
+    throw err;
+  }) : null;
   try {
     const exit = await runProcess(spec, proxy?.socket ?? null, cgroup);
     const limits: LimitsReport = cgroup ? cgroup.report() : { enforced: false, reason: (opened as { reason: string }).reason };

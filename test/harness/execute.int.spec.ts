@@ -230,7 +230,7 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     const w = await world();
     const run = await w.state();
     const head = git(w.repo.path, 'rev-parse', 'HEAD');
-    const facts = { now: new Date(), target: foldTarget('fixture', []), repo: { rootCommit: head, head, dirty: [] }, backend: undefined, activation: foldBackend('agent', []), isolation: 'bubblewrap' as const, missingSecrets: [] };
+    const facts = { now: new Date(), target: foldTarget('fixture', []), repo: { rootCommit: head, head, dirty: [] }, backend: undefined, activation: foldBackend('agent', []), isolation: 'bubblewrap' as const, limits: { available: true, detail: '' }, missingSecrets: [] };
     expect(decideExecute(run, facts, 'jp')).toMatchObject({ kind: 'refuse', gate: 'target-admission-missing' });
     const admitted = foldTarget('fixture', await w.ledger.store.readStream('target-fixture'));
     expect(decideExecute(run, { ...facts, target: admitted }, 'jp')).not.toMatchObject({ gate: 'target-admission-missing' });
@@ -245,6 +245,24 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
       delete process.env.CTO_ISOLATION;
     }
     expect((await w.execute()).status).toBe('succeeded');
+  });
+
+  it('isolation-unavailable when the backend names process and memory limits and they cannot be enforced (CTO_LIMITS=none); without named limits it runs uncapped and says so', async () => {
+    const capped = await world({ backend: { limits: { processes: 256 } } });
+    const uncapped = await world();
+    process.env.CTO_LIMITS = 'none';
+    try {
+      const refused = capped.execute();
+      expect(await refusedGate(refused)).toBe('isolation-unavailable');
+      await expect(refused).rejects.toThrow(/names process and memory limits in config.yaml and this machine cannot enforce them \(turned off by CTO_LIMITS=none\)/);
+      expect((await capped.events()).map((e) => e.type)).not.toContain('ExecutionStarted');
+      const result = await uncapped.execute();
+      expect(result.status).toBe('succeeded');
+      const report = JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8')) as { limits: Record<string, unknown> };
+      expect(report.limits.backend).toEqual({ enforced: false, reason: 'turned off by CTO_LIMITS=none' });
+    } finally {
+      delete process.env.CTO_LIMITS;
+    }
   });
 
   it('approval-consumed: two executions at once, one runs and one is refused; never a second', async () => {

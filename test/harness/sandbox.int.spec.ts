@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
 import { detectLimits, openRunCgroup } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
-import { hostSockets, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
+import { hostSockets, LimitsUnavailable, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
 // Real processes, real namespaces: each test fails if the boundary it names stops holding.
 
@@ -388,6 +388,22 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
       expect(fresh.filter((d) => existsSync(d))).toEqual(fresh);
     } finally {
       for (const dir of [...old, ...fresh]) if (existsSync(dir)) rmdirSync(dir);
+    }
+  });
+
+  it('caps asked for by name that cannot be had (CTO_LIMITS=none): the step never starts; asked for by default: it runs and says so', async () => {
+    const f = fixture('none');
+    const marker = join(f.wt, 'ran');
+    process.env.CTO_LIMITS = 'none';
+    try {
+      const argv = ['/bin/sh', '-c', `touch ${marker}`];
+      await expect(runSandboxed(f.spec(argv, { limits: { processes: 64, memoryMiB: 256 }, limitsRequired: true }))).rejects.toThrow(LimitsUnavailable);
+      expect(existsSync(marker)).toBe(false);
+      const r = await runSandboxed(f.spec(argv, { limits: { processes: 64, memoryMiB: 256 } }));
+      expect(r.limits).toEqual({ enforced: false, reason: 'turned off by CTO_LIMITS=none' });
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      delete process.env.CTO_LIMITS;
     }
   });
 
