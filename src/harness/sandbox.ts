@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BadInput } from '../errors.js';
@@ -56,9 +56,6 @@ export type SandboxResult = {
   survivors: number;
   limits: LimitsReport;
 };
-
-/** A step whose caps were asked for by name, on a machine (or at a moment) that cannot enforce them. */
-export class LimitsUnavailable extends Error {}
 
 /** Where the per-run proxy socket appears inside the sandbox (on its private /tmp). */
 const PROXY_IN_SANDBOX = '/tmp/.harness-proxy.sock';
@@ -177,7 +174,26 @@ function readProcNetUnix(): string[] {
   }
 }
 
-function bwrapArgv(spec: SandboxSpec, proxySocket: string | null, masked: string[] = []): string[] {
+/**
+ * Descriptor 5 of bwrap: a byte is written on it inside the sandbox just before the program is
+ * exec'd, so a sandbox that failed to start is told apart from a program that failed (which may print
+ * anything, "bwrap:" too).
+ */
+const START_FD = 5;
+
+/**
+ * The first command inside the sandbox: says "started" on its descriptor, closes it, becomes the
+ * program. sh (dash), not bash: bash would add SHLVL to the program's environment.
+ */
+const START_SCRIPT = `printf s >&${START_FD} || exit 125; exec ${START_FD}>&-; exec "$@"`;
+
+/** bwrap refuses a command line of more arguments than this (its MAX_ARGS), --args included. */
+export const BWRAP_MAX_ARGS = 9000;
+
+/** A sandbox that cannot be made as asked (its caps, its socket masks): the step does not start. */
+export class SandboxUnavailable extends Error {}
+
+function bwrapArgv(spec: SandboxSpec, proxySocket: string | null, masked: string[] = [], signalStart = false): string[] {
   // A null socket leaves the allowlist with nothing to go through: no network at all (fail closed).
   const proxied = spec.network !== 'none' && proxySocket !== null;
   const binds = [
@@ -194,7 +210,8 @@ function bwrapArgv(spec: SandboxSpec, proxySocket: string | null, masked: string
   const proxyEnv = proxied
     ? [...['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].flatMap((k) => ['--setenv', k, PROXY_URL]), '--setenv', 'NO_PROXY', '', '--setenv', 'no_proxy', '']
     : [];
-  const command = proxied ? ['/bin/bash', '-c', BOOT_SCRIPT, 'cto-harness-boot', ...spec.argv] : spec.argv;
+  const program = proxied ? ['/bin/bash', '-c', BOOT_SCRIPT, 'cto-harness-boot', ...spec.argv] : spec.argv;
+  const command = signalStart ? ['/bin/sh', '-c', START_SCRIPT, 'cto-harness-start', ...program] : program;
   return ['bwrap', ...BWRAP_BASE, ...binds, '--chdir', spec.cwd, '--clearenv', ...env, ...proxyEnv, '--', ...command];
 }
 
@@ -370,7 +387,7 @@ async function openProxy(allow: string[], record: (c: Connection) => void): Prom
   }
 }
 
-type Exit = { code: number | null; signal: string | null; timedOut: boolean; startedAt: string; endedAt: string; durationMs: number; survivors: number };
+type Exit = { code: number | null; signal: string | null; timedOut: boolean; startedAt: string; endedAt: string; durationMs: number; survivors: number; started: boolean };
 type NsInfo = { initPid: number; pidNs: string };
 
 /** Reads bwrap's --info-fd JSON: the host pid of the namespace's init and its PID namespace. */
@@ -437,25 +454,80 @@ async function reapCgroup(cgroup: RunCgroup): Promise<number[]> {
   return survivors;
 }
 
-async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup: RunCgroup | null): Promise<Exit> {
-  const bwrap = spec.isolation === 'bubblewrap';
-  const argv = sandboxArgv(spec, proxySocket, bwrap ? hostSockets(spec) : []);
+/** How often bwrap is started again when it failed to start while a socket it was to mask vanished. */
+const STARTS = 3;
+
+/** Where a run finds the host sockets to mask (a seam for the test of the race below). */
+export type SocketLister = (spec: SandboxSpec) => string[];
+
+/**
+ * Runs the step once (or, under bubblewrap, again when the sandbox could not be set up because a host
+ * socket it was to mask was removed between the listing and bwrap's mount: a race with the host, not
+ * the step's failure; the program had not started, so starting it again still runs it once).
+ */
+async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup: RunCgroup | null, listSockets: SocketLister): Promise<Exit> {
+  if (spec.isolation !== 'bubblewrap') return runOnce(spec, proxySocket, cgroup, null);
+  for (let attempt = 1; ; attempt++) {
+    const masked = listSockets(spec);
+    const exit = await runOnce(spec, proxySocket, cgroup, masked);
+    if (exit.started || attempt === STARTS || masked.every(isSocket)) return exit;
+  }
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the sandbox got as far as the program: true at the start script's byte, false once the
+ * descriptor is closed without it (everything holding it is gone once the step's processes are).
+ */
+function startSignal(stream: Readable | null): Promise<boolean> {
+  if (!stream) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    stream.on('data', () => resolve(true));
+    stream.once('end', () => resolve(false));
+    stream.once('close', () => resolve(false));
+    stream.once('error', () => resolve(false));
+  });
+}
+
+/** The directories holding the most of these paths, for a message. */
+function busiestDirs(paths: string[]): string {
+  const count = new Map<string, number>();
+  for (const path of paths) count.set(dirname(path), (count.get(dirname(path)) ?? 0) + 1);
+  return [...count].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([dir, n]) => `${dir} (${n.toLocaleString('en-US')})`).join(', ');
+}
+
+async function runOnce(spec: SandboxSpec, proxySocket: string | null, cgroup: RunCgroup | null, masked: string[] | null): Promise<Exit> {
+  const bwrap = masked !== null;
+  const argv = bwrap ? bwrapArgv(spec, proxySocket, masked, true) : sandboxArgv(spec, proxySocket);
+  // --info-fd 3 tells us the namespace's init, the handle for waiting until the whole tree is gone
+  const direct = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
+  if (bwrap && direct.length + 1 > BWRAP_MAX_ARGS) {
+    throw new SandboxUnavailable(
+      `${masked.length.toLocaleString('en-US')} host unix sockets would have to be masked, more than bubblewrap takes (${BWRAP_MAX_ARGS.toLocaleString('en-US')} arguments); most are under ${busiestDirs(masked)}: a backend must not reach them, so the step was not started`,
+    );
+  }
   const token = spec.isolation === 'none' ? randomUUID() : null;
   // bwrap clears the environment itself; unshare and 'none' hand theirs to the payload
   const env = bwrap ? {} : token ? { ...spec.env, [RUN_MARKER]: token } : spec.env;
   const program = spec.isolation === 'none' ? argv[0]! : hostProgram(argv[0]!);
-  // --info-fd 3 tells us the namespace's init, the handle for waiting until the whole tree is gone
-  const direct = bwrap ? ['--info-fd', '3', ...argv.slice(1)] : argv.slice(1);
   // Through the launcher: in the cgroup before the program's first instruction, no inherited descriptor.
   const procsFiles = cgroup?.procsFiles ?? [];
-  // bwrap reports on descriptor 3 (--info-fd); nothing else above stderr reaches the step
-  const keep = bwrap ? 3 : 2;
+  // bwrap's own descriptors: its report (3, --info-fd) and the start signal (5)
+  const keep = bwrap ? START_FD : 2;
   const [file, args] = ['/bin/bash', ['-c', LAUNCHER, 'cto-harness-launch', String(keep), String(procsFiles.length), ...procsFiles, program, ...direct]];
   const { fds, stdio } = openStdio(spec);
   const started = Date.now();
   try {
-    const child = spawn(file, args, { cwd: spec.cwd, env, stdio: bwrap ? [...stdio, 'pipe'] : stdio, detached: true });
+    const child = spawn(file, args, { cwd: spec.cwd, env, stdio: bwrap ? [...stdio, 'pipe', 'ignore', 'pipe'] : stdio, detached: true });
     const nsInfo = bwrap ? readNsInfo(child.stdio[3] as Readable | null) : Promise.resolve(null);
+    const programStarted = bwrap ? startSignal((child.stdio as unknown as Array<Readable | null | undefined>)[START_FD] ?? null) : Promise.resolve(true);
     let timedOut = false;
     let killed: number[] = [];
     const timer = setTimeout(() => {
@@ -473,7 +545,16 @@ async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup:
     kill(-pid); // for good measure: nothing of the run's group outlives it
     const left = new Set(token ? await sweepMarked(`${RUN_MARKER}=${token}`, pid, killed) : await reapNamespace(await nsInfo, killed));
     if (cgroup) for (const stray of await reapCgroup(cgroup)) left.add(stray);
-    return { code: outcome.code, signal: outcome.signal, timedOut, startedAt: new Date(started).toISOString(), endedAt: new Date(ended).toISOString(), durationMs: ended - started, survivors: left.size };
+    return {
+      code: outcome.code,
+      signal: outcome.signal,
+      timedOut,
+      startedAt: new Date(started).toISOString(),
+      endedAt: new Date(ended).toISOString(),
+      durationMs: ended - started,
+      survivors: left.size,
+      started: await programStarted,
+    };
   } finally {
     for (const fd of fds) closeSync(fd);
   }
@@ -483,7 +564,7 @@ async function runProcess(spec: SandboxSpec, proxySocket: string | null, cgroup:
  * Runs `spec.argv` under the chosen isolation and resolves when it and everything it started are gone.
  * Rejects only when it cannot start (BadInput for a bad spec, the spawn error otherwise).
  */
-export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
+export async function runSandboxed(spec: SandboxSpec, listSockets: SocketLister = hostSockets): Promise<SandboxResult> {
   checkSpec(spec);
   checkPaths(spec);
   const connections: Connection[] = [];
@@ -494,14 +575,14 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   const opened = spec.limits ? openRunCgroup(spec.limits) : { reason: 'no limits asked for' };
   const cgroup = 'reason' in opened ? null : opened;
   // Caps named in the config are a promise to the operator: a step that cannot be held to them never runs.
-  if (!cgroup && spec.limitsRequired) throw new LimitsUnavailable(`the process and memory caps asked for cannot be enforced: ${(opened as { reason: string }).reason}`);
+  if (!cgroup && spec.limitsRequired) throw new SandboxUnavailable(`the process and memory caps asked for cannot be enforced: ${(opened as { reason: string }).reason}`);
   // Under 'none' nothing is enforced, the network included: no proxy to pretend otherwise.
   const proxy = spec.isolation === 'bubblewrap' && spec.network !== 'none' ? await openProxy(spec.network.allow, record).catch((err: unknown) => {
     cgroup?.close();
     throw err;
   }) : null;
   try {
-    const exit = await runProcess(spec, proxy?.socket ?? null, cgroup);
+    const { started: _started, ...exit } = await runProcess(spec, proxy?.socket ?? null, cgroup, listSockets);
     const limits: LimitsReport = cgroup ? cgroup.report() : { enforced: false, reason: (opened as { reason: string }).reason };
     return { ...exit, isolation: spec.isolation, connections, limits };
   } finally {

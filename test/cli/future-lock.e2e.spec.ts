@@ -21,10 +21,12 @@ describe('a projections.lock dated in the future', () => {
     const start = Date.now();
     const r = cli(['--ledger', L, 'status']);
     expect(r.code, r.stderr).toBe(0);
-    expect(Date.now() - start).toBeLessThan(10_000);
+    // not the ~41 s proper-lockfile alone waits (a bound far from the figure, so a loaded machine passes)
+    expect(Date.now() - start).toBeLessThan(35_000);
     expect(r.stdout).toContain('no runs');
     expect(r.stderr).toContain(`taking over the projections lock (${lock}): its time, ${ahead.toISOString().slice(0, 19)}`);
-    expect(r.stderr).toMatch(/lies 3600 s ahead of this machine's clock/);
+    // 3600 s less the time the command took to start (a second or two on a loaded machine)
+    expect(r.stderr).toMatch(/lies 3(600|5[5-9]\d) s ahead of this machine's clock/);
     expect(existsSync(lock)).toBe(false);
   }, 90_000);
 });

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
 import { detectLimits, openRunCgroup } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
-import { hostSockets, LimitsUnavailable, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
+import { hostSockets, SandboxUnavailable, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
 // Real processes, real namespaces: each test fails if the boundary it names stops holding.
 
@@ -397,7 +397,7 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
     process.env.CTO_LIMITS = 'none';
     try {
       const argv = ['/bin/sh', '-c', `touch ${marker}`];
-      await expect(runSandboxed(f.spec(argv, { limits: { processes: 64, memoryMiB: 256 }, limitsRequired: true }))).rejects.toThrow(LimitsUnavailable);
+      await expect(runSandboxed(f.spec(argv, { limits: { processes: 64, memoryMiB: 256 }, limitsRequired: true }))).rejects.toThrow(SandboxUnavailable);
       expect(existsSync(marker)).toBe(false);
       const r = await runSandboxed(f.spec(argv, { limits: { processes: 64, memoryMiB: 256 } }));
       expect(r.limits).toEqual({ enforced: false, reason: 'turned off by CTO_LIMITS=none' });
@@ -506,6 +506,47 @@ describe.skipIf(!bwrapWorks || !socatWorks)('host unix sockets on the read-only 
     } finally {
       for (const server of servers) await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe.skipIf(!bwrapWorks)('setting up the sandbox: a race with the host, and too many sockets', () => {
+  it('a host socket removed between the listing and the mount: the sandbox is set up again, the program runs once', async () => {
+    const f = fixture();
+    const count = join(f.wt, 'count');
+    // listed, gone by the time bwrap mounts /dev/null over it (bwrap cannot make it on the read-only root)
+    const vanished = `/opt/.cto-vanished-${randomUUID()}.sock`;
+    let listings = 0;
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `echo ran >> ${count}`]), () => (++listings === 1 ? [vanished] : []));
+    expect(r.code).toBe(0);
+    expect(listings).toBe(2);
+    expect(readFileSync(count, 'utf8')).toBe('ran\n');
+  });
+
+  it('a program that started and failed is never started again, whatever it prints and whatever vanished', async () => {
+    const f = fixture();
+    const dir = visibleHostDir();
+    if (!dir) return console.warn('no writable dir on the visible host root here; test skipped');
+    roots.push(dir);
+    // a plain file: the mask mounts, and it is no socket afterwards, as a vanished one would not be
+    const notSocket = join(dir, 'plain');
+    writeFileSync(notSocket, '');
+    const count = join(f.wt, 'count');
+    let listings = 0;
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `echo ran >> ${count}; echo "bwrap: Can't create file at ${notSocket}" >&2; exit 1`]), () => (++listings, [notSocket]));
+    expect(r.code).toBe(1);
+    expect(listings).toBe(1);
+    expect(readFileSync(count, 'utf8')).toBe('ran\n');
+  });
+
+  it('more host sockets than bubblewrap takes arguments: refused, naming where they are, and nothing started', async () => {
+    const f = fixture();
+    const marker = join(f.wt, 'ran');
+    const many = Array.from({ length: 3_000 }, (_, i) => `/opt/many/s${i}.sock`);
+    await expect(runSandboxed(f.spec(['/bin/sh', '-c', `touch ${marker}`]), () => many)).rejects.toThrow(
+      /3,000 host unix sockets would have to be masked, more than bubblewrap takes \(9,000 arguments\); most are under \/opt\/many \(3,000\)/,
+    );
+    await expect(runSandboxed(f.spec(['/bin/sh', '-c', `touch ${marker}`]), () => many)).rejects.toThrow(SandboxUnavailable);
+    expect(existsSync(marker)).toBe(false);
   });
 });
 
