@@ -78,6 +78,20 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
  * parses its CaseExecuted. A run past it fails closed, and its event keeps the first this many.
  */
 export const MAX_CHANGED_PATHS = 10_000;
+/** And no more bytes of path names than this: 10,000 names near PATH_MAX would make a 40 MB event. */
+export const MAX_CHANGED_PATH_BYTES = 1 << 20;
+
+/** The changed paths CaseExecuted keeps: the first ones within both caps above (the bundle keeps all). */
+export function recordedPaths<T extends { path: string }>(paths: readonly T[]): T[] {
+  const kept: T[] = [];
+  let bytes = 0;
+  for (const p of paths) {
+    bytes += Buffer.byteLength(p.path);
+    if (kept.length === MAX_CHANGED_PATHS || bytes > MAX_CHANGED_PATH_BYTES) break;
+    kept.push(p);
+  }
+  return kept;
+}
 
 /** What the harness observed after the backend exited and its process tree was killed. */
 export type ExecutionObservations = {
@@ -108,6 +122,8 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
   const disallowed = o.paths.filter((p) => p.verdict === 'disallowed');
   const uncaptured = o.paths.filter((p) => p.verdict === 'not-captured');
   const list = (items: Array<{ path: string; why: string }>) => items.slice(0, 5).map((p) => `${p.path} (${p.why})`).join('; ');
+  const recorded = recordedPaths(o.paths).length;
+  const nameBytes = o.paths.reduce((sum, p) => sum + Buffer.byteLength(p.path), 0);
   const results: GateResult[] = [
     ...(o.revokedSinceClaim ? [{ gate: 'target-admission-stale' as const, ok: false, detail: o.revokedSinceClaim }] : []),
     {
@@ -135,10 +151,10 @@ export function judgeExecution(o: ExecutionObservations): { gateResults: GateRes
     },
     {
       gate: 'path-disallowed',
-      ok: disallowed.length === 0 && o.paths.length <= MAX_CHANGED_PATHS,
+      ok: disallowed.length === 0 && recorded === o.paths.length,
       detail:
-        o.paths.length > MAX_CHANGED_PATHS
-          ? `${o.paths.length} paths changed, more than the ${MAX_CHANGED_PATHS} a run may change (the ledger records the first ${MAX_CHANGED_PATHS}, the bundle's report.json all)${disallowed.length ? `; ${list(disallowed)}` : ''}`
+        recorded < o.paths.length
+          ? `${o.paths.length} paths changed (${nameBytes} bytes of names), more than a run may change (${MAX_CHANGED_PATHS} paths, ${MAX_CHANGED_PATH_BYTES} bytes of names; the ledger records the first ${recorded}, the bundle's report.json all)${disallowed.length ? `; ${list(disallowed)}` : ''}`
           : disallowed.length
             ? list(disallowed)
             : forbiddenPaths.length

@@ -1,7 +1,7 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { decideExecute, judgeExecution, MAX_CHANGED_PATHS, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
+import { decideExecute, judgeExecution, recordedPaths, type ExecuteFacts, type ExecutionObservations } from '../../commands/execute.js';
 import { loadRun } from '../../commands/record-approval.js';
 import { runCommand } from '../../commands/runner.js';
 import { normalizedLine } from '../../projections/run-files.js';
@@ -393,7 +393,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         startedAt: report.startedAt,
         endedAt: report.endedAt,
         exit: observations.exit,
-        changedPaths: paths.slice(0, MAX_CHANGED_PATHS).map((p) => ({ path: p.path, change: p.change })),
+        changedPaths: recordedPaths(paths).map((p) => ({ path: p.path, change: p.change })),
         gateResults,
         status,
         failedGate,

@@ -265,6 +265,22 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     }
   });
 
+  it('path-disallowed: names of the changed paths past 1 MiB in all; CaseExecuted keeps the first within the cap, report.json every one', async () => {
+    // 300 files under a path of about 3,700 bytes (15 dirs of 240): 1.1 MB of names, each name allowed
+    const w = await world({
+      body: `${GOOD_BACKEND} const dir = 'src/' + Array(15).fill('d'.repeat(240)).join('/'); fs.mkdirSync(dir, { recursive: true }); for (let i = 0; i < 300; i++) fs.writeFileSync(dir + '/f' + String(i).padStart(3, '0'), 'x\\n');`,
+    });
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    expect(await gateDetail(w, 'path-disallowed')).toMatch(/^301 paths changed \(\d+ bytes of names\), more than a run may change/);
+    const recorded = (await w.state()).execution!.changedPaths;
+    const report = JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8')) as { paths: Array<{ path: string }> };
+    expect(report.paths).toHaveLength(301);
+    expect(recorded.length).toBeGreaterThan(250);
+    expect(recorded.length).toBeLessThan(301);
+    expect(recorded.map((p) => p.path)).toEqual(report.paths.slice(0, recorded.length).map((p) => p.path));
+  });
+
   it('approval-consumed: two executions at once, one runs and one is refused; never a second', async () => {
     const w = await world();
     const results = await Promise.allSettled([w.execute(), w.execute()]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeExecution, MAX_CHANGED_PATHS, type ExecutionObservations } from '../../commands/execute.js';
+import { judgeExecution, MAX_CHANGED_PATH_BYTES, MAX_CHANGED_PATHS, recordedPaths, type ExecutionObservations } from '../../commands/execute.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from '../../src/harness/policy.js';
 import { textForReview } from '../../src/harness/inspect.js';
 
@@ -38,6 +38,11 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
       { paths: Array.from({ length: MAX_CHANGED_PATHS + 1 }, (_, i) => ({ path: `src/f${i}.js`, change: 'added', verdict: 'allowed' as const, why: '' })) },
       'path-disallowed',
     ],
+    [
+      'more bytes of path names than a run may change, each name allowed',
+      { paths: Array.from({ length: 300 }, (_, i) => ({ path: `src/${'d'.repeat(4000)}/f${i}.js`, change: 'added', verdict: 'allowed' as const, why: '' })) },
+      'path-disallowed',
+    ],
   ];
   it.each(table)('%s', (_, change, gate) => {
     expect(judgeExecution({ ...clean, ...change }).failedGate).toBe(gate);
@@ -52,6 +57,23 @@ describe('judgeExecution: each observation fails its own gate, and the first fai
       { path: '.github/workflows/ci.yml', change: 'added', verdict: 'forbidden' as const, why: '' },
     ];
     expect(judgeExecution({ ...clean, paths }).failedGate).toBe('forbidden-action');
+  });
+});
+
+describe('recordedPaths: what CaseExecuted keeps of the changed paths', () => {
+  it('the first 10,000, or fewer when their names pass 1 MiB in all; every one when both caps hold', () => {
+    const short = Array.from({ length: MAX_CHANGED_PATHS + 1 }, (_, i) => ({ path: `src/f${i}.js` }));
+    expect(recordedPaths(short)).toEqual(short.slice(0, MAX_CHANGED_PATHS));
+    const long = Array.from({ length: 300 }, (_, i) => ({ path: `src/${'é'.repeat(1995)}/f${String(i).padStart(3, '0')}` }));
+    const kept = recordedPaths(long);
+    const bytes = (paths: Array<{ path: string }>) => paths.reduce((n, p) => n + Buffer.byteLength(p.path), 0);
+    expect(kept).toEqual(long.slice(0, kept.length));
+    expect(bytes(kept)).toBeLessThanOrEqual(MAX_CHANGED_PATH_BYTES);
+    expect(bytes(long.slice(0, kept.length + 1))).toBeGreaterThan(MAX_CHANGED_PATH_BYTES);
+    expect(recordedPaths(long.slice(0, 100))).toHaveLength(100);
+    expect(judgeExecution({ ...clean, paths: long.map((p) => ({ ...p, change: 'added', verdict: 'allowed' as const, why: '' })) }).gateResults.find((g) => g.gate === 'path-disallowed')!.detail).toMatch(
+      new RegExp(`300 paths changed \\(${bytes(long)} bytes of names\\), more than a run may change .*the ledger records the first ${kept.length}`),
+    );
   });
 });
 
