@@ -1,4 +1,4 @@
-import { foldRun, runStream, type RunState } from '../src/domain/run.js';
+import { foldRun, pastOutcomeDeadline, runStream, type RunState } from '../src/domain/run.js';
 import { checkAdmission, foldTarget, targetStream, type TargetState } from '../src/domain/target.js';
 import { BadInput, LedgerDamaged } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
@@ -28,6 +28,10 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
     return invalid(`run ${cmd.runId} is closed (${decision} by ${operator}${gate ? `, gate ${gate}` : ''} at ${run.outcome.recordedAt}): nothing to ${cmd.decision === 'approved' ? 'approve' : 'deny'}`);
   }
   if (run.execution || run.started) return refuse('approval-consumed', `run ${cmd.runId} was executed; its approval is spent and cannot be renewed`);
+  // Past its outcome deadline a run can only be rejected: a new approval would set a new deadline
+  // (it runs from the approval) and let execute start the backend after all.
+  const late = cmd.decision === 'approved' ? pastOutcomeDeadline(run, facts.now) : null;
+  if (late) return refuse('outcome-missing', late);
   if (cmd.contractDigest && cmd.contractDigest !== run.contractDigest) {
     return refuse('approval-mismatch', `contract digest ${cmd.contractDigest} is not the admitted contract's ${run.contractDigest}`);
   }

@@ -24,3 +24,19 @@ describe('decideApproval on a run past its approval', () => {
     expect(decideApproval({ ...base, execution }, cmd, facts)).toMatchObject({ kind: 'refuse', gate: 'approval-consumed' });
   });
 });
+
+// The outcome deadline runs from the approval: approving again after it passed would set a new one,
+// and execute (refused outcome-missing a moment before) would start the backend after all.
+describe('decideApproval on a run past its outcome deadline', () => {
+  const facts = { now: new Date('2026-11-25T00:00:00Z'), target: { status: 'admitted', admission: { head: 'a'.repeat(40), eventId: 'E' } }, repo: null } as unknown as ApprovalFacts;
+  const cmd = { runId: 'R', decision: 'approved' as const, operator: 'jp', expiresInHours: 24, note: '' };
+  const late: RunState = { ...initialRunState('R'), status: 'approved', contractDigest: 'd', targetId: 't', outcomeDeadline: '2026-11-24T23:59:59.000Z' };
+
+  it('refuses a new approval outcome-missing: the run can only be rejected', () => {
+    expect(decideApproval(late, cmd, facts)).toMatchObject({ kind: 'refuse', gate: 'outcome-missing', detail: expect.stringMatching(/it can only be rejected$/) });
+  });
+
+  it('still takes a denial, which sets no deadline', () => {
+    expect(decideApproval(late, { ...cmd, decision: 'denied' }, facts)).toMatchObject({ kind: 'accept' });
+  });
+});
