@@ -122,6 +122,11 @@ export function loadContract(file: string): LoadedContract {
     parsed = parseStructured(file, match[1]!, 'yaml', 1);
     raw = parsed.value;
     const body = match[2]!.trim();
+    if (raw && typeof raw === 'object' && !Array.isArray(raw) && !body && !('brief' in raw)) {
+      // The brief is the body: zod would say "brief: expected string" at the front matter's first line.
+      const closing = match[1]!.split('\n').length + 2; // the opening ---, the front matter, then it
+      throw new BadInput(`contract-invalid: ${file}:${closing}: the body, which is the brief, is empty: write the task below the closing --- line`);
+    }
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && body) {
       if ('brief' in raw) throw new BadInput(`contract-invalid: ${file}: brief is given twice (front matter and body)`);
       raw = { ...raw, brief: body };

@@ -120,3 +120,21 @@ describe('allowedPaths entries that can never match a repository-relative path',
     expect(message.length).toBeLessThan(1_000);
   });
 });
+
+// In Markdown the body is the brief: an empty one was told as "brief: expected string, received
+// undefined" at the front matter's first line, a field the operator never wrote there.
+describe('a Markdown contract with an empty body', () => {
+  const front = contractYaml().replace(/^brief:.*\n/m, '');
+  const closing = front.split('\n').length + 1; // the line of the closing --- (front ends with a newline)
+
+  it('is refused naming the body, at the closing --- line', () => {
+    for (const tail of ['', '\n', '\n  \n\n']) {
+      const md = file('.md', `---\n${front}---${tail}`);
+      expect(failure(md)).toBe(`contract-invalid: ${md}:${closing}: the body, which is the brief, is empty: write the task below the closing --- line`);
+    }
+  });
+
+  it('is read when the front matter gives the brief', () => {
+    expect(loadContract(file('.md', `---\n${contractYaml()}---\n`)).contract.brief).toBe('Make greet() say hello.');
+  });
+});
