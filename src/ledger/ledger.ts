@@ -2,7 +2,7 @@ import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statS
 import Database from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
-import { BadInput } from '../errors.js';
+import { BadInput, LedgerDamaged } from '../errors.js';
 import { canWrite } from '../store/readable-copy.js';
 import { openSqliteStore, restoreTriggers } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
@@ -55,6 +55,7 @@ export function ledgerPaths(dir: string) {
  */
 export async function initLedger(dir: string): Promise<{ created: boolean; root: string; restoredTriggers: string[] }> {
   const paths = ledgerPaths(dir);
+  refuseLostLog(paths);
   // An init cut short (a full disk) leaves an empty file, or a SQLite header without any table: that
   // is no one's data, and this init finishes it rather than refusing the dir for ever.
   const created = !existsSync(paths.db) || (interruptedInit(paths) && isEmptyDatabase(paths.db));
@@ -64,6 +65,23 @@ export async function initLedger(dir: string): Promise<{ created: boolean; root:
   await store.close();
   if (!existsSync(paths.config) || statSync(paths.config).size === 0) writeConfigTemplate(paths.config);
   return { created, root: paths.root, restoredTriggers };
+}
+
+/** What only a ledger in use writes beside its log. */
+const WRITTEN_IN_USE = ['projections', 'evidence', 'artifacts', 'executing'];
+
+/**
+ * A ledger dir that was in use (its projections, evidence, artifacts) whose ledger.db is gone lost its
+ * log: told as such, not as "no ledger (run: cto-ledger init)", which would start a new, empty log
+ * beside the old runs' evidence (and a `rebuild` then folds the projections, the last record of them, away).
+ */
+function refuseLostLog(paths: ReturnType<typeof ledgerPaths>): void {
+  if (existsSync(paths.db)) return;
+  const left = WRITTEN_IN_USE.filter((name) => existsSync(join(paths.root, name)));
+  if (!left.length) return;
+  throw new LedgerDamaged(
+    `${paths.db} is missing, but ${paths.root} holds a ledger's ${left.join(', ')}: its log was moved or deleted outside cto-ledger; restore ledger.db (and its -wal) from a backup (init would start a new, empty log beside them)`,
+  );
 }
 
 /**
@@ -112,6 +130,7 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
   if (!options.store && !existsSync(paths.root)) {
     throw new BadInput(`no ledger at ${paths.root} (run: cto-ledger init, or pass --ledger DIR)`);
   }
+  if (!options.store) refuseLostLog(paths);
   const readOnly = options.readOnly === true || (!options.store && !canWrite(paths.root));
   const store = options.store ?? openSqliteStore({ file: paths.db, readOnly });
   return {
