@@ -229,7 +229,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // An empty argument (an unset variable in a script) asks about no run: not the list of all.
       if (runId === '') throw new BadInput('the run id is empty (omit it to list every run)');
       if (runId) {
-        const { state, harness, standing, evidence } = await ctx.withLedger(async (ledger) => {
+        const { state, harness, standing, evidence, unwritten } = await ctx.withLedger(async (ledger) => {
           const loaded = await loadRun(ledger, runId);
           if (!ledger.readOnly) await materializeRunFiles(ledger, runId);
           // Only for a run still executing: is a harness on this machine still at it?
@@ -243,13 +243,17 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             standing: approval && target ? await withBase(ledger, approvalStanding(approval, target, ledger.now()), approval, loaded.targetPath) : null,
             // The bundle is there once an execution wrote it: not a path to replay from before.
             evidence: existsSync(join(ledger.dir, 'evidence', runId)),
+            // Read-only, nothing is written: a replay file no earlier command wrote is not there to name.
+            unwritten: ledger.readOnly ? (name: string) => !existsSync(join(ledger.dir, name)) : () => false,
           };
         });
         const text = renderRunState(state);
         const extra = { ...(harness ? { harness } : {}), ...(standing ? { approvalStanding: standing } : {}) };
         const run = JSON.parse(text) as ReturnType<typeof foldRun> & { replay: Record<string, string> };
         if (!evidence) delete run.replay.evidence;
-        if (opts.json) return output.out(Object.keys(extra).length || !evidence ? JSON.stringify({ ...run, ...extra }, null, 2) : text.trimEnd());
+        const absent = Object.entries(run.replay).filter(([k, v]) => k !== 'evidence' && unwritten(v)).map(([k]) => k);
+        for (const k of absent) delete run.replay[k];
+        if (opts.json) return output.out(Object.keys(extra).length || !evidence || absent.length ? JSON.stringify({ ...run, ...extra }, null, 2) : text.trimEnd());
         output.out(
           [
             `run         ${run.runId}${run.contract?.workItem ? ` [${run.contract.workItem}]` : ''}`,
