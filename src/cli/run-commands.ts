@@ -13,7 +13,7 @@ import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { foldRun, runStream } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
-import { BadInput, Refused } from '../errors.js';
+import { BadInput, LedgerDamaged, Refused } from '../errors.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
@@ -113,6 +113,24 @@ async function withBase(
   if (!heads.has(targetPath)) heads.set(targetPath, ledger.inspectRepo(targetPath).then((f) => f.head, () => null));
   const head = await heads.get(targetPath)!;
   return head !== null && head !== approval.baseCommit ? 'base-moved' : standing;
+}
+
+/**
+ * The run list as the projections hold it. One that is not a list (edited, or a directory where the file
+ * goes) was told as JSON.parse's or read's bare words ("EISDIR: illegal operation on a directory, read"),
+ * naming no file: named, with what puts it right. Other failures (a disk error) are left as they are.
+ */
+function readRunList(file: string): RunListEntry[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof SyntaxError) && (err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
+    list = err;
+  }
+  if (Array.isArray(list)) return list as RunListEntry[];
+  const why = list instanceof SyntaxError ? `not JSON (${list.message})` : list instanceof Error ? 'a directory, not a file' : 'not a list of runs';
+  throw new LedgerDamaged(`${file}: the run list is ${why}: it was changed outside cto-ledger; \`cto-ledger health\` compares the projections with the log, \`cto-ledger rebuild\` folds them afresh`);
 }
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
@@ -275,7 +293,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // Brings the projections up to date and reads their list; a read-only ledger's list is folded
       // from the log itself (nothing can be written, and what was written may be stale).
       const folded = await ctx.withLedger(async (ledger) => (ledger.readOnly ? foldRunList(ledger) : null));
-      const entries = folded ?? (JSON.parse(readFileSync(join(projections, PROJECTION_FILES.runs), 'utf8')) as RunListEntry[]);
+      const entries = folded ?? readRunList(join(projections, PROJECTION_FILES.runs));
       // The projections are folds of one run's stream each: an approval a revocation voided since
       // still reads "approved" there. Told here, from the targets' streams.
       const approved = entries.filter((e) => e.status === 'approved');
