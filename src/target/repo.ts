@@ -48,6 +48,10 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
   } catch (err) {
     // git's own reason when it is not the plain one (another user's repository, no permission).
     const why = String((err as Error).message ?? '').split('\n').find((l) => /dubious ownership|[Pp]ermission denied/.test(l));
+    // A bare repository, or a repository's own git dir, is a git repository: "not one" sent people looking elsewhere.
+    const [bare, inGitDir] = why ? [] : (await git.revparse(['--is-bare-repository', '--is-inside-git-dir']).catch(() => '')).split('\n');
+    if (bare === 'true') throw new BadInput(`${path} is a bare git repository: it has no working tree to work in; admit a clone of it`);
+    if (inGitDir === 'true') throw new BadInput(`${path} lies in a git repository's git dir: admit its working tree, the directory that holds the .git`);
     throw new BadInput(`${path} is not a git repository${why ? ` git can use here (${why.replace(/^fatal: /, '').trim()})` : ''}`);
   }
   if (realpathSync(top) !== dir) throw new BadInput(`${path} is inside the git repository ${top}: give its top level`);
