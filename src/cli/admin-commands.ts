@@ -335,6 +335,15 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           // looks like a ledger, only a `.partial-PID` one.
           const partial = `${dest}.partial-${process.pid}`;
           mkdirSync(partial, { recursive: true });
+          // Ctrl-C or a TERM halfway (a backup of a large ledger takes a while): the partial dir goes too,
+          // as on any other failure; the signal's default action left it behind for good.
+          const interrupted = (signal: NodeJS.Signals) => {
+            rmSync(partial, { recursive: true, force: true });
+            output.err(`cto-ledger: backup interrupted (${signal}): nothing was left at ${dest}`);
+            process.exit(signal === 'SIGINT' ? 130 : 143);
+          };
+          process.once('SIGINT', interrupted);
+          process.once('SIGTERM', interrupted);
           try {
             // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
             const { lastPosition } = await backupStore(ledger.store, join(partial, 'ledger.db'));
@@ -348,6 +357,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           } catch (err) {
             rmSync(partial, { recursive: true, force: true });
             throw err;
+          } finally {
+            process.off('SIGINT', interrupted);
+            process.off('SIGTERM', interrupted);
           }
         },
         { refresh: false },
