@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, strayGitEntries, textForReview } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, specialFiles, strayGitEntries, textForReview } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, detectLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
@@ -232,6 +232,17 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     }
 
     phase('inspect');
+    // FIFOs, sockets and device nodes first, before any git call looks at the tree: git opens a
+    // `.gitignore` (and other paths) without looking at its type, and a FIFO there would block the
+    // harness forever. Named as refusals below; removed (the patch could never carry them).
+    const specials = specialFiles(wt.path, setupOutputs);
+    for (const special of specials) {
+      try {
+        rmSync(Buffer.concat([Buffer.from(`${wt.path}/`), special.bytes]), { force: true });
+      } catch {
+        // named below all the same; git's calls then fail or block as they would have
+      }
+    }
     const after = await snapshotGitState(wt);
     const operatorNow = await ledger.inspectRepo(repoPath).catch(() => null);
     const operatorCheckoutChanged = !operatorNow
@@ -247,6 +258,9 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       // A nested repository git lists already (as its dir); any other .git is named here.
       if (stray.kind === 'git' && listed.has(stray.path.slice(0, -'/.git'.length))) continue;
       paths.push({ path: stray.path, change: 'added', unreviewable: stray.why });
+    }
+    for (const special of specials) {
+      paths.push({ path: special.path, change: 'added', unreviewable: `a ${special.kind}, which the patch cannot carry and git could block on (removed before the harness's git looked at the tree)` });
     }
     for (const sub of await filledSubmodulePaths(wt)) {
       paths.push({ path: sub, change: 'added', unreviewable: "files in a submodule's path, which the harness leaves empty: git neither lists nor patches them" });

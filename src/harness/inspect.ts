@@ -10,11 +10,17 @@ import type { Worktree } from './worktree.js';
 /** What must not move during a run: refs, HEADs, config, hooks and attribute files of the repository. */
 export type GitStateSnapshot = Record<string, string>;
 
-/** A digest of what is at a path, a tree by its entries' digests; links are digested as links, never followed. */
+/**
+ * A digest of what is at a path, a tree by its entries' digests; links are digested as links, never
+ * followed. A FIFO, socket or device node is digested by its type and mode, never opened: reading a
+ * FIFO the backend planted (in a hook dir or a setup output, where only bubblewrap stops it) would
+ * block the harness forever, and a device node could never end.
+ */
 export function digestOfPath(path: string): string {
   if (!existsSync(path)) return 'absent';
   const st = lstatSync(path);
   if (st.isSymbolicLink()) return `link:${readlinkSync(path)}`;
+  if (!st.isDirectory() && !st.isFile()) return `special:${st.mode.toString(8)}:${st.rdev}`;
   if (st.isDirectory()) {
     return sha256Hex(
       readdirSync(path)
@@ -66,6 +72,11 @@ function utf8(bytes: Buffer): string | null {
   }
 }
 
+/** A name that is not UTF-8, shown with its bytes escaped. */
+function escapedName(bytes: Buffer): string {
+  return JSON.stringify(bytes.toString('latin1')).slice(1, -1).replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+}
+
 /** Splits git's -z output into entries, keeping each entry's bytes. */
 function zEntries(out: Buffer): Buffer[] {
   const entries: Buffer[] = [];
@@ -109,6 +120,49 @@ export function linkLeaves(root: string, linkPath: string): boolean {
     return here;
   };
   return follow(dirname(linkPath), readlinkSync(linkPath)) === null;
+}
+
+/** A file that is neither regular, a directory nor a symlink, found in the tree by specialFiles. */
+export type SpecialFile = { path: string; kind: string; bytes: Buffer };
+
+function specialKind(entry: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string | null {
+  if (entry.isFIFO()) return 'FIFO';
+  if (entry.isSocket()) return 'unix socket';
+  if (entry.isCharacterDevice()) return 'character device';
+  if (entry.isBlockDevice()) return 'block device';
+  return null;
+}
+
+/**
+ * Every FIFO, socket and device node in the tree, the top `.git` aside, stray `.git` dirs included
+ * (`skip`: dirs not to walk, what the setup left). git can carry none of them in a patch, and git
+ * itself opens some paths without looking at their type first: a FIFO named `.gitignore` (or
+ * `.gitattributes`, `.gitmodules`, or the HEAD of a nested repository) blocks the harness's own
+ * `git status` forever. Found by exact bytes (`bytes`: the path relative to root), so the caller can
+ * remove them before any git call looks at the tree; `path` is for showing.
+ */
+export function specialFiles(root: string, skip: readonly string[] = []): SpecialFile[] {
+  const found: SpecialFile[] = [];
+  const skipped = new Set(skip.map((p) => Buffer.from(p).toString('latin1')));
+  const walk = (dir: Buffer, rel: Buffer | null) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+    } catch {
+      return; // named by strayGitEntries
+    }
+    for (const entry of entries) {
+      const name = entry.name as unknown as Buffer;
+      if (rel === null && name.equals(Buffer.from('.git'))) continue;
+      const abs = Buffer.concat([dir, Buffer.from('/'), name]);
+      const path = rel === null ? name : Buffer.concat([rel, Buffer.from('/'), name]);
+      const kind = specialKind(entry);
+      if (kind) found.push({ path: utf8(path) ?? escapedName(path), kind, bytes: path });
+      else if (entry.isDirectory() && !skipped.has(abs.toString('latin1'))) walk(abs, path);
+    }
+  };
+  walk(Buffer.from(root), null);
+  return found;
 }
 
 /** What the walk below finds that git neither lists nor patches, or that the harness could not look into. */
@@ -181,8 +235,7 @@ export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
       code === '!!' ? 'ignored' : code === '??' || code.includes('A') ? 'added' : code.includes('D') ? 'deleted' : code.includes('T') ? 'type-changed' : 'modified';
     if (name === null) {
       // Shown with its bytes escaped; never looked up by name, which would find another file or none.
-      const shown = JSON.stringify(raw.subarray(3).toString('latin1')).slice(1, -1).replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
-      paths.push({ path: shown, change, unreviewable: 'a file name that is not UTF-8' });
+      paths.push({ path: escapedName(raw.subarray(3)), change, unreviewable: 'a file name that is not UTF-8' });
       continue;
     }
     const item: ChangedPath = { path: name, change };

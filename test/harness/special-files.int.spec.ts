@@ -1,0 +1,59 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { digestOfPath } from '../../src/harness/inspect.js';
+import { GOOD_BACKEND, makeWorld } from '../fixtures/harness.js';
+import { tempDir } from '../fixtures/tmp.js';
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const w of worlds.splice(0)) await w.cleanup();
+});
+
+describe('FIFOs, sockets and device nodes a backend leaves', () => {
+  it('path-disallowed, with evidence: a FIFO named .gitignore (git status would block on it forever), or as a nested HEAD', async () => {
+    const w = await makeWorld({
+      body: `${GOOD_BACKEND}
+        cp.execFileSync('mkfifo', ['src/.gitignore']);
+        fs.mkdirSync('src/sub/.git/objects', { recursive: true });
+        fs.mkdirSync('src/sub/.git/refs');
+        cp.execFileSync('mkfifo', ['src/sub/.git/HEAD']);
+        cp.execSync("mkfifo src/$(printf '\\\\377').gitattributes", { shell: '/bin/bash' });`,
+    });
+    worlds.push(w);
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    const detail = (await w.state()).execution!.gateResults.find((g) => g.gate === 'path-disallowed')!.detail;
+    expect(detail).toMatch(/src\/\.gitignore \(a FIFO/);
+    expect(detail).toMatch(/src\/sub\/\.git\/HEAD \(a FIFO/);
+    expect(detail).toMatch(/src\/\\xff\.gitattributes \(a FIFO/);
+    expect(JSON.parse(readFileSync(join(result.evidenceDir, 'report.json'), 'utf8')).paths).toContainEqual(expect.objectContaining({ path: 'src/.gitignore', verdict: 'disallowed' }));
+  });
+});
+
+describe('digestOfPath', () => {
+  it('digests a FIFO by its type, never opening it (a planted one in a hook dir would block the harness)', async () => {
+    const tmp = tempDir('cto-digest-');
+    try {
+      const dir = join(tmp.dir, 'hooks');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'pre-commit'), '#!/bin/sh\n');
+      const before = digestOfPath(dir);
+      const fifo = join(dir, 'post-checkout');
+      execFileSync('mkfifo', [fifo]);
+      // A writer waiting on it: were the FIFO opened, it would read what the writer sends, not block.
+      const writer = spawn('/bin/sh', ['-c', `printf 'written' > '${fifo}'`], { stdio: 'ignore' });
+      try {
+        expect(digestOfPath(fifo)).toMatch(/^special:10/);
+        expect(digestOfPath(dir)).not.toBe(before);
+      } finally {
+        writer.kill('SIGKILL');
+      }
+      expect(existsSync(fifo)).toBe(true);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
