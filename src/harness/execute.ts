@@ -192,7 +192,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       );
       limits.setup = setup.limits;
       if (setup.timedOut || setup.code !== 0) setupFailure = `the setup command ${setup.timedOut ? 'timed out' : `exited ${setup.code}`} (see setup.log)`;
-      setupIgnored = new Set((await changedPaths(wt)).filter((p) => p.change === 'ignored').map((p) => p.path));
+      setupIgnored = new Set((await changedPaths(wt, started.data.baseCommit)).filter((p) => p.change === 'ignored').map((p) => p.path));
     }
     const setupOutputs = [...setupIgnored].map((path) => join(wt!.path, path.replace(/\/$/, '')));
     // Without bubblewrap nothing binds them read-only: their digests tell whether the backend changed them.
@@ -252,7 +252,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
           ...operatorNow.dirty.map((line) => `working tree: ${line}`),
         ];
     const setupChanged = new Set(setupDigests ? [...setupDigests].filter(([abs, digest]) => digestOfPath(abs) !== digest).map(([abs]) => abs) : []);
-    const paths = (await changedPaths(wt)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path) && !setupChanged.has(join(wt!.path, p.path.replace(/\/$/, '')))));
+    const paths = (await changedPaths(wt, started.data.baseCommit)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path) && !setupChanged.has(join(wt!.path, p.path.replace(/\/$/, '')))));
     const listed = new Set(paths.map((p) => p.path.replace(/\/$/, '')));
     for (const stray of strayGitEntries(wt.path, setupOutputs)) {
       // A nested repository git lists already (as its dir); any other .git is named here.
@@ -262,7 +262,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     for (const special of specials) {
       paths.push({ path: special.path, change: 'added', unreviewable: `a ${special.kind}, which the patch cannot carry and git could block on (removed before the harness's git looked at the tree)` });
     }
-    for (const sub of await filledSubmodulePaths(wt)) {
+    for (const sub of await filledSubmodulePaths(wt, started.data.baseCommit)) {
       paths.push({ path: sub, change: 'added', unreviewable: "files in a submodule's path, which the harness leaves empty: git neither lists nor patches them" });
     }
     const worktreePath = wt.path;

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { dirname, isAbsolute, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
@@ -202,8 +202,9 @@ export function strayGitEntries(root: string, skip: readonly string[] = []): Str
  * worktree leaves them empty; what a backend puts there is listed by neither `git status` nor
  * `git add` (it is the submodule's), so the validation could use files the patch never carries.
  */
-export async function filledSubmodulePaths(wt: Worktree): Promise<string[]> {
-  const out = (await git(['ls-files', '--stage', '-z'], { gitDir: wt.gitDir, workTree: wt.path })).stdout;
+export async function filledSubmodulePaths(wt: Worktree, baseCommit: string): Promise<string[]> {
+  // From the base commit's tree, not the worktree's index, which a backend could edit where it is writable.
+  const out = (await git(['ls-tree', '-r', '-z', '--full-tree', baseCommit], { gitDir: wt.gitDir, workTree: wt.path })).stdout;
   const filled: string[] = [];
   for (const entry of zEntries(out)) {
     const tab = entry.indexOf(9);
@@ -221,12 +222,20 @@ export async function filledSubmodulePaths(wt: Worktree): Promise<string[]> {
   return filled;
 }
 
-/** Every path that differs from the base commit, untracked and ignored included, by exact bytes. */
-export async function changedPaths(wt: Worktree): Promise<ChangedPath[]> {
-  const out = await git(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching', '--no-renames'], {
-    gitDir: wt.gitDir,
-    workTree: wt.path,
-  });
+/**
+ * Every path that differs from the base commit, untracked and ignored included, by exact bytes.
+ * Compared against a private index read from the base, never the worktree's own: where the git dir is
+ * writable (unshare, none), a backend could mark a file `--skip-worktree` or `--assume-unchanged` in
+ * that index, and its change would go unlisted and unjudged while `git add -A` still put it in the patch.
+ */
+export async function changedPaths(wt: Worktree, baseCommit: string): Promise<ChangedPath[]> {
+  const scratch = join(wt.scratch, 'status-index');
+  mkdirSync(scratch, { recursive: true });
+  const index = join(scratch, 'index');
+  rmSync(index, { force: true });
+  const opts = { gitDir: wt.gitDir, workTree: wt.path, env: { GIT_INDEX_FILE: index } };
+  await git(['read-tree', baseCommit], opts);
+  const out = await git(['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching', '--no-renames'], opts);
   const paths: ChangedPath[] = [];
   for (const raw of zEntries(out.stdout)) {
     const code = raw.subarray(0, 2).toString('latin1');

@@ -57,3 +57,34 @@ describe('digestOfPath', () => {
     }
   });
 });
+
+describe("the worktree's own index, writable without bubblewrap", () => {
+  it('path-disallowed: a tracked file changed and marked --skip-worktree there is still listed and judged, as the patch carries it', async () => {
+    const saved = process.env.CTO_ISOLATION;
+    process.env.CTO_ISOLATION = 'unshare';
+    try {
+      const w = await makeWorld({
+        body: `${GOOD_BACKEND}
+          for (const [flag, file] of [['--skip-worktree', 'test/check.mjs'], ['--assume-unchanged', 'README.md']]) {
+            cp.execFileSync('/usr/bin/git', ['update-index', flag, file]);
+            fs.writeFileSync(file, 'process.exit(0);\\n');
+          }`,
+      });
+      worlds.push(w);
+      const result = await w.execute();
+      if (result.isolation !== 'unshare') return void console.log(`skipped: unshare is not available here (${result.isolation})`);
+      expect(result.failedGate).toBe('path-disallowed');
+      const state = await w.state();
+      expect(state.execution!.changedPaths).toEqual(
+        expect.arrayContaining([
+          { path: 'test/check.mjs', change: 'modified' },
+          { path: 'README.md', change: 'modified' },
+        ]),
+      );
+      expect(readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8')).toContain('+++ b/test/check.mjs');
+    } finally {
+      if (saved === undefined) delete process.env.CTO_ISOLATION;
+      else process.env.CTO_ISOLATION = saved;
+    }
+  });
+});
