@@ -112,6 +112,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   const phase = (name: string) => options.onPhase?.(name);
 
   let wt: Worktree | null = null;
+  // Set once the repository's git state is found changed after the backend: no more git runs on it.
+  let gitTampered = false;
   // Set once this attempt starts writing evidence/<run>/: a bundle the ledger never digested is removed.
   let evidenceWritten: string | null = null;
   // Known from the backend's config before anything runs: a harness failure's own message is redacted too.
@@ -243,16 +245,25 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
         // named below all the same; git's calls then fail or block as they would have
       }
     }
-    const after = await snapshotGitState(wt);
-    const operatorNow = await ledger.inspectRepo(repoPath).catch(() => null);
-    const operatorCheckoutChanged = !operatorNow
+    const after = await snapshotGitState(wt, before);
+    const gitStateChanged = changedGitState(before, after);
+    // The repository's config, attributes, hooks or refs changed (possible only where its git dir is
+    // writable: unshare, none): git would now run what was planted there (a clean filter runs on
+    // `status` and `add`) outside the sandbox, in the harness's own calls. No more git on it: the run
+    // fails closed (forbidden-action), with neither a listing of paths nor a patch.
+    gitTampered = gitStateChanged.length > 0;
+    const notLooked = `the repository's git state changed (${gitStateChanged.join(', ')}), and git would run what was planted there`;
+    const operatorNow = gitTampered ? null : await ledger.inspectRepo(repoPath).catch(() => null);
+    const operatorCheckoutChanged = gitTampered
+      ? []
+      : !operatorNow
       ? ['the repository is gone']
       : [
           ...(operatorNow.head !== started.data.baseCommit ? [`HEAD moved to ${operatorNow.head}`] : []),
           ...operatorNow.dirty.map((line) => `working tree: ${line}`),
         ];
     const setupChanged = new Set(setupDigests ? [...setupDigests].filter(([abs, digest]) => digestOfPath(abs) !== digest).map(([abs]) => abs) : []);
-    const paths = (await changedPaths(wt, started.data.baseCommit)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path) && !setupChanged.has(join(wt!.path, p.path.replace(/\/$/, '')))));
+    const paths = (gitTampered ? [] : await changedPaths(wt, started.data.baseCommit)).filter((p) => !(p.change === 'ignored' && setupIgnored.has(p.path) && !setupChanged.has(join(wt!.path, p.path.replace(/\/$/, '')))));
     const listed = new Set(paths.map((p) => p.path.replace(/\/$/, '')));
     for (const stray of strayGitEntries(wt.path, setupOutputs)) {
       // A nested repository git lists already (as its dir); any other .git is named here.
@@ -262,7 +273,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     for (const special of specials) {
       paths.push({ path: special.path, change: 'added', unreviewable: `a ${special.kind}, which the patch cannot carry and git could block on (removed before the harness's git looked at the tree)` });
     }
-    for (const sub of await filledSubmodulePaths(wt, started.data.baseCommit)) {
+    for (const sub of gitTampered ? [] : await filledSubmodulePaths(wt, started.data.baseCommit)) {
       paths.push({ path: sub, change: 'added', unreviewable: "files in a submodule's path, which the harness leaves empty: git neither lists nor patches them" });
     }
     const worktreePath = wt.path;
@@ -282,7 +293,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     });
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
     let patchError: string | null = null;
-    let patch = await timed(spans, 'harness.patch', () => makePatch(wt!, started.data.baseCommit)).catch((err: unknown) => {
+    let patch = await timed(spans, 'harness.patch', () => (gitTampered ? Promise.reject(new Error(notLooked)) : makePatch(wt!, started.data.baseCommit))).catch((err: unknown) => {
       patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500);
       return Buffer.alloc(0);
     });
@@ -318,7 +329,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       limitsHit: limitsHit(result?.limits),
       shimAttempts: readShimAttempts(shimLog).map((a) => clean(a.command)),
       secretsInChange,
-      gitStateChanged: changedGitState(before, after),
+      gitStateChanged,
       operatorCheckoutChanged,
       patchError: patchError === null ? null : clean(patchError),
       paths: verdicts,
@@ -445,7 +456,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     if (err instanceof Refused) throw err;
     throw new StoreUnavailable(`execution of run ${runId} failed: ${message}${evidenced ? ` (failed closed, evidence in ${evidenced})` : ''}`);
   } finally {
-    if (wt) await removeWorktree(repoPath, wt);
+    if (wt) await removeWorktree(repoPath, wt, { prune: !gitTampered });
     release();
   }
 }

@@ -32,16 +32,27 @@ export function digestOfPath(path: string): string {
   return `${st.mode.toString(8)}:${sha256Hex(readFileSync(path))}`;
 }
 
-export async function snapshotGitState(wt: Worktree): Promise<GitStateSnapshot> {
-  const refs = await gitText(['for-each-ref', '--format=%(refname) %(objectname)'], { gitDir: wt.commonDir });
-  const snapshot: GitStateSnapshot = { refs: sha256Hex(refs) };
-  for (const name of ['HEAD', 'config', 'config.worktree', 'hooks', 'info', 'packed-refs', 'modules', 'commondir']) {
+/**
+ * The git state, its files digested without git. Given the snapshot taken before the backend ran,
+ * git itself is asked (for the refs) only when those files are unchanged: a config the backend
+ * rewrote (only possible where the git dir is writable: unshare, none) is not read by the harness's
+ * git, which would block on an `include.path` naming a FIFO. The loose refs and packed-refs are
+ * digested as files either way.
+ */
+export async function snapshotGitState(wt: Worktree, before?: GitStateSnapshot): Promise<GitStateSnapshot> {
+  const snapshot: GitStateSnapshot = {};
+  for (const name of ['HEAD', 'config', 'config.worktree', 'hooks', 'info', 'refs', 'packed-refs', 'modules', 'commondir']) {
     snapshot[`repo/${name}`] = digestOfPath(join(wt.commonDir, name));
   }
   for (const name of ['HEAD', 'config.worktree', 'commondir', 'gitdir']) {
     snapshot[`worktree/${name}`] = digestOfPath(join(wt.gitDir, name));
   }
   snapshot['worktree/.git'] = digestOfPath(join(wt.path, '.git'));
+  if (before && changedGitState(before, snapshot).some((key) => key !== 'refs')) {
+    snapshot.refs = before.refs!; // not read again; what changed is named already
+  } else {
+    snapshot.refs = sha256Hex(await gitText(['for-each-ref', '--format=%(refname) %(objectname)'], { gitDir: wt.commonDir }));
+  }
   return snapshot;
 }
 

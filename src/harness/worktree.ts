@@ -103,7 +103,7 @@ function sweepAbandoned(base: string): void {
  * Unregisters and deletes the worktree. The files are moved aside at once (a rename) and deleted in the
  * background: the run's result does not wait on the disk, and the process still finishes the deletion.
  */
-export async function removeWorktree(repoPath: string, wt: Worktree): Promise<void> {
+export async function removeWorktree(repoPath: string, wt: Worktree, options: { prune?: boolean } = {}): Promise<void> {
   const trash = `${wt.scratch}.removed`;
   let moved = true;
   try {
@@ -112,6 +112,7 @@ export async function removeWorktree(repoPath: string, wt: Worktree): Promise<vo
     moved = false;
     await removeTree(wt.scratch);
   }
-  await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
+  // Not on a repository whose git state the run changed (its config could block or run code on git's read).
+  if (options.prune !== false) await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
   if (moved) void removeTree(trash);
 }
