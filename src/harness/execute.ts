@@ -281,7 +281,12 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       const abs = join(worktreePath, path);
       const st = existsSync(abs) ? lstatSync(abs) : null;
       if (!st?.isFile()) return null;
-      if (st.size > 16 << 20) return TOO_LARGE;
+      // A manifest over 16 MiB is refused unread. Any other file is read for the characters that hide
+      // code up to the size of a patch the harness keeps (padded past 16 MiB, a Trojan Source line went
+      // unchecked and the run succeeded). A larger one is shown either as binary, where nothing is read
+      // as text, or as text in a patch over that cap, which fails the run (end-tree-dirty).
+      if (st.size > 16 << 20 && /\.(ya?ml|json)$/i.test(path)) return TOO_LARGE;
+      if (st.size > PATCH_CAP) return null;
       // A file the patch shows as binary (base85) is not read as text by anyone: nothing to hide in it.
       let bytes: Buffer;
       try {

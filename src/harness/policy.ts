@@ -91,6 +91,7 @@ export function judgePaths(paths: readonly ChangedPath[], allowedGlobs: readonly
     if (p.change !== 'deleted' && p.change !== 'ignored' && !p.link) {
       const text = contentOf(p.path);
       if (text === UNREADABLE) return { ...base, verdict: 'disallowed', why: 'a file the harness cannot read, so cannot judge' };
+      if (text === TOO_LARGE) return { ...base, verdict: 'disallowed', why: 'too large to check for characters that hide code from a reader' };
       if (typeof text === 'string' && HIDES_TEXT.test(text)) {
         return { ...base, verdict: 'disallowed', why: 'content with characters that hide code from a reader (an escape sequence, a lone carriage return, bidi controls)' };
       }

@@ -125,6 +125,8 @@ describe('judgePaths', () => {
     expect(verdict('src/data.json', ['src/**'], {}, '{ "kind": "fruit" }')).toBe('allowed');
     expect(verdict('src/huge.yaml', ['src/**'], {}, TOO_LARGE)).toBe('disallowed');
     expect(verdict('src/a.js', ['src/**'], {}, UNREADABLE)).toBe('disallowed');
+    // too large to read for the content checks: refused, a source file as a manifest
+    expect(verdict('src/huge.js', ['src/**'], {}, TOO_LARGE)).toBe('disallowed');
     expect(verdict('src/etc', ['src/**'], { link: { target: '/etc', outside: true } })).toBe('disallowed');
     expect(verdict('src/sibling', ['src/**'], { link: { target: 'a.ts', outside: false } })).toBe('allowed');
     // what a link inside the tree reaches is judged as the file it names

@@ -88,3 +88,15 @@ describe("the worktree's own index, writable without bubblewrap", () => {
     }
   });
 });
+
+describe('content padded past the 16 MiB a manifest is read up to', () => {
+  it('path-disallowed: a source file of 17 MiB still has its bidi controls found (Trojan Source)', async () => {
+    const w = await makeWorld({
+      body: `fs.writeFileSync('src/greet.js', 'export const greet = (n) => \`Hello, \${n}!\`;\\n/* \\u202e } \\u2066 if (isAdmin) \\u2069 */\\n' + ('// ' + 'x'.repeat(1000) + '\\n').repeat(17 * 1024));`,
+    });
+    worlds.push(w);
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    expect((await w.state()).execution!.gateResults.find((g) => g.gate === 'path-disallowed')!.detail).toMatch(/src\/greet\.js \(content with characters that hide code/);
+  });
+});
