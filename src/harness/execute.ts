@@ -14,7 +14,7 @@ import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
-import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, makePatch, snapshotGitState, specialFiles, strayGitEntries, textForReview } from './inspect.js';
+import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, looksBinary, makePatch, snapshotGitState, specialFiles, strayGitEntries, textForReview, type ChangedPath } from './inspect.js';
 import { detectIsolation } from './isolation.js';
 import { defaultLimits, detectLimits, type LimitsReport } from './limits.js';
 import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
@@ -312,13 +312,20 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     // artifacts: fail closed, and keep only the redacted form. Encoded copies (base64, say) are not found.
     // Found as redact() finds them (in any case), so nothing is left unredacted that it would catch.
     const changeText = [patch.toString('utf8'), ...verdicts.map((v) => v.path)].join('\n');
+    // A file the patch shows as binary is there zlib-compressed and base85-encoded, where no form of a
+    // secret is found: each changed file's own bytes are searched too, and a patch carrying a secret in
+    // a binary file is not kept (it cannot be redacted there).
+    const inFiles = Object.keys(secrets).length ? secretsInFiles(worktreePath, paths, secrets) : { names: [], inBinary: false };
     const secretsInChange = Object.entries(secrets)
-      .filter(([, value]) => holdsSecret(changeText, value))
+      .filter(([name, value]) => holdsSecret(changeText, value) || inFiles.names.includes(name))
       .map(([name]) => name);
     if (secretsInChange.length) {
       patch = redact(patch, secrets);
-      // an encoded copy wrapped across lines is found but cannot be cut out: keep no patch at all
-      if (secretsInChange.some((name) => holdsSecret(patch.toString('utf8'), secrets[name]!))) {
+      // an encoded copy wrapped across lines, or one in a binary file, is found but cannot be cut out: keep no patch at all
+      if (inFiles.inBinary) {
+        patchError = 'the patch holds a secret in a file it shows as binary (compressed) or in UTF-16, which cannot be redacted; not kept';
+        patch = Buffer.alloc(0);
+      } else if (secretsInChange.some((name) => holdsSecret(patch.toString('utf8'), secrets[name]!))) {
         patchError = 'the patch holds an encoded secret wrapped across lines, which cannot be redacted; not kept';
         patch = Buffer.alloc(0);
       }
@@ -587,6 +594,39 @@ function sealWithReport(
   });
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
   return sealBundle(dir, Object.keys(files), artifactsDir);
+}
+
+/**
+ * The secrets whose value (plain or encoded, as holdsSecret finds it) is in the bytes of a changed
+ * file, and whether one is where redacting the patch's text cannot cut it out (`inBinary`): in a file the
+ * patch shows as binary, or in UTF-16.
+ */
+function secretsInFiles(root: string, paths: readonly ChangedPath[], secrets: Record<string, string>): { names: string[]; inBinary: boolean } {
+  const names = new Set<string>();
+  let inBinary = false;
+  for (const p of paths) {
+    if (p.change === 'deleted' || p.change === 'ignored' || p.unreviewable) continue;
+    const abs = join(root, p.path);
+    let bytes: Buffer;
+    try {
+      const st = lstatSync(abs);
+      if (!st.isFile() || st.size > PATCH_CAP) continue;
+      bytes = readFileSync(abs);
+    } catch {
+      continue;
+    }
+    const text = bytes.toString('utf8');
+    // As a reader's tools decode it too: UTF-16 (with a byte-order mark, as textForReview reads it, or
+    // without: the ASCII of a secret with NULs between), which the patch shows with NULs between.
+    const decoded = `${textForReview(p.path, bytes) ?? ''}\n${text.replace(/\0/g, '')}`;
+    for (const [name, value] of Object.entries(secrets)) {
+      const plain = holdsSecret(text, value);
+      if (!plain && !holdsSecret(decoded, value)) continue;
+      names.add(name);
+      if (!plain || looksBinary(p.path, bytes)) inBinary = true;
+    }
+  }
+  return { names: [...names], inBinary };
 }
 
 /** What a step ran into at its caps, in words for a gate's finding. */
