@@ -271,7 +271,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       paths.push({ path: stray.path, change: 'added', unreviewable: stray.why });
     }
     for (const special of specials) {
-      paths.push({ path: special.path, change: 'added', unreviewable: `a ${special.kind}, which the patch cannot carry and git could block on (removed before the harness's git looked at the tree)` });
+      const why = special.kind.startsWith('.git') ? `a ${special.kind}` : `a ${special.kind}, which the patch cannot carry and git could block on`;
+      paths.push({ path: special.path, change: 'added', unreviewable: `${why} (removed before the harness's git looked at the tree)` });
     }
     for (const sub of gitTampered ? [] : await filledSubmodulePaths(wt, started.data.baseCommit)) {
       paths.push({ path: sub, change: 'added', unreviewable: "files in a submodule's path, which the harness leaves empty: git neither lists nor patches them" });

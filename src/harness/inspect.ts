@@ -133,6 +133,10 @@ export function linkLeaves(root: string, linkPath: string): boolean {
   return follow(dirname(linkPath), readlinkSync(linkPath)) === null;
 }
 
+/** Files in the tree git reads whole on `status` and `add`, and the largest the harness lets it read. */
+const GIT_PATTERN_FILES = new Set(['.gitignore', '.gitattributes', '.gitmodules']);
+export const GIT_PATTERN_FILE_CAP = 1 << 20;
+
 /** A file that is neither regular, a directory nor a symlink, found in the tree by specialFiles. */
 export type SpecialFile = { path: string; kind: string; bytes: Buffer };
 
@@ -149,7 +153,8 @@ function specialKind(entry: { isFIFO(): boolean; isSocket(): boolean; isCharacte
  * (`skip`: dirs not to walk, what the setup left). git can carry none of them in a patch, and git
  * itself opens some paths without looking at their type first: a FIFO named `.gitignore` (or
  * `.gitattributes`, `.gitmodules`, or the HEAD of a nested repository) blocks the harness's own
- * `git status` forever. Found by exact bytes (`bytes`: the path relative to root), so the caller can
+ * `git status` forever. So are the `.gitignore`, `.gitattributes` and `.gitmodules` files over 1 MiB,
+ * which git reads whole into its memory, outside the backend's caps. Found by exact bytes (`bytes`: the path relative to root), so the caller can
  * remove them before any git call looks at the tree; `path` is for showing.
  */
 export function specialFiles(root: string, skip: readonly string[] = []): SpecialFile[] {
@@ -167,7 +172,18 @@ export function specialFiles(root: string, skip: readonly string[] = []): Specia
       if (rel === null && name.equals(Buffer.from('.git'))) continue;
       const abs = Buffer.concat([dir, Buffer.from('/'), name]);
       const path = rel === null ? name : Buffer.concat([rel, Buffer.from('/'), name]);
-      const kind = specialKind(entry);
+      let kind = specialKind(entry);
+      if (!kind && entry.isFile() && GIT_PATTERN_FILES.has(name.toString('latin1'))) {
+        // git reads these whole into memory, outside the backend's caps: a sparse one of 20 GB costs
+        // the backend nothing and the harness's git 20 GB
+        let size = 0;
+        try {
+          size = lstatSync(abs).size;
+        } catch {
+          // gone: nothing for git to read
+        }
+        if (size > GIT_PATTERN_FILE_CAP) kind = `${name.toString('latin1')} of ${size} bytes (over ${GIT_PATTERN_FILE_CAP}), which git would read whole`;
+      }
       if (kind) found.push({ path: utf8(path) ?? escapedName(path), kind, bytes: path });
       else if (entry.isDirectory() && !skipped.has(abs.toString('latin1'))) walk(abs, path);
     }

@@ -100,3 +100,14 @@ describe('content padded past the 16 MiB a manifest is read up to', () => {
     expect((await w.state()).execution!.gateResults.find((g) => g.gate === 'path-disallowed')!.detail).toMatch(/src\/greet\.js \(content with characters that hide code/);
   });
 });
+
+describe('a pattern file git reads whole, made huge and sparse (free to the backend)', () => {
+  it('path-disallowed: a .gitignore over 1 MiB is refused and removed before the harness git reads it into memory', async () => {
+    const w = await makeWorld({ body: `${GOOD_BACKEND} fs.truncateSync(fs.openSync('src/.gitignore', 'w'), 64 << 20);` });
+    worlds.push(w);
+    const result = await w.execute();
+    expect(result.failedGate).toBe('path-disallowed');
+    const detail = (await w.state()).execution!.gateResults.find((g) => g.gate === 'path-disallowed')!.detail;
+    expect(detail).toMatch(/src\/\.gitignore \(a \.gitignore of 67108864 bytes \(over 1048576\), which git would read whole/);
+  });
+});
