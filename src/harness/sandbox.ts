@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -345,6 +345,23 @@ async function sweepMarked(marker: string, group: number, killed: number[]): Pro
 
 type Stdio = { fds: number[]; stdio: [number | 'ignore', number, number] };
 
+/**
+ * stdin from a copy unlinked before the step starts: the descriptor is the harness's, so no read-only
+ * bind applies to it, and reopened through /proc/self/fd/0 for writing it would change the host file.
+ */
+function privateCopy(path: string, fds: number[]): number {
+  const dir = mkdtempSync(join(tmpdir(), 'cto-stdin-'));
+  try {
+    const copy = join(dir, 'stdin');
+    copyFileSync(path, copy);
+    const fd = openSync(copy, 'r');
+    fds.push(fd);
+    return fd;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function openStdio(spec: SandboxSpec): Stdio {
   const fds: number[] = [];
   const open = (path: string, flags: string) => {
@@ -353,7 +370,7 @@ function openStdio(spec: SandboxSpec): Stdio {
     return fd;
   };
   try {
-    const stdin = spec.stdinFile ? open(spec.stdinFile, 'r') : 'ignore';
+    const stdin = spec.stdinFile ? privateCopy(spec.stdinFile, fds) : 'ignore';
     const stdout = open(spec.stdoutFile, 'w');
     // one file for both streams must be one descriptor, or each would overwrite the other
     const stderr = spec.stderrFile === spec.stdoutFile ? stdout : open(spec.stderrFile, 'w');

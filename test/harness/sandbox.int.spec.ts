@@ -509,6 +509,18 @@ describe.skipIf(!bwrapWorks || !socatWorks)('host unix sockets on the read-only 
   });
 });
 
+describe.skipIf(!bwrapWorks)('stdin', () => {
+  it('a step reopening its stdin for writing (/proc/self/fd/0) cannot change the file it was fed from', async () => {
+    const f = fixture();
+    const fed = join(f.root, 'contract.json');
+    writeFileSync(fed, '{"title":"x"}\n');
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', 'cat; printf WROTE > /proc/self/fd/0 && echo wrote; printf MORE >> /proc/self/fd/0 && echo appended; true'], { stdinFile: fed }));
+    expect(r.code).toBe(0);
+    expect(stdoutOf(f)).toContain('{"title":"x"}');
+    expect(readFileSync(fed, 'utf8')).toBe('{"title":"x"}\n');
+  });
+});
+
 describe.skipIf(!bwrapWorks)('setting up the sandbox: a race with the host, and too many sockets', () => {
   it('a host socket removed between the listing and the mount: the sandbox is set up again, the program runs once', async () => {
     const f = fixture();
