@@ -59,8 +59,15 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   if (facts.repo!.dirty.length > 0) {
     return refuse('start-tree-dirty', `the target's working tree is not clean: ${facts.repo!.dirty.slice(0, 3).join('; ')}${facts.repo!.dirty.length > 3 ? ' ...' : ''}`);
   }
-  if (run.contract.isolation === 'required' && facts.isolation === 'none') {
-    return refuse('isolation-unavailable', 'the contract requires isolation and none is to be had: neither bubblewrap nor unshare works on this machine, or CTO_ISOLATION=none lowered it');
+  // unshare keeps the network and the processes apart, not the filesystem: the backend could write the
+  // ledger, the operator's checkout and its git dir. What `required` promises only bubblewrap keeps.
+  if (run.contract.isolation === 'required' && facts.isolation !== 'bubblewrap') {
+    return refuse(
+      'isolation-unavailable',
+      facts.isolation === 'none'
+        ? 'the contract requires isolation and none is to be had: neither bubblewrap nor unshare works on this machine, or CTO_ISOLATION=none lowered it'
+        : 'the contract requires isolation and only unshare is to be had (bubblewrap does not work on this machine, or CTO_ISOLATION=unshare lowered it): under unshare the filesystem is writable, the ledger, the target checkout and its git dir included; install bubblewrap, or admit the contract with isolation: best-effort',
+    );
   }
   // Caps the backend's config names are part of its isolation: promised, so never silently dropped.
   if (facts.backend?.limits && !facts.limits.available) {

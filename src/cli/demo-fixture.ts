@@ -53,13 +53,13 @@ export function writeDemoBackends(dir: string): { good: string; stray: string } 
   return { good, stray };
 }
 
-export function demoContract(backend: string): string {
+export function demoContract(backend: string, isolation: 'required' | 'best-effort' = 'required'): string {
   return `---
 title: Greet people with "Hello, NAME!"
 workItem: CTO-WORK-049
 target: greeter
 backend: ${backend}
-references:
+${isolation === 'required' ? '' : 'isolation: best-effort    # this machine has no bubblewrap: a real contract requires it\n'}references:
   - seed/cto-first-real-governed-workflow-prd.md
 allowedPaths:
   - "src/**"

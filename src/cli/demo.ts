@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { CliContext } from './context.js';
 import { dirToMake } from './options.js';
+import { detectIsolation } from '../harness/isolation.js';
 import { demoContract, makeDemoRepo, writeDemoBackends } from './demo-fixture.js';
 
 type Step = { say: string; argv: string[]; expect: number };
@@ -27,8 +28,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const repo = makeDemoRepo(dir);
       const backends = writeDemoBackends(dir);
       const contractFile = join(dir, 'CTO-WORK-049.md');
-      writeFileSync(contractFile, demoContract('demo'));
+      // Only bubblewrap keeps what `isolation: required` promises; elsewhere the demo still shows the route.
+      const isolation = detectIsolation();
+      const level = isolation.kind === 'bubblewrap' ? 'required' : 'best-effort';
+      writeFileSync(contractFile, demoContract('demo', level));
       out.out(`cto-ledger demo in ${dir}\n  target repository ${repo}\n  ledger            ${ledger}\n`);
+      if (level !== 'required') out.out(`note: ${isolation.detail}; the demo's contracts say isolation: best-effort, a real contract requires bubblewrap\n`);
 
       let runId = '';
       const capture = { out: (t: string) => (runId = t.trim()), err: (t: string) => out.err(t) };
@@ -65,7 +70,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
 
       out.out('# a second run: a backend that also edits the CI workflow, outside its allowed paths');
       await run({ say: 'activate the straying backend', argv: ['backend', 'enable', 'demo-stray', '--by', 'jp'], expect: 0 });
-      writeFileSync(contractFile, demoContract('demo-stray'));
+      writeFileSync(contractFile, demoContract('demo-stray', level));
       await run({ say: 'admit the same task for it', argv: ['contract', 'admit', contractFile, '--by', 'jp'], expect: 0 }, true);
       await run({ say: 'approve', argv: ['approve', runId, '--by', 'jp'], expect: 0 });
       await run({ say: 'execute: it fails closed (exit 1, the gate named)', argv: ['execute', runId, '--by', 'jp'], expect: 1 });

@@ -27,3 +27,16 @@ it('runs the demo end to end from the built CLI and leaves a ledger that verifie
     tmp.remove();
   }
 }, 60_000);
+
+it('runs the demo where bubblewrap is not to be had: its contracts say best-effort, and it says why', () => {
+  const tmp = tempDir('cto-demo-unshare-');
+  try {
+    const r = cli(['demo', '--dir', tmp.dir], { env: { CTO_ISOLATION: 'unshare' } });
+    expect(r.stderr).not.toMatch(/demo step failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/note: .*the demo's contracts say isolation: best-effort, a real contract requires bubblewrap/);
+    expect(readFileSync(join(tmp.dir, 'CTO-WORK-049.md'), 'utf8')).toMatch(/^isolation: best-effort/m);
+  } finally {
+    tmp.remove();
+  }
+}, 60_000);

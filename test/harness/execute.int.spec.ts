@@ -247,6 +247,23 @@ describe('execute: gates before any mutation refuse with ExecutionRefused', () =
     expect((await w.execute()).status).toBe('succeeded');
   });
 
+  it('isolation-unavailable when the contract requires isolation and only unshare is to be had (the filesystem stays writable); best-effort runs under it', async () => {
+    const required = await world();
+    const bestEffort = await world({ contract: { isolation: 'best-effort' } });
+    process.env.CTO_ISOLATION = 'unshare';
+    try {
+      const refused = required.execute();
+      expect(await refusedGate(refused)).toBe('isolation-unavailable');
+      await expect(refused).rejects.toThrow(/only unshare is to be had .*the ledger, the target checkout and its git dir/);
+      expect((await required.events()).map((e) => e.type)).not.toContain('ExecutionStarted');
+      const result = await bestEffort.execute();
+      if (result.isolation !== 'unshare') return void console.log(`skipped: unshare is not available here (${result.isolation})`);
+      expect(result.status).toBe('succeeded');
+    } finally {
+      delete process.env.CTO_ISOLATION;
+    }
+  });
+
   it('isolation-unavailable when the backend names process and memory limits and they cannot be enforced (CTO_LIMITS=none); without named limits it runs uncapped and says so', async () => {
     const capped = await world({ backend: { limits: { processes: 256 } } });
     const uncapped = await world();
@@ -934,7 +951,7 @@ describe('execute: the contract setup step', () => {
   it("without bubblewrap nothing binds the setup's output read-only: a change to it is found by digest (end-tree-dirty)", () =>
     withEnv({ CTO_ISOLATION: 'unshare' }, async () => {
       const w = await world({
-        contract: { setup: { command: "mkdir -p src/deps.log && echo 'export {};' > src/deps.log/checker.mjs", timeoutSeconds: 30 } },
+        contract: { isolation: 'best-effort', setup: { command: "mkdir -p src/deps.log && echo 'export {};' > src/deps.log/checker.mjs", timeoutSeconds: 30 } },
         body: `${GOOD_BACKEND} fs.writeFileSync('src/deps.log/checker.mjs', 'process.exit(0);\\n');`,
       });
       const result = await w.execute();

@@ -17,7 +17,7 @@ async function unshareWorld(body: string): Promise<{ w: World; result: Awaited<R
   const saved = process.env.CTO_ISOLATION;
   process.env.CTO_ISOLATION = 'unshare';
   try {
-    const w = await makeWorld({ body });
+    const w = await makeWorld({ body, contract: { isolation: 'best-effort' } });
     worlds.push(w);
     const result = await w.execute();
     if (result.isolation !== 'unshare') {
