@@ -190,9 +190,29 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (typedRunId: string, opts: { by?: string; json?: boolean }) => {
       const runId = runIdArg(typedRunId);
-      const result = await ctx.withLedger((ledger) =>
-        executeRun(ledger, runId, { by: operatorName(opts.by), onPhase: (p) => (opts.json ? undefined : output.err(`execute: ${p}...`)) }),
-      );
+      // Ctrl-C (or TERM) stops the backend and records the run failed closed, evidenced, its worktree
+      // removed; without this the process died with the run left executing and its worktree registered
+      // in the operator's repository. A second one quits at once (the default action).
+      const interrupt = new AbortController();
+      const stop = (signal: NodeJS.Signals) => {
+        output.err(`execute: ${signal}: stopping the backend and recording run ${runId} failed closed (${signal} again quits at once)`);
+        interrupt.abort(signal);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let result: Awaited<ReturnType<typeof executeRun>>;
+      try {
+        result = await ctx.withLedger((ledger) =>
+          executeRun(ledger, runId, { by: operatorName(opts.by), signal: interrupt.signal, onPhase: (p) => (opts.json ? undefined : output.err(`execute: ${p}...`)) }),
+        );
+      } catch (err) {
+        if (!interrupt.signal.aborted) throw err;
+        output.err(`execute: ${err instanceof Error ? err.message : String(err)}`);
+        process.exit(interrupt.signal.reason === 'SIGINT' ? 130 : 143);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
       if (opts.json) output.out(json(result));
       else {
         output.out(

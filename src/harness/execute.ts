@@ -33,7 +33,12 @@ export type ExecuteResult = {
   bundleDigest: string;
 };
 
-export type ExecuteOptions = { by: string; onPhase?: (phase: string) => void };
+export type ExecuteOptions = {
+  by: string;
+  onPhase?: (phase: string) => void;
+  /** The operator stopping the execution (Ctrl-C): the running step is killed, the run fails closed, evidenced, its worktree removed. */
+  signal?: AbortSignal;
+};
 
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** The largest patch the harness checks for secrets and keeps as evidence. */
@@ -123,6 +128,10 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
   // What the backend did, kept where a harness failure after it can still evidence it.
   const gathered: Gathered = { outDir: null, shimLog: null, connections: [], result: null, limits: {}, spans };
   const release = holdExecution(ledger.dir, runId);
+  // Checked after each step: what was gathered so far is evidenced by the harness-failure path below.
+  const stopIfInterrupted = () => {
+    if (options.signal?.aborted) throw new Error(`interrupted by ${String(options.signal.reason ?? 'the operator')}: the execution was stopped and its running step killed`);
+  };
   try {
     // The claim names the admission it was decided under; a revocation appended to the target's
     // stream meanwhile (a revoke racing this execute) is found here, and the backend never starts.
@@ -172,6 +181,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       // setup, backend and validation alike: each runs code the backend chose or wrote
       limits: { ...defaultLimits(), ...backend.limits },
       limitsRequired: backend.limits !== undefined,
+      abort: options.signal,
     };
     const limits = gathered.limits;
 
@@ -180,6 +190,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     let setupFailure: string | null = null;
     let setupIgnored = new Set<string>();
     if (contract.setup && !revokedSinceClaim) {
+      stopIfInterrupted();
       phase('setup');
       const setup = await timed(spans, 'setup.run', () =>
         runSandboxed({
@@ -205,6 +216,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const validationHome = join(runDir, 'validation-home');
     cpSync(home, validationHome, { recursive: true, verbatimSymlinks: true });
 
+    stopIfInterrupted();
     phase('backend');
     const connections = gathered.connections;
     let result: SandboxResult | null = null;
@@ -233,6 +245,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       }
     }
 
+    stopIfInterrupted();
     phase('inspect');
     // FIFOs, sockets and device nodes first, before any git call looks at the tree: git opens a
     // `.gitignore` (and other paths) without looking at its type, and a FIFO there would block the
@@ -352,6 +365,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const early = judgeExecution(observations);
     const earlyFailure = early.gateResults.find((g) => !g.ok && g.gate !== 'validation-failed');
     if (contract.validation && !earlyFailure) {
+      stopIfInterrupted();
       phase('validation');
       const validation = await timed(spans, 'validation.run', () =>
         runSandboxed({
@@ -378,6 +392,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     const status = failedGate ? 'failed-closed' : 'succeeded';
     const endedAt = new Date().toISOString();
 
+    stopIfInterrupted();
     phase('evidence');
     const evidenceDir = join(ledgerPaths(ledger.dir).root, 'evidence', runId);
     // Written beside it and renamed into place once CaseExecuted and EvidenceDigested are on the
@@ -469,7 +484,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     if (err instanceof Refused) throw err;
     throw new StoreUnavailable(`execution of run ${runId} failed: ${message}${evidenced ? ` (failed closed, evidence in ${evidenced})` : ''}`);
   } finally {
-    if (wt) await removeWorktree(repoPath, wt, { prune: !gitTampered });
+    if (wt) await removeWorktree(repoPath, wt, { prune: !gitTampered, wait: options.signal?.aborted === true });
     release();
   }
 }

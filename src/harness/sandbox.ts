@@ -42,6 +42,8 @@ export type SandboxSpec = {
   limits?: RunLimits;
   /** The caps were asked for by name (a backend's `limits`): without a cgroup the step does not start. */
   limitsRequired?: boolean;
+  /** Aborted (the operator's Ctrl-C): the whole process tree dies, as at the time limit. */
+  abort?: AbortSignal;
 };
 export type SandboxResult = {
   code: number | null;
@@ -551,12 +553,18 @@ async function runOnce(spec: SandboxSpec, proxySocket: string | null, cgroup: Ru
       timedOut = true;
       if (child.pid) killed = killTree(child.pid);
     }, spec.timeoutMs);
+    const abort = () => {
+      if (child.pid) killed = killTree(child.pid);
+    };
+    if (spec.abort?.aborted) abort();
+    else spec.abort?.addEventListener('abort', abort, { once: true });
     const outcome = await new Promise<{ code: number | null; signal: string | null } | Error>((resolve) => {
       child.once('error', resolve);
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
     const ended = Date.now();
     clearTimeout(timer);
+    spec.abort?.removeEventListener('abort', abort);
     if (outcome instanceof Error) throw outcome;
     const pid = child.pid!;
     kill(-pid); // for good measure: nothing of the run's group outlives it

@@ -103,7 +103,7 @@ function sweepAbandoned(base: string): void {
  * Unregisters and deletes the worktree. The files are moved aside at once (a rename) and deleted in the
  * background: the run's result does not wait on the disk, and the process still finishes the deletion.
  */
-export async function removeWorktree(repoPath: string, wt: Worktree, options: { prune?: boolean } = {}): Promise<void> {
+export async function removeWorktree(repoPath: string, wt: Worktree, options: { prune?: boolean; wait?: boolean } = {}): Promise<void> {
   const trash = `${wt.scratch}.removed`;
   let moved = true;
   try {
@@ -114,5 +114,9 @@ export async function removeWorktree(repoPath: string, wt: Worktree, options: { 
   }
   // Not on a repository whose git state the run changed (its config could block or run code on git's read).
   if (options.prune !== false) await git(['worktree', 'prune'], { gitDir: wt.commonDir, workTree: repoPath }).catch(() => undefined);
-  if (moved) void removeTree(trash);
+  // `wait`: the process is about to exit (the operator's Ctrl-C), which would cut the deletion short.
+  if (moved) {
+    if (options.wait) await removeTree(trash);
+    else void removeTree(trash);
+  }
 }
