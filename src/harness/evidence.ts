@@ -73,40 +73,47 @@ function encodedForms(value: string): string[] {
 }
 
 /**
- * A secret value as found in text: in any case (a host name, say, comes back lower-cased), and in
- * the encodings above. Null when too short to be one.
+ * What may stand between two characters of a value a writer wrapped across lines: line breaks (LF,
+ * CRLF, a lone CR, or written escaped as JSON and C write them, `\n`), each followed by what starts
+ * the next line: a diff's marker, indentation. Each break starts with a character nothing else here
+ * matches, so a failed match backtracks in linear time, never over the ways to split a run of breaks.
+ */
+const BREAK = String.raw`(?:(?:[\r\n]|\\[rn])[ \t+-]*)*`;
+
+/** A literal form, found whole or wrapped across lines at any point. */
+const wrappable = (form: string) => [...form].map(escapeRegExp).join(BREAK);
+
+/**
+ * A secret value as found in text: in any case (a host name, say, comes back lower-cased), in the
+ * encodings above, and wrapped across lines (an encoder wraps base64 at 76 columns and `xxd -p` at
+ * 60; a backend can print the value itself split by a newline, or with CRLF). Null when too short to
+ * be one. The match covers the line breaks inside it, so redacting it leaves no piece behind.
  */
 function secretPattern(value: string): RegExp | null {
   if (value.length < 4) return null;
   const forms = [value, ...encodedForms(value)].sort((a, b) => b.length - a.length);
-  return new RegExp(forms.map(escapeRegExp).join('|'), 'gi');
+  return new RegExp(forms.map(wrappable).join('|'), 'gi');
 }
 
-/**
- * The text with its line breaks taken out, and the diff marker after each: an encoder that wraps its
- * output (base64 at 76 columns, `xxd -p` at 60, as both do by default) cuts an encoded secret across
- * lines, where no form above is found whole.
- */
-const unwrapped = (text: string) => text.replace(/\r?\n[+ -]?/g, '');
-
-/**
- * Whether the text holds a secret's value, as redact() would find it, or one of its encoded forms
- * wrapped across lines (which redact() cannot cut out: the caller keeps no copy of such text).
- */
+/** Whether the text holds a secret's value or one of its encoded forms, as redact() finds (and cuts) them. */
 export function holdsSecret(text: string, value: string): boolean {
-  if (secretPattern(value)?.test(text)) return true;
-  const forms = encodedForms(value);
-  return forms.length > 0 && new RegExp(forms.map(escapeRegExp).join('|'), 'i').test(unwrapped(text));
+  return secretPattern(value)?.test(text) ?? false;
 }
 
-/** Replaces every secret value in a log with its name before anything is digested. */
+/**
+ * Replaces every secret value in a text the backend could write to with its name before anything is
+ * digested. A value wrapped across lines is replaced whole, line breaks included, and those line
+ * breaks are put back after the name: a log keeps its line count. Longer values first: one holding
+ * another is found whole.
+ */
 export function redact(text: Buffer, secrets: Record<string, string>): Buffer {
   let out = text.toString('utf8');
   let changed = false;
-  for (const [name, value] of Object.entries(secrets)) {
+  for (const [name, value] of Object.entries(secrets).sort(([, a], [, b]) => b.length - a.length)) {
     const pattern = secretPattern(value);
     if (pattern?.test(out)) {
-      out = out.replace(pattern, `[redacted:${name}]`);
+      pattern.lastIndex = 0;
+      out = out.replace(pattern, (found) => `[redacted:${name}]${found.replace(/[^\r\n]+/g, '')}`);
       changed = true;
     }
   }

@@ -71,6 +71,19 @@ function processesMatching(marker: string): string[] {
   return r.stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
 }
 
+/**
+ * The value is recoverable from no file the run left in the ledger or its bundle, in any case, even
+ * with every line break (raw, or escaped as JSON writes it) taken out, plain or base64 at any alignment.
+ */
+function recoverableNowhere(w: World, evidenceDir: string, value: string): void {
+  const forms = [value, ...[0, 1, 2].map((pad) => Buffer.from('x'.repeat(pad) + value).toString('base64').slice(4, -4))];
+  const files = [ledgerPaths(w.dir).db, ...readdirSync(evidenceDir).map((f) => join(evidenceDir, f))];
+  for (const file of files) {
+    const joined = readFileSync(file).toString('latin1').replace(/\r|\n|\\r|\\n/g, '').toLowerCase();
+    for (const form of forms) expect(joined, `${file}: ${form}`).not.toContain(form.toLowerCase());
+  }
+}
+
 const gateDetail = async (w: World, gate: string) => (await w.state()).execution!.gateResults.find((g) => g.gate === gate)!.detail;
 
 describe('execute: the control run', () => {
@@ -614,6 +627,37 @@ describe('execute: a secret written into the change, or into what the backend di
       const patchFile = join(result.evidenceDir, 'patch.diff');
       const kept = existsSync(patchFile) ? readFileSync(patchFile, 'utf8') : '';
       expect(holdsSecret(kept, 'Sk-Mixed-6464646464')).toBe(false);
+    }));
+
+  it('is redacted from the logs when the backend prints it wrapped across lines: base64 at 76 columns, the value split by LF or CRLF', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-8181818181-wrapped' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND}
+          const t = process.env.AGENT_TEST_TOKEN;
+          for (const pad of ['', 'x', 'xy']) console.log(Buffer.from('header '.repeat(10) + pad + t).toString('base64').replace(/.{76}/g, '$&\\n'));
+          console.log('token: ' + t.slice(0, 9) + '\\n' + t.slice(9));
+          process.stderr.write('token: ' + t.slice(0, 12) + '\\r\\n' + t.slice(12) + '\\r\\n');
+          process.stderr.write(cp.execFileSync('base64', { input: t }).toString() + cp.execFileSync('base64', ['-w', '7'], { input: 'abc' + t }).toString());`,
+      });
+      const result = await w.execute();
+      expect(result.status).toBe('succeeded');
+      for (const log of ['backend.stdout.log', 'backend.stderr.log']) expect(readFileSync(join(result.evidenceDir, log), 'utf8'), log).toContain('[redacted:AGENT_TEST_TOKEN]');
+      expect(readFileSync(join(result.evidenceDir, 'backend.stdout.log'), 'utf8')).toContain('token: [redacted:AGENT_TEST_TOKEN]\n');
+      recoverableNowhere(w, result.evidenceDir, 'Sk-Mixed-8181818181-wrapped');
+    }));
+
+  it('forbidden-action: its value split by a newline in a file name fails the run, and is recoverable from nothing kept', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-9191919191-split' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND} const t = process.env.AGENT_TEST_TOKEN; fs.writeFileSync('src/n-' + t.slice(0, 10) + '\\n' + t.slice(10), 'x\\n');`,
+      });
+      const result = await w.execute();
+      expect(result.failedGate).toBe('forbidden-action');
+      expect(await gateDetail(w, 'forbidden-action')).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
+      expect((await w.state()).execution!.changedPaths.map((p) => p.path)).toContain('src/n-[redacted:AGENT_TEST_TOKEN]\n');
+      recoverableNowhere(w, result.evidenceDir, 'Sk-Mixed-9191919191-split');
     }));
 
   it('is redacted from a verdict that quotes a symlink target holding it, before the ledger', () =>

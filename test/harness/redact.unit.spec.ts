@@ -44,4 +44,43 @@ describe('redact', () => {
     for (const text of [base64, hex, base64.split('\n').map((l) => `+${l}`).join('\n')]) expect(holdsSecret(text, secret), text).toBe(true);
     expect(holdsSecret('line one\nline two\n', secret)).toBe(false);
   });
+
+  it('redacts a value wrapped across lines in a log, plain or encoded, line breaks included, and keeps the line count', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8';
+    const logs = [
+      // base64(1) wraps at 76 columns; the value starts on one line and ends on the next
+      `dump:\n${Buffer.from('x'.repeat(50) + secret).toString('base64').replace(/.{76}/g, '$&\n')}\ndone\n`,
+      `CRLF:\r\n${Buffer.from('xy' + secret).toString('base64').replace(/.{20}/g, '$&\r\n')}\r\ndone\r\n`,
+      // the value itself split by a newline, a CRLF, a lone CR, a blank line, an indented continuation
+      `token ${secret.slice(0, 9)}\n${secret.slice(9)} ok\n`,
+      `token ${secret.slice(0, 9)}\r\n${secret.slice(9)} ok\r\n`,
+      `token ${secret.slice(0, 9)}\r${secret.slice(9)} ok\r`,
+      `token ${secret.slice(0, 4)}\n\n${secret.slice(4, 20)}\n    ${secret.slice(20)} ok\n`,
+      // escaped as JSON writes a newline inside a string (report.json, trace.jsonl)
+      JSON.stringify({ command: `git push ${secret.slice(0, 12)}\n${secret.slice(12)}` }),
+      // hex wrapped at an odd width, splitting a byte's two digits
+      Buffer.from(secret).toString('hex').replace(/.{7}/g, '$&\n'),
+    ];
+    for (const log of logs) {
+      const out = redact(Buffer.from(log), { TOKEN: secret }).toString();
+      expect(out, log).toContain('[redacted:TOKEN]');
+      expect(out.split('\n').length, log).toBe(log.split('\n').length);
+      // nothing recoverable: no copy, plain or base64 or hex, even with every line break taken out
+      const joined = out.replace(/\r|\n|\\n/g, '').toLowerCase();
+      for (const form of [secret, Buffer.from('xx' + secret).toString('base64').slice(4), Buffer.from(secret).toString('hex')]) {
+        expect(joined, log).not.toContain(form.toLowerCase().slice(0, 24));
+      }
+      expect(holdsSecret(out, secret), out).toBe(false);
+    }
+    // a text without it is left as it was, line breaks and all
+    const clean = Buffer.from(`token sk-live-\nother\r\nx9Y8 ${secret.slice(0, 10)}\n`);
+    expect(redact(clean, { TOKEN: secret })).toBe(clean);
+  });
+
+  it('finds a value split across lines as redact does, in a patch too (after each line\'s marker)', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8';
+    expect(holdsSecret(`+const a = "${secret.slice(0, 10)}\n+${secret.slice(10)}";\n`, secret)).toBe(true);
+    expect(holdsSecret(`token ${secret.slice(0, 10)}\r\n${secret.slice(10)}`, secret)).toBe(true);
+    expect(holdsSecret(`token ${secret.slice(0, 10)}\n# ${secret.slice(10)}`, secret)).toBe(false);
+  });
 });
