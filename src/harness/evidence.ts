@@ -51,23 +51,56 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$
 /** Encoded forms shorter than this are not looked for: they would match ordinary text. */
 const MIN_ENCODED = 8;
 
+/** RFC 4648's base32 and its "extended hex" alphabet (found in either case: the patterns ignore it). */
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const BASE32HEX = '0123456789ABCDEFGHIJKLMNOPQRSTUV';
+
+function base32(bytes: Uint8Array, alphabet: string): string {
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    acc = ((acc << 8) | byte) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += alphabet[(acc >> bits) & 31];
+    }
+  }
+  return bits > 0 ? out + alphabet[(acc << (5 - bits)) & 31] : out;
+}
+
 /**
- * The forms a secret's value takes when a backend smuggles it out encoded: base64 (standard and
- * URL-safe) at each of the three alignments it can start at inside a longer blob, hex, and
- * percent-encoding. Only the characters that depend on the value alone are kept.
+ * The characters of an encoding that depend on the value alone, at each alignment it can start at
+ * inside a longer blob (`group` bytes make a whole number of characters of `bits` each: 3 for base64,
+ * 5 for base32): the characters the bytes around it share are left out, and so is padding.
+ */
+function innerForms(bytes: Buffer, group: number, bits: number, encode: (padded: Buffer) => string): string[] {
+  const forms: string[] = [];
+  for (let pad = 0; pad < group; pad++) {
+    const encoded = encode(Buffer.concat([Buffer.alloc(pad), bytes]));
+    forms.push(encoded.slice(Math.ceil((8 * pad) / bits), Math.floor((8 * (pad + bytes.length)) / bits)));
+  }
+  return forms;
+}
+
+/**
+ * The literal forms a secret's value takes when a backend smuggles it out encoded: base64 (standard
+ * and URL-safe) at each of its three alignments, base32 (RFC 4648, and its extended-hex alphabet) at
+ * each of its five, percent-encoding, and the value reversed (`rev`). Hex is looked for as a dump
+ * (hexDumpPatterns), of which plain hex is one case.
  */
 function encodedForms(value: string): string[] {
   const bytes = Buffer.from(value, 'utf8');
   const forms = new Set<string>();
-  for (let pad = 0; pad < 3; pad++) {
-    const b64 = Buffer.concat([Buffer.alloc(pad), bytes]).toString('base64');
-    const inner = b64.slice(Math.ceil((8 * pad) / 6), Math.floor((8 * (pad + bytes.length)) / 6));
+  for (const inner of innerForms(bytes, 3, 6, (b) => b.toString('base64'))) {
     forms.add(inner);
     forms.add(inner.replace(/\+/g, '-').replace(/\//g, '_'));
   }
-  forms.add(bytes.toString('hex'));
+  for (const alphabet of [BASE32, BASE32HEX]) for (const inner of innerForms(bytes, 5, 5, (b) => base32(b, alphabet))) forms.add(inner);
   forms.add(encodeURIComponent(value));
   forms.add([...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
+  forms.add([...value].reverse().join(''));
   forms.delete(value);
   return [...forms].filter((form) => form.length >= MIN_ENCODED);
 }
@@ -84,20 +117,71 @@ const BREAK = String.raw`(?:(?:[\r\n]|\\[rn])[ \t+-]*)*`;
 const wrappable = (form: string) => [...form].map(escapeRegExp).join(BREAK);
 
 /**
+ * Between two bytes of a hex dump on one line: nothing (`xxd -p`, and inside xxd's groups of two),
+ * a space (`hexdump -C`, `od -t x1`, between xxd's groups), `:`, `\x`, `0x` and `, `, `%`.
+ */
+const HEX_GAP = String.raw`(?:[ \t:,%\\]|0?x){0,4}`;
+/**
+ * From one line of a dump to the next: the rest of the line (the dump's text column: `  sk-live-x9`,
+ * `|sk-live-x9|`), a line break, and the next line's offset (`00000010: `, `00000010  `, `0000020 `).
+ */
+const HEX_EOL = String.raw`(?:[ \t]+[^\r\n]{0,80})?(?:[\r\n]|\\[rn])[ \t+-]*(?:[0-9a-f]{4,16}:?[ \t]+)?`;
+/** The rest of the last line, where the text column shows the value's last characters again. */
+const HEX_TAIL = String.raw`(?:[ \t0-9a-f]{0,60}[ \t]{2}[^\r\n]{0,20})?`;
+
+/**
+ * A secret's bytes in hex as `xxd`, `xxd -p`, `hexdump -C`, `od -A x -t x1z` print them (in byte
+ * order, across the dump's lines, text column included), and as `od -x` and `hexdump` print them
+ * (16-bit words, each with its two bytes swapped, at either alignment). A value under 8 bytes, or
+ * one whose hex holds no letter, is looked for only as plain hex wrapped across lines: its bytes
+ * apart would read as a list of numbers (`61, 62, 63, 64`, `31 32 33 34`).
+ */
+function hexDumpPatterns(value: string): string[] {
+  const bytes = [...Buffer.from(value, 'utf8')].map((b) => b.toString(16).padStart(2, '0'));
+  if (bytes.length < MIN_ENCODED || !bytes.some((pair) => /[a-f]/.test(pair))) return [wrappable(bytes.join(''))];
+  const swapped = (from: number) => {
+    const words: string[] = [];
+    for (let i = from; i + 1 < bytes.length; i += 2) words.push(bytes[i + 1]!, bytes[i]!);
+    return words;
+  };
+  const dump = (pairs: string[]) => pairs.map((pair) => `${pair[0]}${BREAK}${pair[1]}`).join(`${HEX_GAP}(?:${HEX_EOL}${HEX_GAP})?`) + HEX_TAIL;
+  return [bytes, swapped(0), swapped(1)].filter((pairs) => 2 * pairs.length >= MIN_ENCODED).map(dump);
+}
+
+/** Forms per pattern: V8 runs one alternation of all twenty-odd forms of a secret ten times slower. */
+const FORMS_PER_PATTERN = 4;
+
+const patternsByValue = new Map<string, RegExp[] | null>();
+
+/**
  * A secret value as found in text: in any case (a host name, say, comes back lower-cased), in the
  * encodings above, and wrapped across lines (an encoder wraps base64 at 76 columns and `xxd -p` at
- * 60; a backend can print the value itself split by a newline, or with CRLF). Null when too short to
- * be one. The match covers the line breaks inside it, so redacting it leaves no piece behind.
+ * 60; a backend can print the value itself split by a newline, or with CRLF), longest forms first.
+ * Null when too short to be one. A match covers the line breaks inside it, so redacting it leaves no
+ * piece behind.
  */
-function secretPattern(value: string): RegExp | null {
-  if (value.length < 4) return null;
-  const forms = [value, ...encodedForms(value)].sort((a, b) => b.length - a.length);
-  return new RegExp(forms.map(wrappable).join('|'), 'gi');
+function secretPatterns(value: string): RegExp[] | null {
+  let patterns = patternsByValue.get(value);
+  if (patterns !== undefined) return patterns;
+  if (value.length < 4) patterns = null;
+  else {
+    const literal = [value, ...encodedForms(value)].sort((a, b) => b.length - a.length).map(wrappable);
+    patterns = [new RegExp(hexDumpPatterns(value).join('|'), 'gi')];
+    for (let i = 0; i < literal.length; i += FORMS_PER_PATTERN) patterns.push(new RegExp(literal.slice(i, i + FORMS_PER_PATTERN).join('|'), 'gi'));
+  }
+  if (patternsByValue.size >= 256) patternsByValue.clear();
+  patternsByValue.set(value, patterns);
+  return patterns;
 }
+
+const foundIn = (text: string) => (pattern: RegExp) => {
+  pattern.lastIndex = 0;
+  return pattern.test(text);
+};
 
 /** Whether the text holds a secret's value or one of its encoded forms, as redact() finds (and cuts) them. */
 export function holdsSecret(text: string, value: string): boolean {
-  return secretPattern(value)?.test(text) ?? false;
+  return secretPatterns(value)?.some(foundIn(text)) ?? false;
 }
 
 /**
@@ -110,10 +194,10 @@ export function redact(text: Buffer, secrets: Record<string, string>): Buffer {
   let out = text.toString('utf8');
   let changed = false;
   for (const [name, value] of Object.entries(secrets).sort(([, a], [, b]) => b.length - a.length)) {
-    const pattern = secretPattern(value);
-    if (pattern?.test(out)) {
+    for (const pattern of secretPatterns(value) ?? []) {
+      if (!foundIn(out)(pattern)) continue;
       pattern.lastIndex = 0;
-      out = out.replace(pattern, (found) => `[redacted:${name}]${found.replace(/[^\r\n]+/g, '')}`);
+      out = out.replace(pattern, (match) => `[redacted:${name}]${match.replace(/[^\r\n]+/g, '')}`);
       changed = true;
     }
   }

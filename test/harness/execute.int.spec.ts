@@ -660,6 +660,80 @@ describe('execute: a secret written into the change, or into what the backend di
       recoverableNowhere(w, result.evidenceDir, 'Sk-Mixed-9191919191-split');
     }));
 
+  it('forbidden-action: its value in base32, as a hex dump (xxd, hexdump -C), or reversed in the change fails the run, and is kept only redacted', async () => {
+    const secret = 'Sk-Mixed-2727272727-encoded';
+    const encoders = {
+      base32: `cp.execFileSync('base32', { input: 'ab' + t }).toString()`,
+      'base32, lower case, no padding': `cp.execFileSync('base32', ['-w', '0'], { input: t }).toString().toLowerCase().replace(/=/g, '')`,
+      xxd: `cp.execFileSync('xxd', { input: 'header: ' + t }).toString()`,
+      'hexdump -C': `cp.execFileSync('hexdump', ['-C'], { input: t + '\\n' }).toString()`,
+      reversed: `[...t].reverse().join('')`,
+    };
+    for (const [name, encode] of Object.entries(encoders)) {
+      await withEnv({ AGENT_TEST_TOKEN: secret }, async () => {
+        const w = await world({
+          backend: { secrets: ['AGENT_TEST_TOKEN'] },
+          body: `${GOOD_BACKEND} const t = process.env.AGENT_TEST_TOKEN; fs.writeFileSync('src/blob.txt', ${encode} + '\\n');`,
+        });
+        const result = await w.execute();
+        expect(result.failedGate, name).toBe('forbidden-action');
+        expect(await gateDetail(w, 'forbidden-action'), name).toMatch(/carries the value of secret AGENT_TEST_TOKEN/);
+        const patch = readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8');
+        expect(patch, name).toContain('[redacted:AGENT_TEST_TOKEN]');
+        expect(holdsSecret(patch, secret), name).toBe(false);
+      });
+    }
+  });
+
+  it('is redacted from the logs when the backend prints it in base32, as a hex dump or reversed, and the run succeeds', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-3737373737-encoded' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND}
+          const t = process.env.AGENT_TEST_TOKEN;
+          for (const [tool, args] of [['base32', []], ['xxd', []], ['xxd', ['-p']], ['hexdump', ['-C']], ['od', ['-A', 'x', '-t', 'x1z']], ['rev', []]]) {
+            process.stdout.write(cp.execFileSync(tool, args, { input: 'log line: ' + t + '\\n' }).toString());
+          }
+          process.stderr.write(cp.execFileSync('od', ['-x'], { input: 'x' + t }).toString());`,
+      });
+      const result = await w.execute();
+      expect(result.status).toBe('succeeded');
+      const hex = Buffer.from('Sk-Mixed-3737373737-encoded').toString('hex');
+      for (const log of ['backend.stdout.log', 'backend.stderr.log']) {
+        const text = readFileSync(join(result.evidenceDir, log), 'utf8');
+        expect(text, log).toContain('[redacted:AGENT_TEST_TOKEN]');
+        expect(holdsSecret(text, 'Sk-Mixed-3737373737-encoded'), log).toBe(false);
+        // no 6 bytes of it in hex left on any line, in byte order or swapped in 16-bit words
+        for (const line of text.split('\n')) {
+          const digits = line.replace(/^[0-9a-f]+:?\s/i, '').replace(/[^0-9a-f]/gi, '').toLowerCase();
+          for (const order of [hex, hex.replace(/(..)(..)/g, '$2$1'), hex.slice(2).replace(/(..)(..)/g, '$2$1')]) {
+            for (let i = 0; i + 12 <= order.length; i += 2) expect(digits, `${log}: ${line}`).not.toContain(order.slice(i, i + 12));
+          }
+        }
+      }
+      recoverableNowhere(w, result.evidenceDir, 'Sk-Mixed-3737373737-encoded');
+    }));
+
+  it('a realistic clean change, with hashes, a lock file and base64 blobs unrelated to the secret, passes', () =>
+    withEnv({ AGENT_TEST_TOKEN: 'sk-live-Q7w8E9r0T1y2U3i4O5p6A7s8D9f0' }, async () => {
+      const w = await world({
+        backend: { secrets: ['AGENT_TEST_TOKEN'] },
+        body: `${GOOD_BACKEND}
+          const crypto = await import('node:crypto');
+          const h = (alg, i, enc) => crypto.createHash(alg).update('pkg-' + i).digest(enc);
+          const packages = {};
+          for (let i = 0; i < 200; i++) packages['node_modules/pkg-' + i] = { version: '1.' + i + '.0', resolved: 'https://registry.npmjs.org/pkg-' + i + '/-/pkg-' + i + '-1.' + i + '.0.tgz', integrity: 'sha512-' + h('sha512', i, 'base64') };
+          fs.writeFileSync('src/package-lock.json', JSON.stringify({ name: 'app', lockfileVersion: 3, packages }, null, 2) + '\\n');
+          fs.writeFileSync('src/SHA256SUMS', Array.from({ length: 200 }, (_, i) => h('sha256', i, 'hex') + '  dist/file-' + i + '.js').join('\\n') + '\\n');
+          fs.writeFileSync('src/icon.js', 'export const icon = "data:image/png;base64,' + crypto.randomBytes(3000).toString('base64') + '";\\n');
+          fs.writeFileSync('src/fixture.hex', cp.execFileSync('xxd', { input: crypto.randomBytes(4096) }).toString());
+          fs.writeFileSync('src/totp.js', 'export const demoSeed = "' + cp.execFileSync('base32', ['-w', '0'], { input: crypto.randomBytes(20) }).toString() + '";\\nexport const table = [31, 32, 33, 34, 35, 36, 37, 38, 39, 40];\\n');`,
+      });
+      const result = await w.execute();
+      expect(result).toMatchObject({ status: 'succeeded', failedGate: null });
+      expect(readFileSync(join(result.evidenceDir, 'patch.diff'), 'utf8')).not.toContain('[redacted:');
+    }));
+
   it('is redacted from a verdict that quotes a symlink target holding it, before the ledger', () =>
     withEnv({ AGENT_TEST_TOKEN: 'Sk-Mixed-6363636363' }, async () => {
       const w = await world({

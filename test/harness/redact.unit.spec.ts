@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { holdsSecret, redact } from '../../src/harness/evidence.js';
 
@@ -82,5 +83,93 @@ describe('redact', () => {
     expect(holdsSecret(`+const a = "${secret.slice(0, 10)}\n+${secret.slice(10)}";\n`, secret)).toBe(true);
     expect(holdsSecret(`token ${secret.slice(0, 10)}\r\n${secret.slice(10)}`, secret)).toBe(true);
     expect(holdsSecret(`token ${secret.slice(0, 10)}\n# ${secret.slice(10)}`, secret)).toBe(false);
+  });
+
+  /** What a real tool prints for this input. */
+  const tool = (command: string, input: string) => execFileSync('/bin/sh', ['-c', command], { input }).toString();
+  /** No window of `size` characters of `form` left in the text, in any case. */
+  const noWindow = (text: string, form: string, size: number) => {
+    const lower = text.toLowerCase();
+    for (let i = 0; i + size <= form.length; i++) expect(lower, form.slice(i, i + size)).not.toContain(form.slice(i, i + size).toLowerCase());
+  };
+
+  it('finds and redacts base32 (RFC 4648 and its extended hex, padded or not, either case, at every alignment) as base32(1) and basenc print it', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8';
+    for (const prefix of ['', 'a', 'ab', 'abc', 'abcd']) {
+      const printed = [
+        tool('base32', prefix + secret),
+        tool('base32 -w 0', prefix + secret),
+        tool("base32 | tr -d '=' | tr A-Z a-z", prefix + secret),
+        tool('basenc --base32hex', prefix + secret),
+      ];
+      for (const text of printed) {
+        expect(holdsSecret(`const blob = "${text}";`, secret), text).toBe(true);
+        const out = redact(Buffer.from(text), { TOKEN: secret }).toString();
+        expect(out, text).toContain('[redacted:TOKEN]');
+        expect(holdsSecret(out, secret), out).toBe(false);
+        // what is left decodes to no 4 bytes of the value: at most the few characters it shares with its neighbours
+        noWindow(out.replace(/\s/g, ''), text.replace(/\s/g, '').slice(Math.ceil((8 * prefix.length) / 5) + 1, -8), 8);
+      }
+    }
+  });
+
+  it('finds and redacts hex as xxd, xxd -g1, xxd -p, hexdump -C, od -A x -t x1z, od -t x1, od -x and hexdump print it, across their lines, text column included', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8';
+    const hex = Buffer.from(secret).toString('hex');
+    for (const prefix of ['', 'p', 'some log line: ']) {
+      for (const command of ['xxd', 'xxd -g1', 'xxd -p', 'hexdump -C', 'od -A x -t x1z', 'od -t x1', 'od -x', 'hexdump']) {
+        const text = tool(command, `${prefix}${secret} and after\n`);
+        const label = `${command} of ${prefix}...:\n${text}`;
+        expect(holdsSecret(text, secret), label).toBe(true);
+        const out = redact(Buffer.from(text), { TOKEN: secret }).toString();
+        expect(holdsSecret(out, secret), out).toBe(false);
+        // no 5 of its bytes left in hex on any line (byte order, or 16-bit words swapped), nor 5 of its characters in the text column
+        for (const line of out.split('\n')) {
+          const digits = line.replace(/^[0-9a-f]+:?\s/i, '').replace(/[^0-9a-f]/gi, '');
+          noWindow(digits, hex, 10);
+          noWindow(digits, hex.replace(/(..)(..)/g, '$2$1'), 10);
+          noWindow(digits, hex.slice(2).replace(/(..)(..)/g, '$2$1'), 10);
+        }
+        noWindow(out, secret, 5);
+      }
+    }
+    // and as C and shell write bytes: \x73\x6b..., 0x73, 0x6b, ..., 73:6b:...
+    const bytes = [...Buffer.from(secret)].map((b) => b.toString(16));
+    for (const text of [bytes.map((b) => `\\x${b}`).join(''), `{ ${bytes.map((b) => `0x${b}`).join(', ')} }`, bytes.join(':')]) {
+      expect(holdsSecret(text, secret), text).toBe(true);
+      expect(holdsSecret(redact(Buffer.from(text), { TOKEN: secret }).toString(), secret)).toBe(false);
+    }
+  });
+
+  it('finds and redacts the value reversed, as rev(1) prints it', () => {
+    const secret = 'sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8';
+    const text = tool('rev', `token ${secret}\n`);
+    expect(holdsSecret(text, secret)).toBe(true);
+    const out = redact(Buffer.from(text), { TOKEN: secret }).toString();
+    expect(out).toBe('[redacted:TOKEN] nekot\n');
+    // a value whose hex holds no letter is still found as plain hex and as percent-encoding, only not with gaps
+    for (const text of ['3132333435363738', '%31%32%33%34%35%36%37%38']) expect(holdsSecret(`x = "${text}";`, '12345678'), text).toBe(true);
+    expect(holdsSecret('x = [31, 32, 33, 34, 35, 36, 37, 38];', '12345678')).toBe(false);
+    // under 8 characters, the reversed value is not looked for: it would match ordinary text
+    expect(holdsSecret('let x = "gnip";', 'ping')).toBe(false);
+  });
+
+  it('finds none of those forms in ordinary text: a lock file, sources, hashes, base64 blobs, hex dumps of other bytes', () => {
+    const secrets = ['sk-live-x9Y8w7V6u5T4s3R2q1P0o9N8', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'hunter2hunter2', 'abcdefgh', '12345678'];
+    const sha = (i: number, alg: string) => execFileSync('/bin/sh', ['-c', `printf %s ${i} | openssl dgst -${alg} -binary`]);
+    const lock = JSON.stringify(
+      { name: 'app', lockfileVersion: 3, packages: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`node_modules/pkg-${i}`, { version: `1.${i}.0`, resolved: `https://registry.npmjs.org/pkg-${i}/-/pkg-${i}-1.${i}.0.tgz`, integrity: `sha512-${sha(i, 'sha512').toString('base64')}` }])) },
+      null,
+      2,
+    );
+    const texts = [
+      lock,
+      Array.from({ length: 20 }, (_, i) => `${sha(i, 'sha256').toString('hex')}  src/file-${i}.js`).join('\n'),
+      tool('xxd', Array.from({ length: 20 }, (_, i) => sha(i, 'sha1').toString('hex')).join('')),
+      tool('hexdump -C', 'an ordinary line of text, with numbers 61 62 63 64 65 66 67 68\n'),
+      tool('base32', 'ordinary bytes, not a secret'),
+      `const digits = [61, 62, 63, 64, 65, 66, 67, 68];\nconst more = [31, 32, 33, 34, 35, 36, 37, 38];\nexport const greet = (n) => \`Hello, \${n}!\`;\n`,
+    ];
+    for (const secret of secrets) for (const text of texts) expect(holdsSecret(text, secret), `${secret} in ${text.slice(0, 200)}`).toBe(false);
   });
 });
