@@ -87,6 +87,8 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .option('--by <operator>', 'operator admitting it')
     .option('--json', 'machine-readable output')
     .action(async (path: string, opts: Record<string, string | number | boolean | undefined>) => {
+      // An empty path (an unset variable in a script) is no directory, not one named "".
+      if (path.trim() === '') throw new BadInput(`the repository path must not be ${path === '' ? 'empty' : 'blank'}`);
       const targetId = String(opts.id ?? slug(basename(path)));
       if (!/^[a-z0-9][a-z0-9-]*$/.test(targetId)) throw new BadInput(`--id ${targetId}: use lowercase letters, digits and dashes`);
       const event = await ctx.withLedger((ledger) =>
@@ -166,6 +168,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       .option('--note <text>', 'why', lineOfText('--note', { allowEmpty: true }), '')
       .option('--json', 'machine-readable output')
       .action(async (id: string, opts: { by?: string; note: string; json?: boolean }) => {
+        lineOfText('the backend id', { identity: true })(id);
         const changed = await ctx.withLedger((ledger) => setBackend(ledger, { backendId: id, enable, by: operatorName(opts.by), note: opts.note }));
         if (opts.json) output.out(json({ backendId: id, enabled: enable, changed }));
         else output.out(`backend ${id} ${enable ? 'enabled' : 'disabled'}${changed ? '' : ' (no change)'}`);

@@ -141,7 +141,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .description('check a contract file without touching the ledger; prints its digest')
     .option('--json', 'machine-readable output')
     .action((file: string, opts: { json?: boolean }) => {
-      const loaded = loadContract(file);
+      const loaded = loadContract(lineOfText('the contract file')(file));
       if (opts.json) output.out(json(loaded));
       else output.out(`valid contract ${JSON.stringify(loaded.contract.title)} (${loaded.format}), digest ${loaded.contractDigest}`);
     });
@@ -151,7 +151,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--by <operator>', 'operator admitting it')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { by?: string; json?: boolean }) => {
-      const loaded = loadContract(file);
+      const loaded = loadContract(lineOfText('the contract file')(file));
       const event = await ctx.withLedger((ledger) => admitContract(ledger, { file: resolve(file), loaded, admittedBy: operatorName(opts.by) }));
       if (event.type !== 'ContractAdmitted') throw new Error('unexpected event');
       if (opts.json) output.out(json({ runId: event.data.runId, contractDigest: event.data.contractDigest, event }));
@@ -363,6 +363,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     .option('--after <position>', 'global position to start after (the whole log only)')
     .option('--json', 'one JSON object per line')
     .action(async (opts: { stream?: string; after?: string; json?: boolean }) => {
+      // An empty --stream (an unset variable in a script) names no stream: not the whole log.
+      if (opts.stream !== undefined && opts.stream.trim() === '') throw new BadInput(`--stream must name a stream, got ${opts.stream === '' ? 'an empty string' : 'a blank one'} (omit it to read the whole log)`);
       if (opts.stream !== undefined && opts.after !== undefined) throw new BadInput('--after reads the whole log from a position; a --stream is read whole, from version 0');
       // Digits only: an empty value (an unset variable in a script) is not position 0, the whole log
       // again, and 0x10 or 1e3 are no positions `events` prints.
@@ -376,7 +378,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
                 ? JSON.stringify({ position: r.position, ...r.event })
                 : `${r.position}\t${r.event.stream}@${r.event.version}\t${r.event.type}\t${r.event.recordedAt}\t${describeEvent(r.event)}`,
             );
-          if (opts.stream) {
+          if (opts.stream !== undefined) {
             // run-<ULID>: the id in any case, as everywhere else.
             const stream = /^run-[0-9a-hjkmnp-tv-z]{26}$/i.test(opts.stream) ? `run-${opts.stream.slice(4).toUpperCase()}` : opts.stream;
             const recorded = await ledger.store.readStreamRecorded(stream);
