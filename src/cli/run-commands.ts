@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
 import { recordOutcome } from '../../commands/record-outcome.js';
@@ -159,15 +159,24 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
     });
 
   for (const decision of ['approved', 'denied'] as const) {
-    program
+    const command = program
       .command(`${decision === 'approved' ? 'approve' : 'deny'} <run>`)
       .description(decision === 'approved' ? "approve a run: binds the contract digest and the target's HEAD now" : 'deny a run')
       .option('--by <operator>', 'operator deciding')
       .option('--note <text>', 'note', lineOfText('--note', { allowEmpty: true }), '')
-      .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)', digestArg)
-      .option('--expires-hours <hours>', 'approval lifetime', positiveNumber('--expires-hours', 720), 24)
+      .option('--digest <sha256>', 'the contract digest you reviewed (refused if the run holds another)', digestArg);
+    // A lifetime is an approval's: a denial has none, so `deny` neither lists nor takes it.
+    if (decision === 'approved') command.option('--expires-hours <hours>', 'approval lifetime', positiveNumber('--expires-hours', 720), 24);
+    else {
+      command.addOption(
+        new Option('--expires-hours <hours>').hideHelp().argParser(() => {
+          throw new BadInput('--expires-hours is the lifetime of an approval: a denial has none (give it to `approve`)');
+        }),
+      );
+    }
+    command
       .option('--json', 'machine-readable output')
-      .action(async (typedRunId: string, opts: { by?: string; note: string; digest?: string; expiresHours: number; json?: boolean }) => {
+      .action(async (typedRunId: string, opts: { by?: string; note: string; digest?: string; expiresHours?: number; json?: boolean }) => {
       const runId = runIdArg(typedRunId);
         const event = await ctx.withLedger((ledger) =>
           recordApproval(ledger, {
@@ -175,7 +184,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             decision,
             operator: operatorName(opts.by),
             note: opts.note,
-            expiresInHours: opts.expiresHours,
+            expiresInHours: opts.expiresHours ?? 24,
             ...(opts.digest ? { contractDigest: opts.digest } : {}),
           }),
         );
