@@ -3,6 +3,7 @@ import { admissionStillHeld, checkAdmission, foldTarget, survivesRevocations, ta
 import type { LedgerEvent } from '../src/events/envelope.js';
 import { join } from 'node:path';
 import { verifyArtifacts, verifyBundle, type EvidenceCheck } from '../src/evidence/verify.js';
+import { executionLiveness, type Liveness } from '../src/harness/liveness.js';
 import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { loadRun } from './record-approval.js';
@@ -21,6 +22,8 @@ export type OutcomeFacts = {
   target?: TargetState;
   now?: Date;
   runEvents?: ReadonlyArray<{ version: number; hash: string }>;
+  /** For a run started and not finished: whether a harness is still at it (`gone`: killed or crashed). */
+  harness?: Liveness;
 };
 
 export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeFacts): Decision {
@@ -33,6 +36,9 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (late) return refuse('outcome-missing', late);
     if (run.execution?.status === 'failed-closed') {
       return refuse(run.execution.failedGate ?? 'evidence-missing', `run ${cmd.runId} failed closed; it can only be rejected`);
+    }
+    if (!run.execution && run.started && facts.harness === 'gone') {
+      return refuse('evidence-missing', `run ${cmd.runId} was started, but its harness is gone (killed or crashed): no evidence will come, so it can only be rejected (outcome ${cmd.runId} --reject)`);
     }
     if (!run.execution) {
       return refuse('evidence-missing', run.started ? `run ${cmd.runId} is still executing: there is no evidence yet` : `run ${cmd.runId} has not been executed: there is no evidence to accept`);
@@ -76,6 +82,8 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
 export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise<LedgerEvent> {
   const run = await loadRun(ledger, cmd.runId);
   let facts: OutcomeFacts = { evidence: null, targetHead: null, now: ledger.now() };
+  // Executing with no harness left to finish it: told as such, not as "still executing".
+  if (cmd.decision === 'accepted' && run.status === 'executing') facts.harness = executionLiveness(ledger.dir, cmd.runId);
   if (cmd.decision === 'accepted' && run.evidence) {
     const stored = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const evidence = stored.ok ? await verifyBundle(join(ledgerPaths(ledger.dir).root, 'evidence', cmd.runId), run.evidence.artifacts) : stored;
