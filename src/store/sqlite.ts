@@ -59,6 +59,8 @@ type PageRow = [position: number, id: string, stream: string, version: number, t
 
 function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly = false): Database.Database {
   if (!create && !existsSync(file)) throw new BadInput(`no ledger at ${file} (run: cto-ledger init)`);
+  // `file/.` exists only when file is a directory: told as such, as a file that is no SQLite database is.
+  if (existsSync(`${file}/.`)) throw new BadInput(`${file} is a directory, not a ledger file: cto-ledger keeps its log in a SQLite file of that name`);
   let db: Database.Database;
   try {
     db = new Database(file, { fileMustExist: !create, readonly: readOnly && !create });
