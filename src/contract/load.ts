@@ -18,6 +18,9 @@ const FRONT_MATTER = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)([\s\S]*
 
 type Parsed = { value: unknown; doc: Document; lines: LineCounter; lineOffset: number };
 
+/** The fields a contract must give (the rest have defaults), as told for an empty front matter. */
+const CONTRACT_FIELDS = 'title, target, backend, references, allowedPaths, successCriteria, rollback, and validation (or noTestRationale)';
+
 function malformed(file: string, label: string, err: unknown, lineOffset: number): BadInput {
   if (err instanceof YAMLParseError) {
     const pos = err.linePos?.[0];
@@ -117,6 +120,10 @@ export function loadContract(file: string): LoadedContract {
   let raw: unknown;
   if (ext === '.md' || ext === '.markdown') {
     format = 'markdown';
+    // `---` then `---` (or only blank lines between them): front matter there, but empty.
+    if (/^---[ \t]*\n(?:[ \t]*\n)*---[ \t]*(?:\n|$)/.test(text)) {
+      throw new BadInput(`contract-invalid: ${file}: the front matter is empty: between the --- lines a contract needs ${CONTRACT_FIELDS} (the body below it is the brief)`);
+    }
     const match = FRONT_MATTER.exec(text);
     if (!match) throw new BadInput(`contract-invalid: ${file}: Markdown contract needs YAML front matter between --- lines`);
     parsed = parseStructured(file, match[1]!, 'yaml', 1);

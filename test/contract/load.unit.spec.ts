@@ -138,3 +138,16 @@ describe('a Markdown contract with an empty body', () => {
     expect(loadContract(file('.md', `---\n${contractYaml()}---\n`)).contract.brief).toBe('Make greet() say hello.');
   });
 });
+
+describe('a Markdown contract with empty front matter', () => {
+  it('is told the front matter is empty, with the fields a contract needs', () => {
+    for (const text of ['---\n---\nThe brief.\n', '---\n\n---\nThe brief.\n', '---\r\n---\r\nThe brief.\r\n']) {
+      const message = failure(file('.md', text));
+      expect(message).toMatch(/the front matter is empty/);
+      expect(message).not.toMatch(/needs YAML front matter/);
+      for (const field of ['title', 'target', 'backend', 'references', 'allowedPaths', 'successCriteria', 'rollback', 'validation', 'noTestRationale']) expect(message).toContain(field);
+    }
+    // No front matter at all is still told as such.
+    expect(failure(file('.md', 'The brief.\n'))).toMatch(/needs YAML front matter between --- lines/);
+  });
+});
