@@ -11,6 +11,7 @@ import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
 import { verifyArtifacts, verifyBundle, type ArtifactRef } from '../evidence/verify.js';
 import { detectLimits } from '../harness/limits.js';
+import { signalExitCode, whileInterruptible } from './interrupt.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionDifferences, projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
 import { readFoldedRuns } from '../../projections/projection-db.js';
@@ -343,27 +344,24 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           const interrupted = (signal: NodeJS.Signals) => {
             rmSync(partial, { recursive: true, force: true });
             output.err(`cto-ledger: backup interrupted (${signal}): nothing was left at ${dest}`);
-            process.exit(signal === 'SIGINT' ? 130 : 143);
+            process.exit(signalExitCode(signal));
           };
-          process.once('SIGINT', interrupted);
-          process.once('SIGTERM', interrupted);
-          try {
-            // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
-            const { lastPosition } = await backupStore(ledger.store, join(partial, 'ledger.db'));
-            const paths = ledgerPaths(ledger.dir);
-            for (const name of ['config.yaml', 'artifacts', 'evidence']) {
-              const from = join(paths.root, name);
-              if (existsSync(from)) cpSync(from, join(partial, name), { recursive: true, preserveTimestamps: true });
+          return whileInterruptible(interrupted, async () => {
+            try {
+              // The log first: artifacts and evidence only ever grow, so every one it names is copied after.
+              const { lastPosition } = await backupStore(ledger.store, join(partial, 'ledger.db'));
+              const paths = ledgerPaths(ledger.dir);
+              for (const name of ['config.yaml', 'artifacts', 'evidence']) {
+                const from = join(paths.root, name);
+                if (existsSync(from)) cpSync(from, join(partial, name), { recursive: true, preserveTimestamps: true });
+              }
+              renameSync(partial, dest);
+              return { backup: dest, lastPosition };
+            } catch (err) {
+              rmSync(partial, { recursive: true, force: true });
+              throw err;
             }
-            renameSync(partial, dest);
-            return { backup: dest, lastPosition };
-          } catch (err) {
-            rmSync(partial, { recursive: true, force: true });
-            throw err;
-          } finally {
-            process.off('SIGINT', interrupted);
-            process.off('SIGTERM', interrupted);
-          }
+          });
         },
         { refresh: false },
       );

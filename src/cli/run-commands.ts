@@ -14,6 +14,7 @@ import { loadContract } from '../contract/load.js';
 import { foldRun, runStream } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, LedgerDamaged, Refused } from '../errors.js';
+import { signalExitCode, whileInterruptible } from './interrupt.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
@@ -207,21 +208,15 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         output.err(`execute: ${signal}: stopping the backend and recording run ${runId} failed closed (${signal} again quits at once)`);
         interrupt.abort(signal);
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      let result: Awaited<ReturnType<typeof executeRun>>;
-      try {
-        result = await ctx.withLedger((ledger) =>
+      const result = await whileInterruptible(stop, () =>
+        ctx.withLedger((ledger) =>
           executeRun(ledger, runId, { by: operatorName(opts.by), signal: interrupt.signal, onPhase: (p) => (opts.json ? undefined : output.err(`execute: ${p}...`)) }),
-        );
-      } catch (err) {
+        ),
+      ).catch((err: unknown) => {
         if (!interrupt.signal.aborted) throw err;
         output.err(`execute: ${err instanceof Error ? err.message : String(err)}`);
-        process.exit(interrupt.signal.reason === 'SIGINT' ? 130 : 143);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+        return process.exit(signalExitCode(interrupt.signal.reason as NodeJS.Signals));
+      });
       if (opts.json) output.out(json(result));
       else {
         output.out(
