@@ -54,8 +54,13 @@ function fixture(isolation: SandboxSpec['isolation'] = 'bubblewrap'): Fixture {
 const stdoutOf = (f: Fixture) => readFileSync(join(f.out, 'stdout'), 'utf8');
 
 /** Live (non-zombie) processes whose command line contains `sleep <seconds>`. */
+// This process's own sleeps: another test run on the machine (a second session, CI jobs side by side)
+// sleeps for the same whole seconds, and counting its processes made these tests fail there.
+const NAP_TAG = String(process.pid % 10_000).padStart(4, '0');
+const nap = (seconds: number) => `${seconds}.${NAP_TAG}`;
+
 function sleepers(...seconds: number[]): number[] {
-  const wanted = seconds.map((s) => `sleep\0${s}\0`);
+  const wanted = seconds.map((s) => `sleep\0${nap(s)}\0`);
   return readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((pid) => {
@@ -218,7 +223,7 @@ describe.skipIf(!bwrapWorks)('runSandboxed under bubblewrap', () => {
 
   it('on timeout kills the whole tree, setsid grandchild included', async () => {
     const f = fixture();
-    const running = runSandboxed(f.spec(['/bin/bash', '-c', 'sleep 300 & setsid sleep 301 & sleep 302'], { timeoutMs: 1500 }));
+    const running = runSandboxed(f.spec(['/bin/bash', '-c', `sleep ${nap(300)} & setsid sleep ${nap(301)} & sleep ${nap(302)}`], { timeoutMs: 1500 }));
     await sleep(1000);
     expect(sleepers(301, 302).length).toBe(2); // they did start (the host sees PID-namespace members)
     const r = await running;
@@ -231,7 +236,7 @@ describe.skipIf(!bwrapWorks)('runSandboxed under bubblewrap', () => {
 
   it('leaves no background process behind a command that exits at once', async () => {
     const f = fixture();
-    const r = await runSandboxed(f.spec(['/bin/bash', '-c', '(setsid sh -c "echo up > started; exec sleep 303" &); sleep 0.3; exit 0']));
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', `(setsid sh -c "echo up > started; exec sleep ${nap(303)}" &); sleep 0.3; exit 0`]));
     expect(r).toMatchObject({ code: 0, timedOut: false, survivors: 0 });
     expect(readFileSync(join(f.wt, 'started'), 'utf8')).toBe('up\n'); // the escapee did run
     expect(sleepers(303)).toEqual([]);
@@ -302,7 +307,7 @@ describe.skipIf(!unshareWorks)('runSandboxed under unshare', () => {
     const r = await runSandboxed(f.spec(['/usr/bin/curl', '-sS', '-m', '3', `http://127.0.0.1:${h.port}/`]));
     expect(r.code).not.toBe(0);
     expect(h.hits()).toBe(0);
-    const t = await runSandboxed(f.spec(['/bin/bash', '-c', 'sleep 300 & setsid sleep 301 & sleep 302'], { timeoutMs: 800 }));
+    const t = await runSandboxed(f.spec(['/bin/bash', '-c', `sleep ${nap(300)} & setsid sleep ${nap(301)} & sleep ${nap(302)}`], { timeoutMs: 800 }));
     expect(t.timedOut).toBe(true);
     expect(sleepers(300, 301, 302)).toEqual([]);
     await expect(runSandboxed(f.spec(['/bin/true'], { network: { allow: ['example.com'] } }))).rejects.toThrow('network allowlist needs bubblewrap');
@@ -316,14 +321,14 @@ describe('runSandboxed with isolation none', () => {
   });
 
   it('kills the direct child tree on timeout, setsid child included while its parent lives', async () => {
-    const r = await runSandboxed(f.spec(['/bin/bash', '-c', 'sleep 300 & setsid sleep 301 & sleep 302'], { timeoutMs: 1500 }));
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', `sleep ${nap(300)} & setsid sleep ${nap(301)} & sleep ${nap(302)}`], { timeoutMs: 1500 }));
     expect(r).toMatchObject({ timedOut: true, isolation: 'none' });
     expect(sleepers(300, 301, 302)).toEqual([]);
     expect(typeof r.survivors).toBe('number');
   });
 
   it('counts a setsid escapee whose parent exited as a survivor, and kills it', async () => {
-    const r = await runSandboxed(f.spec(['/bin/bash', '-c', 'setsid sleep 304 & sleep 0.3; exit 0']));
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', `setsid sleep ${nap(304)} & sleep 0.3; exit 0`]));
     console.info(`isolation none: survivors reported for a setsid escapee = ${r.survivors}`);
     expect(r).toMatchObject({ code: 0, timedOut: false });
     expect(typeof r.survivors).toBe('number');
@@ -339,7 +344,7 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
   it.each(isolations)('under %s, forks past the process cap are refused and counted', async (isolation) => {
     const f = fixture(isolation);
     // dash gives up at the first refused fork (bash would retry for seconds)
-    const r = await runSandboxed(f.spec(['/bin/sh', '-c', 'i=0; while [ $i -lt 100 ]; do sleep 305 & i=$((i+1)); done; wait'], { limits: { processes: 32, memoryMiB: 256 } }));
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `i=0; while [ $i -lt 100 ]; do sleep ${nap(305)} & i=$((i+1)); done; wait`], { limits: { processes: 32, memoryMiB: 256 } }));
     expect(r.limits).toMatchObject({ enforced: true, processes: 32, memoryMiB: 256 });
     expect(r.limits.enforced && r.limits.forkRefusals).toBeGreaterThan(0);
     expect(r.code).not.toBe(0);
@@ -349,7 +354,7 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
   it.skipIf(!bwrapWorks)('under bubblewrap, a step cannot move itself out of its cgroup', async () => {
     const f = fixture('bubblewrap');
     const escape = 'for c in /sys/fs/cgroup/pids /sys/fs/cgroup/memory /sys/fs/cgroup/unified; do echo $$ > $c/cgroup.procs 2>/dev/null && echo "left via $c"; done';
-    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `${escape}; i=0; while [ $i -lt 100 ]; do sleep 307 & i=$((i+1)); done; wait`], { limits: { processes: 32, memoryMiB: 256 } }));
+    const r = await runSandboxed(f.spec(['/bin/sh', '-c', `${escape}; i=0; while [ $i -lt 100 ]; do sleep ${nap(307)} & i=$((i+1)); done; wait`], { limits: { processes: 32, memoryMiB: 256 } }));
     expect(stdoutOf(f)).not.toContain('left via');
     expect(r.limits.enforced && r.limits.forkRefusals).toBeGreaterThan(0);
     expect(sleepers(307)).toEqual([]);
@@ -366,7 +371,7 @@ describe.skipIf(!limits.available)('process and memory caps (cgroups)', () => {
 
   it('without isolation, a process that cleared its environment and left the group is still found and killed', async () => {
     const f = fixture('none');
-    const r = await runSandboxed(f.spec(['/bin/bash', '-c', 'setsid env -i /bin/sleep 306 & sleep 0.3; exit 0'], { limits: { processes: 64, memoryMiB: 256 } }));
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', `setsid env -i /bin/sleep ${nap(306)} & sleep 0.3; exit 0`], { limits: { processes: 64, memoryMiB: 256 } }));
     expect(r).toMatchObject({ code: 0, survivors: 1 });
     expect(sleepers(306)).toEqual([]);
   });
