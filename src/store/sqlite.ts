@@ -10,8 +10,15 @@ import { readableCopy } from './readable-copy.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
-/** Version of the table layout below; a ledger written by a newer layout is refused, never guessed. */
-export const STORE_SCHEMA_VERSION = 1;
+/**
+ * Version of the table layout below; a ledger written by a newer layout is refused, never guessed.
+ * v2: `meta` refuses UPDATE as well as DELETE (v1 let its schema version and ledger id be rewritten).
+ */
+export const STORE_SCHEMA_VERSION = 2;
+
+/** Added by v2; also what a v1 ledger gets when opened for writing (see upgrade). */
+const META_NO_UPDATE = `CREATE TRIGGER IF NOT EXISTS meta_no_update BEFORE UPDATE ON meta
+  BEGIN SELECT RAISE(ABORT, 'cto-ledger meta is append-only: UPDATE refused'); END;`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -31,7 +38,34 @@ CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'cto-ledger events are append-only: DELETE refused'); END;
 CREATE TRIGGER IF NOT EXISTS meta_no_delete BEFORE DELETE ON meta
   BEGIN SELECT RAISE(ABORT, 'cto-ledger meta is append-only: DELETE refused'); END;
+${META_NO_UPDATE}
 `;
+
+/** The schema version each append-only trigger came with: a v1 file read as it is lacks the later ones. */
+const TRIGGER_SINCE: Readonly<Record<string, number>> = { events_no_update: 1, events_no_delete: 1, meta_no_delete: 1, meta_no_update: 2 };
+
+/**
+ * Brings a v1 ledger to v2 when it is opened for writing: one transaction (taken before any other
+ * writer, and looked at again inside it, so two processes opening it at once upgrade it once) that
+ * records the schema version, the time of the upgrade, and adds the trigger. A read-only open leaves
+ * the file as it is and reads it as v1.
+ */
+function upgrade(db: Database.Database): void {
+  db.transaction(() => {
+    const now = db.prepare(`SELECT value FROM meta WHERE key = 'schemaVersion'`).pluck().get();
+    if (now !== '1') return;
+    db.prepare(`UPDATE meta SET value = ? WHERE key = 'schemaVersion'`).run(String(STORE_SCHEMA_VERSION));
+    db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`).run('upgradedToV2At', new Date().toISOString());
+    // That trigger alone: v1 triggers someone removed stay removed, for health to report (init restores them).
+    db.exec(META_NO_UPDATE);
+  }).immediate();
+}
+
+/** The store schema version the file's meta names (validated when the file was opened). */
+function fileVersion(db: Database.Database): number {
+  return Number(db.prepare(`SELECT value FROM meta WHERE key = 'schemaVersion'`).pluck().get());
+}
+
 
 export type SqliteStoreOptions = {
   file: string;
@@ -106,6 +140,7 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
     if (events !== 'table') {
       throw new LedgerDamaged(`${file} was altered outside cto-ledger: its events are ${events ? `a ${String(events)}` : 'gone'}, not the table cto-ledger writes; nothing is read or appended (\`sqlite3 ${file} .schema\` shows what it holds)`);
     }
+    if (!readOnly && version < STORE_SCHEMA_VERSION) upgrade(db);
     return db;
   } catch (err) {
     db.close();
@@ -122,7 +157,7 @@ function sqliteDb(store: EventStore): Database.Database | null {
   return (store as { db?: Database.Database }).db ?? null;
 }
 
-const TRIGGERS = ['events_no_update', 'events_no_delete', 'meta_no_delete'];
+const TRIGGERS = Object.keys(TRIGGER_SINCE);
 
 /** Each append-only trigger as SQLite keeps its text in sqlite_master (without IF NOT EXISTS), spaces collapsed. */
 const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
@@ -142,8 +177,9 @@ export type SchemaChanges = { missingTriggers: string[]; alteredTriggers: string
 function schemaChanges(db: Database.Database): SchemaChanges {
   const objects = db.prepare(`SELECT type, name, sql FROM sqlite_master`).all() as Array<{ type: string; name: string; sql: string | null }>;
   const triggers = new Map(objects.filter((o) => o.type === 'trigger').map((o) => [o.name, o.sql ?? '']));
+  const version = fileVersion(db);
   return {
-    missingTriggers: TRIGGERS.filter((name) => !triggers.has(name)),
+    missingTriggers: TRIGGERS.filter((name) => TRIGGER_SINCE[name]! <= version && !triggers.has(name)),
     alteredTriggers: TRIGGERS.filter((name) => triggers.has(name) && oneLine(triggers.get(name)!) !== TRIGGER_SQL.get(name)),
     foreignObjects: objects
       .map((o) => `${o.type} ${o.name}`)

@@ -53,7 +53,7 @@ describe('the CLI, as a user runs it', () => {
     expect(JSON.parse(run('target', 'list', '--json').stdout)[0]).toMatchObject({ targetId: 'fixture', current: true });
     expect(JSON.parse(run('backend', 'list', '--json').stdout)[0]).toMatchObject({ id: 'demo', active: true });
     const health = JSON.parse(run('health', '--json').stdout);
-    expect(health).toMatchObject({ ok: true, store: { kind: 'sqlite', schemaVersion: 1 }, chains: { broken: [] }, activeBackends: ['demo'] });
+    expect(health).toMatchObject({ ok: true, store: { kind: 'sqlite', schemaVersion: 2 }, chains: { broken: [] }, activeBackends: ['demo'] });
     const lines = run('events', '--json').stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((e) => e.type)).toEqual(['TargetAdmitted', 'BackendEnabled', 'ContractAdmitted', 'ApprovalRecorded']);
     expect(lines.map((e) => e.position)).toEqual([1, 2, 3, 4]);
@@ -233,6 +233,7 @@ describe('the CLI, as a user runs it', () => {
     const newer = join(tmp.dir, 'newer');
     expect(cli(['--ledger', newer, 'init']).code).toBe(0);
     const db = new Database(join(newer, 'ledger.db'));
+    db.exec('DROP TRIGGER meta_no_update');
     db.prepare(`UPDATE meta SET value = '7' WHERE key = 'schemaVersion'`).run();
     db.close();
     const r = cli(['--ledger', newer, 'health']);

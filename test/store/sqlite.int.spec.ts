@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { BadInput, ChainBroken, LedgerDamaged } from '../../src/errors.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { inspectStoreFile, openSqliteStore, readLedgerMeta, STORE_SCHEMA_VERSION } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { lineChild, STORE_CHILD } from '../fixtures/child.js';
 import { tempDir } from '../fixtures/tmp.js';
@@ -93,9 +93,89 @@ describe('sqlite store: append-only and tamper-evident', () => {
     const newer = join(tmp.dir, 'newer.db');
     await openSqliteStore({ file: newer, create: true }).close();
     const raw = new Database(newer);
+    raw.exec('DROP TRIGGER meta_no_update');
     raw.prepare(`UPDATE meta SET value = '99' WHERE key = 'schemaVersion'`).run();
     raw.close();
     expect(() => openSqliteStore({ file: newer })).toThrow(/written by a newer cto-ledger \(store schema v99/);
+    tmp.remove();
+  });
+});
+
+/** Turns a current ledger file into what cto-ledger v1 wrote: no meta_no_update, schemaVersion 1. */
+function asV1(file: string, more = '') {
+  const raw = new Database(file);
+  raw.exec(`DROP TRIGGER meta_no_update; UPDATE meta SET value = '1' WHERE key = 'schemaVersion'; ${more}`);
+  raw.close();
+}
+
+describe('sqlite store: meta is append-only too (schema v2), and a v1 ledger is upgraded when opened for writing', () => {
+  it('refuses UPDATE of the ledger id and schema version', async () => {
+    const { file, tmp, store } = withLedger();
+    const before = readLedgerMeta(store);
+    expect(before.schemaVersion).toBe(String(STORE_SCHEMA_VERSION));
+    const raw = new Database(file);
+    expect(() => raw.prepare(`UPDATE meta SET value = 'forged' WHERE key = 'ledgerId'`).run()).toThrow(/meta is append-only: UPDATE refused/);
+    expect(() => raw.prepare(`UPDATE meta SET value = '1' WHERE key = 'schemaVersion'`).run()).toThrow(/UPDATE refused/);
+    raw.close();
+    expect(readLedgerMeta(store)).toEqual(before);
+    await store.close();
+    tmp.remove();
+  });
+
+  it('upgrades a v1 file on a writable open, once, keeping its events; a read-only open leaves it as it is', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-old', [sampleEvent(0), sampleEvent(1)], 'no-stream');
+    const ledgerId = readLedgerMeta(store).ledgerId;
+    await store.close();
+    asV1(file);
+
+    const reader = openSqliteStore({ file, readOnly: true });
+    expect(readLedgerMeta(reader).schemaVersion).toBe('1');
+    // Read as v1, it lacks no trigger of its version.
+    expect(inspectStoreFile(reader)).toMatchObject({ missingTriggers: [], schema: [] });
+    await reader.close();
+    const still = new Database(file, { readonly: true });
+    expect(still.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'meta_no_update'`).pluck().get()).toBe(0);
+    still.close();
+
+    const writer = openSqliteStore({ file });
+    const meta = readLedgerMeta(writer);
+    expect(meta).toMatchObject({ schemaVersion: '2', ledgerId });
+    expect(meta.upgradedToV2At).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(inspectStoreFile(writer)).toMatchObject({ missingTriggers: [], alteredTriggers: [], foreignObjects: [], schema: [] });
+    expect((await writer.readStream('run-old')).length).toBe(2);
+    await writer.append('run-old', [sampleEvent(2)], 1);
+    await writer.close();
+    const raw = new Database(file);
+    expect(() => raw.prepare(`UPDATE meta SET value = '1' WHERE key = 'schemaVersion'`).run()).toThrow(/UPDATE refused/);
+    raw.close();
+    // Opened again: nothing more to do, the upgrade time stays the first one.
+    const again = openSqliteStore({ file });
+    expect(readLedgerMeta(again).upgradedToV2At).toBe(meta.upgradedToV2At);
+    await again.close();
+    tmp.remove();
+  });
+
+  it('does not put back v1 triggers someone removed while upgrading: they stay for health to name', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.close();
+    asV1(file, 'DROP TRIGGER events_no_update;');
+    const writer = openSqliteStore({ file });
+    expect(readLedgerMeta(writer).schemaVersion).toBe('2');
+    expect(inspectStoreFile(writer)).toMatchObject({ missingTriggers: ['events_no_update'] });
+    await expect(writer.append('run-x', [sampleEvent(0)], 'no-stream')).rejects.toThrow(/lost its append-only triggers \(events_no_update\)/);
+    await writer.close();
+    tmp.remove();
+  });
+
+  it('names meta_no_update when it is dropped from a v2 file, and refuses appends', async () => {
+    const { file, tmp, store } = withLedger();
+    const raw = new Database(file);
+    raw.exec('DROP TRIGGER meta_no_update');
+    raw.close();
+    await expect(store.append('run-x', [sampleEvent(0)], 'no-stream')).rejects.toThrow(/lost its append-only triggers \(meta_no_update\)/);
+    expect(inspectStoreFile(store)).toMatchObject({ missingTriggers: ['meta_no_update'] });
+    await store.close();
     tmp.remove();
   });
 });
