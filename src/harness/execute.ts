@@ -427,6 +427,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
       paths: verdicts,
       shimAttempts: observations.shimAttempts,
       connections,
+      connectionsNotListed: result?.connectionsNotListed ?? 0,
       validation: {
         command: contract.validation?.command ?? null,
         rationale: contract.noTestRationale ?? null,
@@ -560,6 +561,7 @@ async function evidenceHarnessFailure(
       paths: [],
       shimAttempts,
       connections,
+      connectionsNotListed: result?.connectionsNotListed ?? 0,
       validation: { command: contract.validation?.command ?? null, rationale: contract.noTestRationale ?? null, exitCode: null, ran: false },
       patchBytes: 0,
       limits: gathered.limits,

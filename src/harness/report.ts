@@ -22,6 +22,8 @@ export type ExecutionReport = {
   paths: Array<{ path: string; change: string; verdict: string; why: string }>;
   shimAttempts: string[];
   connections: Connection[];
+  /** Connections past the first MAX_CONNECTIONS_LISTED, counted only (0 when the step's end was not reached). */
+  connectionsNotListed: number;
   validation: { command: string | null; rationale: string | null; exitCode: number | null; ran: boolean };
   patchBytes: number;
   /** The process and memory caps of each step that ran, and what it ran into. */
@@ -86,6 +88,7 @@ export function renderReportMarkdown(r: ExecutionReport): string {
     '',
     ...(r.shimAttempts.length ? r.shimAttempts.map((a) => `- refused: \`${shown(a)}\``) : ['- no forbidden command attempted']),
     ...(r.connections.length ? r.connections.map((c) => `- ${c.allowed ? 'allowed' : 'refused'} ${c.method} ${shown(c.host)}:${c.port} at ${c.at}`) : ['- no network connection']),
+    ...(r.connectionsNotListed ? [`- and ${r.connectionsNotListed} more connections, counted but not listed`] : []),
     '',
     r.harnessError
       ? 'No patch: the harness failed before it made one. Check the bundle with `sha256sum -c SHA256SUMS`.'

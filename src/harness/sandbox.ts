@@ -53,11 +53,20 @@ export type SandboxResult = {
   endedAt: string;
   durationMs: number;
   isolation: IsolationKind;
+  /** The first MAX_CONNECTIONS_LISTED connections through the proxy, in order; */
   connections: Connection[];
+  /** and how many more there were, only counted. */
+  connectionsNotListed: number;
   /** Processes of the run still alive after it ended and the tree was killed (only possible with 'none'). */
   survivors: number;
   limits: LimitsReport;
 };
+
+/**
+ * Connections listed one by one per step. A program looping on refused connections would otherwise
+ * grow the harness's memory (outside every cap) and the evidence without bound; the rest are counted.
+ */
+export const MAX_CONNECTIONS_LISTED = 1_000;
 
 /** Where the per-run proxy socket appears inside the sandbox (on its private /tmp). */
 const PROXY_IN_SANDBOX = '/tmp/.harness-proxy.sock';
@@ -593,7 +602,12 @@ export async function runSandboxed(spec: SandboxSpec, listSockets: SocketLister 
   checkSpec(spec);
   checkPaths(spec);
   const connections: Connection[] = [];
+  let connectionsNotListed = 0;
   const record = (c: Connection) => {
+    if (connections.length >= MAX_CONNECTIONS_LISTED) {
+      connectionsNotListed += 1;
+      return;
+    }
     connections.push(c);
     spec.onConnection?.(c);
   };
@@ -609,7 +623,7 @@ export async function runSandboxed(spec: SandboxSpec, listSockets: SocketLister 
   try {
     const { started: _started, ...exit } = await runProcess(spec, proxy?.socket ?? null, cgroup, listSockets);
     const limits: LimitsReport = cgroup ? cgroup.report() : { enforced: false, reason: (opened as { reason: string }).reason };
-    return { ...exit, isolation: spec.isolation, connections, limits };
+    return { ...exit, isolation: spec.isolation, connections, connectionsNotListed, limits };
   } finally {
     cgroup?.close();
     await proxy?.close();

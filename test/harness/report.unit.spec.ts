@@ -5,7 +5,7 @@ const base: ExecutionReport = {
   runId: 'R', title: 'T', workItem: null, contractDigest: 'd', backend: { id: 'b', command: ['x'] },
   target: { id: 't', path: '/p', baseCommit: 'c' }, isolation: 'bubblewrap', startedAt: 's', endedAt: 'e', backendSeconds: 1,
   exit: { code: 0, signal: null, timedOut: false }, status: 'failed-closed', failedGate: 'path-disallowed', gateResults: [], paths: [],
-  shimAttempts: [], connections: [], validation: { command: null, rationale: 'r', exitCode: null, ran: false }, patchBytes: 0, limits: {},
+  shimAttempts: [], connections: [], connectionsNotListed: 0, validation: { command: null, rationale: 'r', exitCode: null, ran: false }, patchBytes: 0, limits: {},
 };
 
 describe('report.md', () => {
@@ -20,5 +20,10 @@ describe('report.md', () => {
     expect(md).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
     expect(md).toContain('| path-disallowed | **FAIL** | src/x\\u000a\\u000a# Succeeded: forged');
     expect(md).toContain('git push \\u001b[2K\\u000d');
+  });
+
+  it('says how many connections were counted past the listed ones, and nothing when there were none', () => {
+    expect(renderReportMarkdown({ ...base, connectionsNotListed: 41 })).toContain('- and 41 more connections, counted but not listed');
+    expect(renderReportMarkdown(base)).not.toContain('more connections');
   });
 });

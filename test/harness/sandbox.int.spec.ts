@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadInput } from '../../src/errors.js';
 import { detectLimits, openRunCgroup } from '../../src/harness/limits.js';
 import { allows } from '../../src/harness/proxy.js';
-import { hostSockets, SandboxUnavailable, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
+import { hostSockets, MAX_CONNECTIONS_LISTED, SandboxUnavailable, parseProcNetUnix, runSandboxed, sandboxArgv, type Connection, type SandboxResult, type SandboxSpec } from '../../src/harness/sandbox.js';
 
 // Real processes, real namespaces: each test fails if the boundary it names stops holding.
 
@@ -277,6 +277,21 @@ describe.skipIf(!bwrapWorks)('runSandboxed under bubblewrap', () => {
     ]);
     expect(r.connections).toEqual(seen);
     expect(seen.every((c) => !Number.isNaN(Date.parse(c.at)))).toBe(true);
+  });
+
+  it(`lists the first ${MAX_CONNECTIONS_LISTED} connections and only counts the rest, so a loop of refused attempts cannot fill the harness's memory`, async () => {
+    const f = fixture();
+    const seen: Connection[] = [];
+    const extra = 7;
+    // Each attempt: a CONNECT to a host not on the allowlist, its 403 read back before the next.
+    const script = `for i in $(seq 1 ${MAX_CONNECTIONS_LISTED + extra}); do exec 3<>/dev/tcp/127.0.0.1/3128; printf 'CONNECT blocked.example:443 HTTP/1.1\\r\\n\\r\\n' >&3; head -c 12 <&3 >/dev/null; exec 3>&-; done; echo done > out.txt`;
+    const r = await runSandboxed(f.spec(['/bin/bash', '-c', script], { network: { allow: [] }, onConnection: (c) => seen.push(c), timeoutMs: 120_000 }));
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(f.wt, 'out.txt'), 'utf8')).toBe('done\n');
+    expect(r.connections.length).toBe(MAX_CONNECTIONS_LISTED);
+    expect(r.connectionsNotListed).toBe(extra);
+    expect(seen.length).toBe(MAX_CONNECTIONS_LISTED);
+    expect(r.connections.every((c) => c.method === 'CONNECT' && c.host === 'blocked.example' && !c.allowed)).toBe(true);
   });
 
   it('feeds stdinFile to stdin and writes stdout and stderr to their files; stdin is /dev/null otherwise', async () => {
