@@ -33,18 +33,26 @@ export type GitOptions = {
   env?: Record<string, string>;
   /** Exit codes that are answers, not failures (e.g. 1 from `diff --quiet`). */
   okCodes?: number[];
+  /** Killed past this (default GIT_TIMEOUT_MS): a git call that never returns would leave the run executing. */
+  timeoutMs?: number;
 };
 
+/** Far beyond any git call on a tree the harness takes (a 5,000-file status is under a second). */
+export const GIT_TIMEOUT_MS = 10 * 60_000;
+
 export function git(args: string[], options: GitOptions): Promise<{ stdout: Buffer; code: number }> {
+  const timeout = options.timeoutMs ?? GIT_TIMEOUT_MS;
   const argv = [...HARDENING, `--git-dir=${options.gitDir}`, ...(options.workTree ? [`--work-tree=${options.workTree}`] : []), ...args];
   return new Promise((resolve, reject) => {
     execFile(
       'git',
       argv,
-      { env: { ...BASE_ENV, ...options.env }, encoding: 'buffer', maxBuffer: 1 << 30, cwd: options.workTree ?? options.gitDir },
+      { env: { ...BASE_ENV, ...options.env }, encoding: 'buffer', maxBuffer: 1 << 30, cwd: options.workTree ?? options.gitDir, timeout, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        if (code !== 0 && !(options.okCodes ?? []).includes(code)) {
+        if (error?.killed && error.signal === 'SIGKILL') {
+          reject(new StoreUnavailable(`git ${args.slice(0, 2).join(' ')} did not finish within ${timeout / 1000} s and was killed`));
+        } else if (code !== 0 && !(options.okCodes ?? []).includes(code)) {
           reject(new StoreUnavailable(`git ${args.slice(0, 2).join(' ')} failed (${code}): ${stderr.toString().trim().split('\n')[0]}`));
         } else resolve({ stdout, code });
       },
