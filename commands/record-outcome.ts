@@ -40,9 +40,17 @@ export function decideOutcome(run: RunState, cmd: RecordOutcome, facts: OutcomeF
     if (!run.execution && run.started && facts.harness === 'gone') {
       return refuse('evidence-missing', `run ${cmd.runId} was started, but its harness is gone (killed or crashed): no evidence will come, so it can only be rejected (outcome ${cmd.runId} --reject)`);
     }
-    if (!run.execution) {
-      return refuse('evidence-missing', run.started ? `run ${cmd.runId} is still executing: there is no evidence yet` : `run ${cmd.runId} has not been executed: there is no evidence to accept`);
+    if (!run.execution && run.started) {
+      // "Still executing" only where a harness is known to be at it; otherwise say what is known.
+      const why =
+        facts.harness === 'missing'
+          ? `was started, but no harness on this machine marked it (its marker under executing/ is missing), so none can be told to be at it: there is no evidence; if no harness runs it elsewhere, none will come and it can only be rejected (outcome ${cmd.runId} --reject)`
+          : facts.harness === 'elsewhere'
+            ? 'was started by a harness on another host: there is no evidence here yet'
+            : 'is still executing: there is no evidence yet';
+      return refuse('evidence-missing', `run ${cmd.runId} ${why}`);
     }
+    if (!run.execution) return refuse('evidence-missing', `run ${cmd.runId} has not been executed: there is no evidence to accept`);
     if (!run.evidence || !facts.evidence) return refuse('evidence-missing', `run ${cmd.runId} has no digested evidence`);
     if (!facts.evidence.ok) return refuse('evidence-stale', facts.evidence.detail);
     // The evidence names the run's event it was made after (freshness): a stream re-chained since

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../fixtures/cli.js';
@@ -32,6 +32,13 @@ describe('outcome --accept on a run whose harness is gone', () => {
       expect(accepted.code).toBe(1);
       expect(accepted.stderr).toMatch(/refused by gate evidence-missing: .*its harness is gone.*can only be rejected/);
       expect(accepted.stderr).not.toMatch(/still executing/);
+      // Its marker removed too (a cleaned-up dir, a ledger copied from another machine): not "still executing" either.
+      rmSync(join(L, 'executing', `${runId}.json`));
+      expect(status()).toMatchObject({ status: 'executing', harness: 'unknown' });
+      const unmarked = run('outcome', runId, '--accept', '--reason', 'looks fine');
+      expect(unmarked.code).toBe(1);
+      expect(unmarked.stderr).toMatch(/refused by gate evidence-missing: .*no harness on this machine marked it.*can only be rejected/);
+      expect(unmarked.stderr).not.toMatch(/still executing/);
       expect(run('outcome', runId, '--reject', '--reason', 'harness killed').code).toBe(0);
       expect(status().status).toBe('rejected');
     } finally {
