@@ -37,13 +37,19 @@ export function readCapped(path: string, cap: number): { bytes: Buffer; size: nu
 
 /** Evidence logs are kept up to this size; the rest is cut, and the cut said in the log. */
 export const LOG_CAP = 16 << 20;
+/** Past the cap, what is read to find secrets whole: far more than any value's longest encoded form (a hex dump). */
+const REDACT_MARGIN = 1 << 20;
 
 /** A log for the bundle: capped as above, with a closing line when it was cut or was no file. */
-export function logForEvidence(path: string): Buffer {
-  const read = readCapped(path, LOG_CAP);
+export function logForEvidence(path: string, secrets: Record<string, string>): Buffer {
+  // Read past the cap and redacted before the cut: a secret straddling it would otherwise keep its
+  // first bytes in the evidence, a prefix no pattern of the whole value matches.
+  const margin = Object.keys(secrets).length > 0 ? REDACT_MARGIN : 0;
+  const read = readCapped(path, LOG_CAP + margin);
   if (!read) return Buffer.from(`[cto-ledger: ${path} was replaced by something that is not a regular file; not read]\n`);
-  if (read.size <= read.bytes.length) return read.bytes;
-  return Buffer.concat([read.bytes, Buffer.from(`\n[cto-ledger: cut at ${LOG_CAP} bytes of ${read.size}]\n`)]);
+  const text = margin ? redact(read.bytes, secrets) : read.bytes;
+  if (read.size <= LOG_CAP) return text;
+  return Buffer.concat([text.subarray(0, LOG_CAP), Buffer.from(`\n[cto-ledger: cut at ${LOG_CAP} bytes of ${read.size}]\n`)]);
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

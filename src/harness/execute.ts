@@ -404,11 +404,11 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     mkdirSync(making, { recursive: true });
     const files: Record<string, string | Buffer> = {
       'patch.diff': patch,
-      'test.log': redact(logForEvidence(testLog), secrets),
-      'backend.stdout.log': redact(logForEvidence(join(outDir, 'backend.stdout.log')), secrets),
-      'backend.stderr.log': redact(logForEvidence(join(outDir, 'backend.stderr.log')), secrets),
+      'test.log': logForEvidence(testLog, secrets),
+      'backend.stdout.log': logForEvidence(join(outDir, 'backend.stdout.log'), secrets),
+      'backend.stderr.log': logForEvidence(join(outDir, 'backend.stderr.log'), secrets),
     };
-    if (contract.setup) files['setup.log'] = redact(logForEvidence(join(outDir, 'setup.log')), secrets);
+    if (contract.setup) files['setup.log'] = logForEvidence(join(outDir, 'setup.log'), secrets);
     const report: ExecutionReport = {
       runId,
       title: contract.title,
@@ -538,7 +538,7 @@ async function evidenceHarnessFailure(
       for (const name of ['backend.stdout.log', 'backend.stderr.log', ...(contract.setup ? ['setup.log'] : []), 'test.log']) {
         const log = join(gathered.outDir, name);
         if (name === 'test.log' && !existsSync(log)) continue;
-        files[name] = redact(logForEvidence(log), secrets);
+        files[name] = logForEvidence(log, secrets);
       }
     }
     const shimAttempts = gathered.shimLog ? readShimAttempts(gathered.shimLog).map((a) => clean(a.command)) : [];

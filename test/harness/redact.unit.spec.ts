@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { holdsSecret, redact } from '../../src/harness/evidence.js';
+import { holdsSecret, LOG_CAP, logForEvidence, redact } from '../../src/harness/evidence.js';
+import { tempDir } from '../fixtures/tmp.js';
 
 describe('redact', () => {
   it('replaces every copy of a secret value, whatever its case (a host name comes back lower-cased)', () => {
@@ -171,5 +174,24 @@ describe('redact', () => {
       `const digits = [61, 62, 63, 64, 65, 66, 67, 68];\nconst more = [31, 32, 33, 34, 35, 36, 37, 38];\nexport const greet = (n) => \`Hello, \${n}!\`;\n`,
     ];
     for (const secret of secrets) for (const text of texts) expect(holdsSecret(text, secret), `${secret} in ${text.slice(0, 200)}`).toBe(false);
+  });
+
+  it('redacts a log before cutting it: a secret straddling the 16 MiB cut leaves none of its bytes', () => {
+    const tmp = tempDir('cto-log-cut-');
+    try {
+      const secret = 'sk-live-Zq9876543210abcdef';
+      const log = join(tmp.dir, 'backend.stdout.log');
+      // The secret starts 6 bytes before the cut: "sk-liv" would be kept, matched by no pattern of the whole value.
+      writeFileSync(log, Buffer.concat([Buffer.alloc(LOG_CAP - 6, '.'), Buffer.from(`${secret}\nmore output\n`)]));
+      const kept = logForEvidence(log, { TOKEN: secret });
+      const text = kept.toString('utf8');
+      expect(text).toMatch(/\[cto-ledger: cut at \d+ bytes of \d+\]\n$/);
+      expect(text).not.toContain('sk-liv');
+      expect(text.slice(LOG_CAP - 6, LOG_CAP)).toBe('[redac');
+      // Without secrets, the log is cut as it is.
+      expect(logForEvidence(log, {}).subarray(LOG_CAP - 6, LOG_CAP).toString()).toBe('sk-liv');
+    } finally {
+      tmp.remove();
+    }
   });
 });
