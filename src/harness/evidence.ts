@@ -107,6 +107,8 @@ function encodedForms(value: string): string[] {
   forms.add(encodeURIComponent(value));
   forms.add([...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''));
   forms.add([...value].reverse().join(''));
+  // As JSON writes it (report.json, trace.jsonl): a `"` or `\` in the value comes out escaped.
+  forms.add(JSON.stringify(value).slice(1, -1));
   forms.delete(value);
   return [...forms].filter((form) => form.length >= MIN_ENCODED);
 }

@@ -194,4 +194,13 @@ describe('redact', () => {
       tmp.remove();
     }
   });
+
+  it('finds a value holding quotes or backslashes once JSON has escaped them (report.json, trace.jsonl)', () => {
+    const secret = 'pa"ss\\word-1234';
+    const json = Buffer.from(JSON.stringify({ detail: `the backend printed ${secret} and left`, nested: [secret] }, null, 2));
+    expect(json.toString()).toContain('pa\\"ss\\\\word');
+    const out = redact(json, { TOKEN: secret }).toString();
+    expect(out).not.toMatch(/pa\\"ss|word-1234/);
+    expect(JSON.parse(out)).toEqual({ detail: 'the backend printed [redacted:TOKEN] and left', nested: ['[redacted:TOKEN]'] });
+  });
 });
