@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
+import { readRegularFile } from '../read-file.js';
 import { parseKeepingPlaces } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
@@ -101,12 +102,11 @@ export function loadConfig(file: string): LedgerConfig {
   if (!existsSync(file)) return { backends: [] };
   let raw: unknown;
   try {
-    const size = statSync(file).size;
-    if (size > MAX_CONFIG_BYTES) throw new BadInput(`${file}: ${size} bytes, more than the ${MAX_CONFIG_BYTES} a config.yaml may have`);
+    const bytes = readRegularFile(file, MAX_CONFIG_BYTES, file, 'a config.yaml');
     // Strictly UTF-8: a byte decoded loosely to U+FFFD would change a command path or a secret's name.
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(file));
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch (err) {
       if (err instanceof TypeError) throw new BadInput(`${file}: not UTF-8 text (save it as UTF-8)`);
       throw err;

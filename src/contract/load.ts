@@ -1,8 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { z } from 'zod';
 import { isMap, isScalar, YAMLParseError, type Document, type LineCounter } from 'yaml';
 import { BadInput } from '../errors.js';
+import { readRegularFile } from '../read-file.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
 import { parseKeepingPlaces } from '../config/unique-keys.js';
@@ -95,9 +95,7 @@ function decodeUtf8(file: string, bytes: Buffer): string {
 function readContractText(file: string): string {
   let text: string;
   try {
-    const size = statSync(file).size;
-    if (size > MAX_CONTRACT_BYTES) throw new BadInput(`contract-invalid: ${file}: ${size} bytes, more than the ${MAX_CONTRACT_BYTES} a contract may have`);
-    text = decodeUtf8(file, readFileSync(file));
+    text = decodeUtf8(file, readRegularFile(file, MAX_CONTRACT_BYTES, `contract-invalid: ${file}`, 'a contract'));
   } catch (err) {
     if (err instanceof BadInput) throw err;
     const code = (err as NodeJS.ErrnoException).code;
