@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { admitTarget } from '../../commands/admit-target.js';
@@ -330,7 +330,13 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('copy the ledger to a new dir as one consistent state, while it stays in use (projections are rebuilt there on first use)')
     .option('--json', 'machine-readable output')
     .action(async (to: string, opts: { json?: boolean }) => {
-      const dest = resolve(dirToMake('backup DIR')(to));
+      let dest = resolve(dirToMake('backup DIR')(to));
+      // A symbolic link names the dir it points to: the partial dir was renamed over the link itself,
+      // which failed naming a `.partial-PID` path the user never typed. A dangling one names nothing.
+      if (lstatSync(dest, { throwIfNoEntry: false })?.isSymbolicLink()) {
+        if (!existsSync(dest)) throw new BadInput(`${dest} is a symbolic link to ${readlinkSync(dest)}, which does not exist: a backup goes to a new dir`);
+        dest = realpathSync(dest);
+      }
       if (existsSync(dest) && readdirSync(dest).length > 0) throw new BadInput(`${dest} exists and is not empty: a backup goes to a new dir`);
       const result = await ctx.withLedger(
         async (ledger) => {
