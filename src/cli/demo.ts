@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { BadInput } from '../errors.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { CliContext } from './context.js';
@@ -23,7 +23,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       if (opts.dir && existsSync(opts.dir) && readdirSync(opts.dir).length > 0) {
         throw new BadInput(`${opts.dir} exists and is not empty: the demo builds in a new or empty dir`);
       }
-      const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'cto-ledger-demo-'));
+      // Absolute: the backends' scripts are named in config.yaml by this path, and a backend runs in its
+      // worktree, where a relative `--dir` named nothing (execute failed closed, provider-failure).
+      const dir = opts.dir !== undefined ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'cto-ledger-demo-'));
       const ledger = join(dir, 'ledger');
       const repo = makeDemoRepo(dir);
       const backends = writeDemoBackends(dir);

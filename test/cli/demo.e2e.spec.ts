@@ -40,3 +40,20 @@ it('runs the demo where bubblewrap is not to be had: its contracts say best-effo
     tmp.remove();
   }
 }, 60_000);
+
+// `demo --dir D`, D relative: config.yaml named the backend's script `D/backend-good.mjs`, which the
+// backend, started in its worktree, could not find: execute failed closed (provider-failure) and the
+// demo stopped, exit 1. The dir is made absolute first.
+it('runs the demo in a dir given relative to the current one', () => {
+  const tmp = tempDir('cto-demo-relative-');
+  try {
+    const r = cli(['demo', '--dir', 'rel'], { cwd: tmp.dir });
+    expect(r.stderr).not.toMatch(/demo step failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Everything is kept in ${join(tmp.dir, 'rel')}.`);
+    const health = JSON.parse(cli(['--ledger', join(tmp.dir, 'rel', 'ledger'), 'health', '--json']).stdout);
+    expect(health).toMatchObject({ ok: true });
+  } finally {
+    tmp.remove();
+  }
+}, 60_000);
