@@ -13,4 +13,8 @@ process.stdout.on('error', (err) => {
   process.exit(EXIT.store);
 });
 
+// stderr that cannot be written either (`2> /dev/full`) has no one to tell: the exit code still says
+// what happened, rather than exit 1 (a gate's refusal) from the unhandled error.
+process.stderr.on('error', () => {});
+
 process.exitCode = await main(process.argv.slice(2));
