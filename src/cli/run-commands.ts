@@ -11,7 +11,7 @@ import { renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-
 import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
-import { foldRun, runStream } from '../domain/run.js';
+import { foldRun, runStream, type RunState } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, LedgerDamaged, Refused } from '../errors.js';
 import { signalExitCode, whileInterruptible } from './interrupt.js';
@@ -98,6 +98,16 @@ const STANDING_TEXT: Record<ApprovalStanding, string> = {
   'target-not-admitted': " (the target's admission is not current)",
   'base-moved': " (the target's HEAD is no longer the approved base: execute refuses it, approval-mismatch; approve again)",
 };
+
+/**
+ * A run's approval as `status RUN` shows it. A denial has no lifetime (`deny` refuses
+ * `--expires-hours`), though its event carries the default's date: shown "until" it, it read as a
+ * denial that would lapse.
+ */
+function approvalText(a: NonNullable<RunState['approval']>, standing: ApprovalStanding | null | undefined): string {
+  if (a.decision === 'denied') return `denied by ${a.operator}${a.note ? `: ${a.note}` : ''}`;
+  return `${a.decision} by ${a.operator}, base ${a.baseCommit}, until ${a.expiresAt}${STANDING_TEXT[standing ?? 'usable']}`;
+}
 
 /**
  * An approval usable as far as the log can tell still binds the target's HEAD, which only the
@@ -304,7 +314,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             `target      ${run.targetId} (${run.targetPath})`,
             `backend     ${run.backendId} (network: ${networkText(run.backendNetwork)})`,
             `contract    ${run.contractDigest}`,
-            `approval    ${run.approval ? `${run.approval.decision} by ${run.approval.operator}, base ${run.approval.baseCommit}, until ${run.approval.expiresAt}${STANDING_TEXT[standing ?? 'usable']}` : 'none'}`,
+            `approval    ${run.approval ? approvalText(run.approval, standing) : 'none'}`,
             `refused     ${run.lastRefusal ? `gate ${run.lastRefusal.gate} (${run.lastRefusal.command}): ${run.lastRefusal.detail}` : '-'}`,
             `outcome     ${run.outcome ? `${run.outcome.decision} by ${run.outcome.operator}: ${run.outcome.reason}` : run.outcomeDeadline ? `due by ${run.outcomeDeadline}` : '-'}`,
             ...Object.entries(run.replay).filter(([k]) => k !== 'dir').map(([, v], i) => `${i === 0 ? 'replay' : ''}`.padEnd(12) + v),
