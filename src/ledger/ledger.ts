@@ -1,6 +1,6 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput, LedgerDamaged } from '../errors.js';
 import { canWrite } from '../store/readable-copy.js';
@@ -129,6 +129,10 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
   const paths = ledgerPaths(dir);
   if (!options.store && !existsSync(paths.root)) {
     throw new BadInput(`no ledger at ${paths.root} (run: cto-ledger init, or pass --ledger DIR)`);
+  }
+  // `--ledger DIR/ledger.db` (the file, not its dir) was told "no ledger at DIR/ledger.db/ledger.db".
+  if (!options.store && !statSync(paths.root).isDirectory()) {
+    throw new BadInput(`${paths.root} is a file, not a ledger dir: --ledger names the dir holding ledger.db${basename(paths.root) === 'ledger.db' ? ` (${dirname(paths.root)} here)` : ''}`);
   }
   if (!options.store) refuseLostLog(paths);
   const readOnly = options.readOnly === true || (!options.store && !canWrite(paths.root));
