@@ -416,7 +416,13 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       const out = resolve(opts.out);
       // Replay writes its three files into a dir of their own: never into the ledger (the evidence
       // bundle has files of the same names), never over other files of the user's.
-      const foreign = existsSync(out) ? readdirSync(out).filter((name) => !REPLAY_FILES.includes(name)) : [];
+      // One of its own names held by a dir or a link is no file it wrote either: found only on writing,
+      // it failed after the other two files were replaced, leaving a dir of two runs' files.
+      const foreign = existsSync(out)
+        ? readdirSync(out, { withFileTypes: true })
+            .filter((d) => !(REPLAY_FILES.includes(d.name) && d.isFile()))
+            .map((d) => (REPLAY_FILES.includes(d.name) ? `${d.name} (not a regular file)` : d.name))
+        : [];
       if (foreign.length) throw new BadInput(`--out ${out} holds other files (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}): replay writes into a new dir, or one it wrote before`);
       const events = await ctx.withLedger(
         async (ledger) => {
