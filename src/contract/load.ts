@@ -116,6 +116,7 @@ export function loadContract(file: string): LoadedContract {
   let format: LoadedContract['format'];
   let parsed: Parsed;
   let raw: unknown;
+  let briefLine: number | null = null;
   if (ext === '.md' || ext === '.markdown') {
     format = 'markdown';
     // `---` then `---` (or only blank lines between them): front matter there, but empty.
@@ -135,6 +136,8 @@ export function loadContract(file: string): LoadedContract {
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && body) {
       if ('brief' in raw) throw new BadInput(`contract-invalid: ${file}: brief is given twice (front matter and body)`);
       raw = { ...raw, brief: body };
+      // The body's first line of text: a fault in the brief was placed in the front matter (its line 2).
+      briefLine = match[1]!.split('\n').length + 3 + (/^\s*/.exec(match[2]!)![0].split('\n').length - 1);
     }
   } else if (ext === '.json') {
     format = 'json';
@@ -151,7 +154,11 @@ export function loadContract(file: string): LoadedContract {
     throw new BadInput(`contract-invalid: ${file}: the contract must be a mapping of fields`);
   }
   const checked = ContractInput.safeParse(raw);
-  if (!checked.success) throw new BadInput(`contract-invalid: ${file}${whereIs(parsed, checked.error.issues[0]!)}: ${formatIssues(checked.error)}`);
+  if (!checked.success) {
+    const first = checked.error.issues[0]!;
+    const where = briefLine !== null && first.path[0] === 'brief' ? `:${briefLine}` : whereIs(parsed, first);
+    throw new BadInput(`contract-invalid: ${file}${where}: ${formatIssues(checked.error)}`);
+  }
   const contract = normalizeContract(checked.data);
   return { contract, contractDigest: digestOf(contract), format };
 }

@@ -151,3 +151,18 @@ describe('a Markdown contract with empty front matter', () => {
     expect(failure(file('.md', 'The brief.\n'))).toMatch(/needs YAML front matter between --- lines/);
   });
 });
+
+// A fault in a Markdown contract's body (the brief: an escape sequence, a form feed) was placed at
+// the front matter's line 2, where the operator looked and found nothing wrong. It is placed where
+// the body's text begins.
+describe('a Markdown contract whose body the brief refuses', () => {
+  const front = contractYaml().replace(/^brief:.*\n/m, '');
+  const closing = front.split('\n').length + 1; // the line of the closing ---
+
+  it('is refused at the body, not in the front matter', () => {
+    const md = file('.md', `---\n${front}---\nFine line.\nwith a form feed \f here\n`);
+    expect(failure(md)).toBe(`contract-invalid: ${md}:${closing + 1}: brief: text without control characters other than newlines and tabs`);
+    const spaced = file('.md', `---\n${front}---\n\n\nText \u001b[31m red\n`);
+    expect(failure(spaced)).toBe(`contract-invalid: ${spaced}:${closing + 3}: brief: text without control characters other than newlines and tabs`);
+  });
+});
