@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
@@ -14,6 +14,7 @@ import { loadContract } from '../contract/load.js';
 import { foldRun, runStream, type RunState } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, LedgerDamaged, Refused } from '../errors.js';
+import { readRegularFile } from '../read-file.js';
 import { signalExitCode, whileInterruptible } from './interrupt.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
@@ -134,7 +135,8 @@ async function withBase(
 function readRunList(file: string): RunListEntry[] {
   let list: unknown;
   try {
-    list = JSON.parse(readFileSync(file, 'utf8'));
+    // Not blocking on a FIFO where runs.json goes: status hung on it for good.
+    list = JSON.parse(readRegularFile(file, Number.MAX_SAFE_INTEGER, file, 'the run list', (m) => new LedgerDamaged(`${m}; cto-ledger rebuild puts it right`)).toString('utf8'));
   } catch (err) {
     if (!(err instanceof SyntaxError) && (err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
     list = err;

@@ -7,6 +7,7 @@ import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { runStream } from '../domain/run.js';
 import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
+import { readRegularFile } from '../read-file.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
@@ -132,7 +133,9 @@ function readProjections(dir: string): Snapshot {
   const files = new Map<string, Buffer>();
   const read = (rel: string) => {
     const file = join(dir, rel);
-    if (existsSync(file)) files.set(rel, readFileSync(file));
+    // Not blocking on a FIFO planted where a projection file goes: health hung on it for good.
+    const damaged = (m: string) => new LedgerDamaged(`${m}; cto-ledger rebuild puts the projections right`);
+    if (existsSync(file)) files.set(rel, readRegularFile(file, Number.MAX_SAFE_INTEGER, file, 'a projection', damaged));
   };
   read(PROJECTION_FILES.runs);
   read(PROJECTION_FILES.controlSurface);
