@@ -1,4 +1,4 @@
-import { existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
@@ -56,6 +56,7 @@ export function ledgerPaths(dir: string) {
 export async function initLedger(dir: string): Promise<{ created: boolean; root: string; restoredTriggers: string[] }> {
   const paths = ledgerPaths(dir);
   refuseLostLog(paths);
+  refuseForeignDir(paths);
   // An init cut short (a full disk) leaves an empty file, or a SQLite header without any table: that
   // is no one's data, and this init finishes it rather than refusing the dir for ever.
   const created = !existsSync(paths.db) || (interruptedInit(paths) && isEmptyDatabase(paths.db));
@@ -65,6 +66,23 @@ export async function initLedger(dir: string): Promise<{ created: boolean; root:
   await store.close();
   if (!existsSync(paths.config) || statSync(paths.config).size === 0) writeConfigTemplate(paths.config);
   return { created, root: paths.root, restoredTriggers };
+}
+
+/**
+ * Init makes a ledger in a new or empty dir, or finishes one holding ledger.db. A dir holding other
+ * things (a git repository named by mistake) was filled with ledger.db and config.yaml beside them,
+ * leaving its tree dirty; a dangling symbolic link was told "no such file or directory" of a path that is there.
+ */
+function refuseForeignDir(paths: ReturnType<typeof ledgerPaths>): void {
+  const link = lstatSync(paths.root, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink() && !existsSync(paths.root)) {
+    throw new BadInput(`${paths.root} is a symbolic link to ${readlinkSync(paths.root)}, which does not exist: init makes the ledger in a new or empty dir`);
+  }
+  if (existsSync(paths.db) || !statSync(paths.root, { throwIfNoEntry: false })?.isDirectory()) return;
+  const entries = readdirSync(paths.root).sort();
+  if (entries.length === 0) return;
+  const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, and ${entries.length - 3} more` : '');
+  throw new BadInput(`${paths.root} exists and is not empty (${shown}), and holds no ledger.db: init makes a ledger in a new or empty dir`);
 }
 
 /** What only a ledger in use writes beside its log. */
