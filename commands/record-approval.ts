@@ -3,7 +3,7 @@ import { checkAdmission, foldTarget, targetStream, type TargetState } from '../s
 import { BadInput, LedgerDamaged } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
-import type { RepoFacts } from '../src/target/repo.js';
+import { unbornBranch, type RepoFacts } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { runCommand } from './runner.js';
 
@@ -17,7 +17,8 @@ export type RecordApproval = {
   contractDigest?: string;
 };
 
-export type ApprovalFacts = { now: Date; target: TargetState; repo: RepoFacts | null };
+/** `unbornBranch`: when `repo` is null for want of a commit on HEAD's branch, that branch. */
+export type ApprovalFacts = { now: Date; target: TargetState; repo: RepoFacts | null; unbornBranch?: string | null };
 
 export function decideApproval(run: RunState, cmd: RecordApproval, facts: ApprovalFacts): Decision {
   if (run.status === 'none' || !run.contractDigest) return invalid(`unknown run ${cmd.runId}`);
@@ -38,7 +39,7 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
   let baseCommit = facts.repo?.head ?? facts.target.admission?.head;
   let admissionEventId = facts.target.status === 'admitted' ? facts.target.admission?.eventId : undefined;
   if (cmd.decision === 'approved') {
-    const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
+    const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null, facts.unbornBranch);
     if (!admission.ok) return refuse(admission.gate, admission.detail);
     baseCommit = facts.repo!.head;
     admissionEventId = admission.admission.eventId;
@@ -81,7 +82,9 @@ export async function recordApproval(ledger: Ledger, cmd: RecordApproval): Promi
   const target = foldTarget(targetId, await ledger.store.readStream(targetStream(targetId)));
   let repo: RepoFacts | null = null;
   if (target.admission) repo = await ledger.inspectRepo(target.admission.path).catch(() => null);
-  const facts: ApprovalFacts = { now: ledger.now(), target, repo };
+  // No commit found: a repository still there, on a branch with none yet, is told apart from a missing one.
+  const unborn = target.admission && !repo ? await unbornBranch(target.admission.path) : null;
+  const facts: ApprovalFacts = { now: ledger.now(), target, repo, unbornBranch: unborn };
   const { appended } = await runCommand(ledger, {
     command: cmd.decision === 'approved' ? 'approve' : 'deny',
     stream: runStream(cmd.runId),

@@ -63,7 +63,11 @@ export type AdmissionCheck =
   | { ok: true; admission: NonNullable<TargetState['admission']> }
   | { ok: false; gate: 'target-admission-missing' | 'target-admission-stale'; detail: string };
 
-export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: string | null): AdmissionCheck {
+/**
+ * `unbornBranch`: when no commit is found at the admitted path because the repository there has HEAD
+ * on a branch with no commits yet (approve's caller looks), that branch: it is said, not "moved or deleted".
+ */
+export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: string | null, unbornBranch?: string | null): AdmissionCheck {
   if (state.status === 'none' || !state.admission) {
     return { ok: false, gate: 'target-admission-missing', detail: `target ${state.targetId} was never admitted` };
   }
@@ -79,7 +83,9 @@ export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: s
       gate: 'target-admission-stale',
       detail:
         repoRootCommit === null
-          ? `there is no git repository with commits at ${state.admission.path} now (moved or deleted?); admit the repository where it is`
+          ? unbornBranch
+            ? `the git repository at ${state.admission.path} has HEAD on branch ${unbornBranch}, which has no commits yet: approve binds the target's HEAD commit; check out a branch with commits first`
+            : `there is no git repository with commits at ${state.admission.path} now (moved or deleted?); admit the repository where it is`
           : `the repository at ${state.admission.path} is no longer the admitted one (root commit ${repoRootCommit}, admitted ${state.admission.rootCommit})`,
     };
   }

@@ -81,3 +81,23 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
     shallow,
   };
 }
+
+/**
+ * The branch HEAD names when that branch has no commits yet (`git checkout --orphan x`), for a
+ * repository whose top level is `path`; null otherwise. inspectRepo fails there ("no commits"), which
+ * read as no repository at the path at all.
+ */
+export async function unbornBranch(path: string): Promise<string | null> {
+  try {
+    const dir = realpathSync(path);
+    const git = hardenedGit(dir);
+    if (realpathSync(await git.revparse(['--show-toplevel'])) !== dir) return null;
+    const ref = (await git.raw(['symbolic-ref', '-q', 'HEAD'])).trim();
+    if (!ref.startsWith('refs/heads/')) return null;
+    // git exits 1 printing nothing for a ref with no commit, which simple-git does not treat as failure.
+    const commit = (await git.raw(['rev-parse', '--verify', '-q', `${ref}^{commit}`]).catch(() => '')).trim();
+    return commit ? null : ref.slice('refs/heads/'.length);
+  } catch {
+    return null;
+  }
+}
