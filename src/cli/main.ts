@@ -62,6 +62,16 @@ function insideLedger(path: string, ledgerDir: string): boolean {
   }
 }
 
+/** commander's usage error as one line: no "error: " prefix, its "(Did you mean --json?)" on the same line. */
+function usageLine(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 /** Whether the command line asks for JSON (before any `--`). */
 function wantsJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
@@ -74,7 +84,9 @@ export function buildProgram(output: Output): Command {
     .option('--ledger <dir>', 'ledger directory (default: $CTO_LEDGER_DIR or ./.cto-ledger)')
     .option('--read-only', 'open the ledger read-only (as for a dir that cannot be written): read commands only, nothing written under it')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
+    // A usage error is printed by main as every other error is, one `cto-ledger: ` line: commander's own
+    // was "error: ..." with its suggestion on a second line. Help still goes through writeOut/writeErr.
+    .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()), outputError: () => {} })
     .showHelpAfterError(false);
   const ctx = cliContext(output, () => program.opts<{ ledger?: string; readOnly?: boolean }>());
   registerAdminCommands(program, ctx);
@@ -123,8 +135,7 @@ export async function main(argv: string[], output: Output = processOutput): Prom
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return EXIT.ok;
       if (err.code === 'commander.help') return EXIT.ok;
-      // commander has printed its own line to stderr already
-      failure = { exit: EXIT.badInput, message: err.message.replace(/^error: /, '') };
+      failure = { exit: EXIT.badInput, message: usageLine(err.message) };
     } else {
       let ledgerDir: string | null = null;
       try {
@@ -133,9 +144,9 @@ export async function main(argv: string[], output: Output = processOutput): Prom
         // no ledger dir to speak of
       }
       failure = classify(err, ledgerDir);
-      // Messages quote what the user typed or the ledger holds: shown with control characters escaped.
-      output.err(`cto-ledger: ${printable(failure.message)}`);
     }
+    // Messages quote what the user typed or the ledger holds: shown with control characters escaped.
+    output.err(`cto-ledger: ${printable(failure.message)}`);
   }
   if (wantsJson(argv) && !printed) output.out(JSON.stringify({ ok: false, exitCode: failure.exit, ...(failure.gate ? { gate: failure.gate } : {}), error: failure.message }));
   return failure.exit;
