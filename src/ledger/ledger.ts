@@ -79,7 +79,8 @@ function refuseForeignDir(paths: ReturnType<typeof ledgerPaths>): void {
     throw new BadInput(`${paths.root} is a symbolic link to ${readlinkSync(paths.root)}, which does not exist: init makes the ledger in a new or empty dir`);
   }
   if (existsSync(paths.db) || !statSync(paths.root, { throwIfNoEntry: false })?.isDirectory()) return;
-  const entries = readdirSync(paths.root).sort();
+  // A config.yaml written ahead of init (its backends declared first) is the ledger's own: init keeps it.
+  const entries = readdirSync(paths.root).sort().filter((name) => name !== basename(paths.config));
   if (entries.length === 0) return;
   const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? `, and ${entries.length - 3} more` : '');
   throw new BadInput(`${paths.root} exists and is not empty (${shown}), and holds no ledger.db: init makes a ledger in a new or empty dir`);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../fixtures/cli.js';
@@ -45,5 +45,14 @@ describe('init into a dir that is not a ledger', () => {
     const again = cli(['--ledger', empty, 'init']);
     expect(again).toMatchObject({ code: 0, stdout: `already a ledger: ${empty}\n` });
     expect(existsSync(join(empty, 'config.yaml'))).toBe(true);
+  });
+
+  it('takes a dir holding only a config.yaml written ahead of init, and keeps that config', () => {
+    const prepared = join(tmp.dir, 'prepared');
+    mkdirSync(prepared);
+    const config = 'backends:\n  - id: mine\n    command: [/bin/true]\n    eligibleRisks: [low]\n';
+    writeFileSync(join(prepared, 'config.yaml'), config);
+    expect(cli(['--ledger', prepared, 'init'])).toMatchObject({ code: 0, stdout: `created ${prepared}\n` });
+    expect(readFileSync(join(prepared, 'config.yaml'), 'utf8')).toBe(config);
   });
 });
