@@ -87,7 +87,17 @@ function refuseForeignDir(paths: ReturnType<typeof ledgerPaths>): void {
 }
 
 /** What only a ledger in use writes beside its log. */
-const WRITTEN_IN_USE = ['projections', 'evidence', 'artifacts', 'executing'];
+const ULID_NAME = /^[0-9A-HJKMNP-TV-Z]{26}(\.json)?$/;
+/**
+ * Each by what only cto-ledger writes in it: a project's own `projections/` or `evidence/` dir (this
+ * repository has one) is no trace of a ledger, and `init --ledger .` there was told its log was lost.
+ */
+const WRITTEN_IN_USE: ReadonlyArray<[name: string, isOurs: (dir: string) => boolean]> = [
+  ['projections', (dir) => existsSync(join(dir, 'projections.db')) || existsSync(join(dir, 'runs.json'))],
+  ['evidence', (dir) => readdirSync(dir).some((name) => ULID_NAME.test(name))],
+  ['artifacts', (dir) => existsSync(join(dir, 'sha256'))],
+  ['executing', (dir) => readdirSync(dir).some((name) => ULID_NAME.test(name))],
+];
 
 /**
  * A ledger dir that was in use (its projections, evidence, artifacts) whose ledger.db is gone lost its
@@ -96,7 +106,10 @@ const WRITTEN_IN_USE = ['projections', 'evidence', 'artifacts', 'executing'];
  */
 function refuseLostLog(paths: ReturnType<typeof ledgerPaths>): void {
   if (existsSync(paths.db)) return;
-  const left = WRITTEN_IN_USE.filter((name) => existsSync(join(paths.root, name)));
+  const left = WRITTEN_IN_USE.filter(([name, isOurs]) => {
+    const dir = join(paths.root, name);
+    return statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true && isOurs(dir);
+  }).map(([name]) => name);
   if (!left.length) return;
   throw new LedgerDamaged(
     `${paths.db} is missing, but ${paths.root} holds a ledger's ${left.join(', ')}: its log was moved or deleted outside cto-ledger; restore ledger.db (and its -wal) from a backup (init would start a new, empty log beside them)`,

@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from '../fixtures/cli.js';
 import { cliLedger } from '../fixtures/cli-ledger.js';
 
 // A ledger in use whose ledger.db was deleted or moved: every command said "no ledger at ...ledger.db
@@ -23,5 +24,17 @@ describe('a ledger dir whose ledger.db is gone', () => {
       expect(r.code).toBe(3);
     }
     expect(existsSync(join(L, 'ledger.db'))).toBe(false);
+  });
+
+  it("takes a project's own projections/ or evidence/ dir for no lost ledger: init refuses the dir as not empty, exit 2", () => {
+    const project = join(w.tmp.dir, 'project');
+    mkdirSync(join(project, 'projections'), { recursive: true });
+    mkdirSync(join(project, 'evidence'));
+    writeFileSync(join(project, 'projections', 'run-state.ts'), 'export {};\n');
+    const r = cli(['--ledger', project, 'init']);
+    expect(r.stderr).not.toMatch(/moved or deleted/);
+    expect(r.stderr).toMatch(/exists and is not empty \(evidence, projections\), and holds no ledger\.db/);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(project, 'ledger.db'))).toBe(false);
   });
 });
