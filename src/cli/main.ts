@@ -1,5 +1,6 @@
-import { realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { BadInput, ChainBroken, Conflict, diskFullNote, EXIT, LedgerDamaged, Refused, StoreUnavailable } from '../errors.js';
 import { DEFAULT_LEDGER_DIR } from '../ledger/ledger.js';
@@ -78,9 +79,21 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }
 
+/** This package's version, from the nearest package.json up from this module (src/ or dist/src/). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'cto-ledger' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
 export function buildProgram(output: Output): Command {
   const program = new Command('cto-ledger')
     .description('Event-sourced audit ledger for governed delegation of coding work to automated agents')
+    .version(packageVersion(), '-V, --version', "this cto-ledger's version")
     .option('--ledger <dir>', 'ledger directory (default: $CTO_LEDGER_DIR or ./.cto-ledger)')
     .option('--read-only', 'open the ledger read-only (as for a dir that cannot be written): read commands only, nothing written under it')
     .exitOverride()

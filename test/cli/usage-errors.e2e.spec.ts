@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../fixtures/cli.js';
@@ -14,7 +15,7 @@ describe('a usage error', () => {
 
   it('is one cto-ledger: line on stderr, its suggestion on it, exit 2', () => {
     const cases: Array<[string[], string]> = [
-      [['deny', RUN, '--reason', 'x'], "unknown option '--reason' (Did you mean --json?)"],
+      [['deny', RUN, '--reason', 'x'], "unknown option '--reason' (Did you mean one of --json, --version?)"],
       [['aprove', RUN], "unknown command 'aprove' (Did you mean approve?)"],
       [['target', 'admt'], "unknown command 'admt' (Did you mean admit?)"],
       [['frob'], "unknown command 'frob'"],
@@ -29,8 +30,8 @@ describe('a usage error', () => {
     }
     const json = run('deny', RUN, '--json', '--reason', 'x');
     expect(json.code).toBe(2);
-    expect(json.stderr).toBe("cto-ledger: unknown option '--reason' (Did you mean --json?)\n");
-    expect(JSON.parse(json.stdout)).toEqual({ ok: false, exitCode: 2, error: "unknown option '--reason' (Did you mean --json?)" });
+    expect(json.stderr).toBe("cto-ledger: unknown option '--reason' (Did you mean one of --json, --version?)\n");
+    expect(JSON.parse(json.stdout)).toEqual({ ok: false, exitCode: 2, error: "unknown option '--reason' (Did you mean one of --json, --version?)" });
   });
 
   it('leaves --help as it was: stdout, exit 0', () => {
@@ -39,5 +40,10 @@ describe('a usage error', () => {
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: '' });
       expect(r.stdout).toMatch(/^Usage: cto-ledger /);
     }
+  });
+
+  it('answers --version and -V with the package version on stdout, exit 0 (it was an unknown option, exit 2)', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(cli([flag])).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
   });
 });
