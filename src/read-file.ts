@@ -1,37 +1,46 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { BadInput } from './errors.js';
 
 /**
- * A regular file's bytes, at most `max` of them, else an error (BadInput unless `fail` makes another)
- * saying `prefix: why`. A size check on `stat` alone let a character device (`/dev/zero`: size 0,
- * endless) be read until memory ran out, and a FIFO block the command forever; the file is opened
- * without blocking and judged by the descriptor actually opened, and the read itself stops past
- * `max` (a file growing meanwhile).
+ * Up to `cap` bytes of a file, opened without blocking (a FIFO would stall the reader for good) and
+ * judged by the descriptor actually opened, never by a `stat` of the path. `kind` names what it is when
+ * it is no regular file, and nothing is read then (`/dev/zero` has size 0 and no end). `bytes` may
+ * hold one byte past `size`: the file grew while it was read. `noFollow`: a link is refused (ELOOP).
  */
-export function readRegularFile(file: string, max: number, prefix: string, what: string, fail: (message: string) => Error = (m) => new BadInput(m)): Buffer {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+export function readUpTo(file: string, cap: number, options: { noFollow?: boolean } = {}): { bytes: Buffer; size: number; kind: string | null } {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (options.noFollow ? constants.O_NOFOLLOW : 0));
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read`), { code: 'EISDIR', path: file });
-    if (!st.isFile()) throw fail(`${prefix}: not a regular file (${kindOf(st)}): ${what} is read from a file`);
-    if (st.size > max) throw fail(`${prefix}: ${st.size} bytes, more than the ${max} ${what} may have`);
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.alloc(Math.max(65_536, Math.min(st.size - total, max - total) + 1));
-      const got = readSync(fd, chunk, 0, chunk.length, null);
-      if (got === 0) break;
-      chunks.push(chunk.subarray(0, got));
-      total += got;
-      if (total > max) throw fail(`${prefix}: more than the ${max} bytes ${what} may have`);
+    if (!st.isFile()) return { bytes: Buffer.alloc(0), size: st.size, kind: kindOf(st) };
+    const bytes = Buffer.alloc(Math.min(st.size + 1, cap));
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break;
+      read += n;
     }
-    return Buffer.concat(chunks, total);
+    return { bytes: bytes.subarray(0, read), size: st.size, kind: null };
   } finally {
     closeSync(fd);
   }
 }
 
-function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+/**
+ * A regular file's bytes, at most `max` of them, else an error (BadInput unless `fail` makes another)
+ * saying `prefix: why`. A size check on `stat` alone let a character device (`/dev/zero`) be read until
+ * memory ran out, and a FIFO block the command forever (see readUpTo).
+ */
+export function readRegularFile(file: string, max: number, prefix: string, what: string, fail: (message: string) => Error = (m) => new BadInput(m)): Buffer {
+  const read = readUpTo(file, max + 1);
+  if (read.kind === 'a directory') throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read`), { code: 'EISDIR', path: file });
+  if (read.kind) throw fail(`${prefix}: not a regular file (${read.kind}): ${what} is read from a file`);
+  if (read.size > max) throw fail(`${prefix}: ${read.size} bytes, more than the ${max} ${what} may have`);
+  if (read.bytes.length > max) throw fail(`${prefix}: more than the ${max} bytes ${what} may have`);
+  return read.bytes;
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';

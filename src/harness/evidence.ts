@@ -1,6 +1,7 @@
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from '../events/hashing.js';
+import { readUpTo } from '../read-file.js';
 import { artifactPath, type ArtifactRef } from '../evidence/verify.js';
 
 export const DIGESTS_FILE = 'digests.json';
@@ -9,30 +10,19 @@ export const SUMS_FILE = 'SHA256SUMS';
 /**
  * Reads at most `cap` bytes of a file the backend could write to, without following a link or
  * blocking on a FIFO: a log it made huge, or replaced by /dev/zero or a pipe, must not stall or
- * exhaust the harness. Null when it is not a regular file.
+ * exhaust the harness. Empty when missing; null when it is not a regular file (or cannot be opened).
  */
 export function readCapped(path: string, cap: number): { bytes: Buffer; size: number } | null {
-  let fd: number;
+  let read: ReturnType<typeof readUpTo>;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    read = readUpTo(path, cap, { noFollow: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { bytes: Buffer.alloc(0), size: 0 };
-    return null;
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return { bytes: Buffer.alloc(0), size: 0 };
+    if (syscall === 'open') return null;
+    throw err;
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return null;
-    const bytes = Buffer.alloc(Math.min(st.size, cap));
-    let read = 0;
-    while (read < bytes.length) {
-      const n = readSync(fd, bytes, read, bytes.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return { bytes: bytes.subarray(0, read), size: st.size };
-  } finally {
-    closeSync(fd);
-  }
+  return read.kind ? null : { bytes: read.bytes, size: read.size };
 }
 
 /** Evidence logs are kept up to this size; the rest is cut, and the cut said in the log. */
