@@ -7,6 +7,7 @@ import { checkAdmission, foldTarget, targetStream, type TargetState } from '../s
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { newId } from '../src/ledger/new-event.js';
+import { unbornBranch } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { runCommand } from './runner.js';
 
@@ -17,6 +18,8 @@ export type AdmitContractFacts = {
   target: TargetState;
   /** Root commit found at the admitted path now (null: no repository there any more). */
   repoRootCommit: string | null;
+  /** When `repoRootCommit` is null for want of a commit on HEAD's branch, that branch. */
+  unbornBranch?: string | null;
   backend: BackendConfig | undefined;
   activation: BackendActivation;
   /** The config.yaml path when there is no such file. */
@@ -26,7 +29,7 @@ export type AdmitContractFacts = {
 export function decideAdmitContract(runEvents: readonly LedgerEvent[], cmd: AdmitContract, facts: AdmitContractFacts): Decision {
   if (runEvents.length > 0) return invalid(`run ${cmd.runId} already exists`);
   const { contract, contractDigest, format } = cmd.loaded;
-  const admission = checkAdmission(facts.target, facts.now, facts.repoRootCommit);
+  const admission = checkAdmission(facts.target, facts.now, facts.repoRootCommit, facts.unbornBranch, 'contract admit');
   if (!admission.ok) return refuse(admission.gate, admission.detail);
   const configDigest = facts.backend ? backendConfigDigest(facts.backend) : null;
   const eligible = backendEligibility(contract.backend, facts.backend, configDigest, facts.activation, admission.admission.risk, facts.missingConfig);
@@ -61,6 +64,8 @@ export async function admitContract(ledger: Ledger, cmd: Omit<AdmitContract, 'ru
     now: ledger.now(),
     target,
     repoRootCommit,
+    // No commit found: a repository still there, on a branch with none yet, is told apart from a missing one.
+    unbornBranch: target.admission && repoRootCommit === null ? await unbornBranch(target.admission.path) : null,
     backend: ledger.config().backends.find((b) => b.id === contract.backend),
     activation: foldBackend(contract.backend, await ledger.store.readStream(backendStream(contract.backend))),
     missingConfig: existsSync(ledger.configFile) ? null : ledger.configFile,

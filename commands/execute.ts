@@ -13,6 +13,8 @@ export type ExecuteFacts = {
   target: TargetState;
   /** The target repository now: null when there is none at the admitted path. */
   repo: { rootCommit: string; head: string; dirty: string[] } | null;
+  /** When `repo` is null for want of a commit on HEAD's branch, that branch. */
+  unbornBranch?: string | null;
   backend: BackendConfig | undefined;
   activation: BackendActivation;
   isolation: IsolationKind;
@@ -33,7 +35,7 @@ export function decideExecute(run: RunState, facts: ExecuteFacts, startedBy: str
   if (!approval) return refuse('approval-missing', `run ${run.runId} has no approval`);
   if (approval.decision === 'denied') return refuse('approval-denied', `run ${run.runId} was denied by ${approval.operator}`);
   if (approval.contractDigest !== run.contractDigest) return refuse('approval-mismatch', 'the approval binds another contract digest');
-  const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null);
+  const admission = checkAdmission(facts.target, facts.now, facts.repo ? facts.repo.rootCommit : null, facts.unbornBranch, 'execute');
   if (!admission.ok) return refuse(admission.gate, admission.detail);
   // The admission the contract was admitted under must still be on the target's stream, as it was.
   const held = run.targetAdmission ? admissionStillHeld(facts.target, run.targetAdmission) : { ok: true as const };

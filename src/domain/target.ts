@@ -63,11 +63,25 @@ export type AdmissionCheck =
   | { ok: true; admission: NonNullable<TargetState['admission']> }
   | { ok: false; gate: 'target-admission-missing' | 'target-admission-stale'; detail: string };
 
+/** Why each command that finds the target's repository now cannot do without a commit on HEAD. */
+const NEEDS_HEAD = {
+  approve: "approve binds the target's HEAD commit",
+  'contract admit': "contract admit reads the repository's root commit, its identity, from HEAD",
+  execute: "execute starts the backend from the target's HEAD commit, the one the approval bound",
+} as const;
+
 /**
  * `unbornBranch`: when no commit is found at the admitted path because the repository there has HEAD
- * on a branch with no commits yet (approve's caller looks), that branch: it is said, not "moved or deleted".
+ * on a branch with no commits yet (the caller looks), that branch: it is said, not "moved or deleted",
+ * with why `command` needs a commit there.
  */
-export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: string | null, unbornBranch?: string | null): AdmissionCheck {
+export function checkAdmission(
+  state: TargetState,
+  now: Date,
+  repoRootCommit?: string | null,
+  unbornBranch?: string | null,
+  command: keyof typeof NEEDS_HEAD = 'approve',
+): AdmissionCheck {
   if (state.status === 'none' || !state.admission) {
     return { ok: false, gate: 'target-admission-missing', detail: `target ${state.targetId} was never admitted` };
   }
@@ -84,7 +98,7 @@ export function checkAdmission(state: TargetState, now: Date, repoRootCommit?: s
       detail:
         repoRootCommit === null
           ? unbornBranch
-            ? `the git repository at ${state.admission.path} has HEAD on branch ${unbornBranch}, which has no commits yet: approve binds the target's HEAD commit; check out a branch with commits first`
+            ? `the git repository at ${state.admission.path} has HEAD on branch ${unbornBranch}, which has no commits yet: ${NEEDS_HEAD[command]}; check out a branch with commits first`
             : `there is no git repository with commits at ${state.admission.path} now (moved or deleted?); admit the repository where it is`
           : `the repository at ${state.admission.path} is no longer the admitted one (root commit ${repoRootCommit}, admitted ${state.admission.rootCommit})`,
     };
