@@ -7,7 +7,7 @@ import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { runStream } from '../domain/run.js';
 import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
-import { readRegularFile } from '../read-file.js';
+import { readUpTo } from '../read-file.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
 
@@ -126,24 +126,42 @@ export function materializeRunFiles(ledger: Ledger, runId: string): Promise<numb
   return withProjectionLock(ledger, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
 }
 
-type Snapshot = { content: string[] | null; files: Map<string, Buffer> };
+/** `unreadable`: what stands where a projection file (or a run's dir of them) goes and is none, with why. */
+type Snapshot = { content: string[] | null; files: Map<string, Buffer>; unreadable: Map<string, string> };
 
 /** The projection store's content and every projection file, read whole under the lock (no writer halfway). */
 function readProjections(dir: string): Snapshot {
   const files = new Map<string, Buffer>();
+  // Not blocking on a FIFO planted where a projection file goes (health hung on it for good), nor
+  // stopping at it (health was exit 3 with that alone): it is one of the differences, the rest compared.
+  const unreadable = new Map<string, string>();
+  const rebuild = 'cto-ledger rebuild puts the projections right';
   const read = (rel: string) => {
     const file = join(dir, rel);
-    // Not blocking on a FIFO planted where a projection file goes: health hung on it for good.
-    const damaged = (m: string) => new LedgerDamaged(`${m}; cto-ledger rebuild puts the projections right`);
-    if (existsSync(file)) files.set(rel, readRegularFile(file, Number.MAX_SAFE_INTEGER, file, 'a projection', damaged));
+    if (!existsSync(file)) return;
+    const got = readUpTo(file, Number.MAX_SAFE_INTEGER);
+    if (got.kind) unreadable.set(rel, `${file}: not a regular file (${got.kind}): a projection is read from a file; ${rebuild}`);
+    else files.set(rel, got.bytes);
+  };
+  // runs/ and each run's dir in it: the names in a dir, or none when it is missing or no dir.
+  const list = (rel: string, what: string): string[] => {
+    try {
+      return readdirSync(join(dir, rel));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      if (code !== 'ENOTDIR') throw err;
+      unreadable.set(rel, `${join(dir, rel)}: not a directory: ${what} are kept in one; ${rebuild}`);
+      return [];
+    }
   };
   read(PROJECTION_FILES.runs);
   read(PROJECTION_FILES.controlSurface);
-  const runsDir = join(dir, PROJECTION_FILES.runsDir);
-  for (const runId of existsSync(runsDir) ? readdirSync(runsDir) : []) {
-    for (const name of readdirSync(join(runsDir, runId))) read(join(PROJECTION_FILES.runsDir, runId, name));
+  for (const runId of list(PROJECTION_FILES.runsDir, "the runs' projection files")) {
+    const rel = join(PROJECTION_FILES.runsDir, runId);
+    for (const name of list(rel, `run ${runId}'s projection files`)) read(join(rel, name));
   }
-  return { content: projectionContent(join(dir, PROJECTION_FILES.db)), files };
+  return { content: projectionContent(join(dir, PROJECTION_FILES.db)), files, unreadable };
 }
 
 /**
@@ -163,7 +181,7 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
   const fresh = mkdtempSync(join(tmpdir(), 'cto-health-'));
   try {
     await projectionRunner(ledger.store, fresh, { materialize: 'none', bulk: true, until: checkpoint.position }).catchUp();
-    const differences: string[] = [];
+    const differences = [...live.unreadable.values()];
     const expected = projectionContent(join(fresh, PROJECTION_FILES.db)) ?? [];
     if (expected.join('\n') !== live.content.join('\n')) {
       const wanted = new Set(expected);
@@ -188,6 +206,7 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
         Object.entries(recorded.length ? renderRunFiles(runId, recorded.map((r) => r.event)) : {}).map(([name, text]) => [join(PROJECTION_FILES.runsDir, runId, name), Buffer.from(text)]),
       );
       for (const rel of new Set([...rendered.keys(), ...files])) {
+        if (live.unreadable.has(rel)) continue; // said above
         const have = live.files.get(rel);
         const want = rendered.get(rel);
         if (!have || !want || !have.equals(want)) differences.push(`${join(dir, rel)} differs from run ${runId}'s stream`);
