@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BadInput, ChainBroken, LedgerDamaged } from '../../src/errors.js';
 import { inspectStoreFile, openSqliteStore, readLedgerMeta, STORE_SCHEMA_VERSION } from '../../src/store/sqlite.js';
 import { sampleEvent } from '../fixtures/events.js';
-import { lineChild, STORE_CHILD } from '../fixtures/child.js';
+import { lineChild, STORE_CHILD, UPGRADE_CHILD } from '../fixtures/child.js';
 import { tempDir } from '../fixtures/tmp.js';
 import { storeConformance } from './conformance.js';
 
@@ -181,6 +181,42 @@ describe('sqlite store: meta is append-only too (schema v2), and a v1 ledger is 
 });
 
 describe('sqlite store: several OS processes on one file', () => {
+  // upgrade() takes the write lock first (BEGIN IMMEDIATE) and looks at the version again inside: a
+  // process that read v1 before another's upgrade committed finds v2 there and does nothing (without
+  // that look, its UPDATE of meta would hit the meta_no_update trigger the first one added).
+  it('upgrades a v1 file once when several processes open it writable at the same moment', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-old', [sampleEvent(0), sampleEvent(1)], 'no-stream');
+    const ledgerId = readLedgerMeta(store).ledgerId;
+    await store.close();
+    asV1(file);
+    const start = join(tmp.dir, 'start');
+    const children = Array.from({ length: 4 }, () => lineChild([UPGRADE_CHILD, file, start]));
+    for (const c of children) expect(await c.next()).toBe('ready');
+    writeFileSync(start, '');
+    const answers = await Promise.all(children.map((c) => c.next()));
+    await Promise.all(children.map((c) => c.exited));
+    expect(answers).toEqual(['ok', 'ok', 'ok', 'ok']);
+
+    const raw = new Database(file, { readonly: true });
+    const meta = raw.prepare(`SELECT key, value FROM meta`).all() as Array<{ key: string; value: string }>;
+    expect(meta.filter((r) => r.key === 'schemaVersion')).toEqual([{ key: 'schemaVersion', value: String(STORE_SCHEMA_VERSION) }]);
+    expect(meta.filter((r) => r.key === 'upgradedToV2At')).toHaveLength(1);
+    expect(raw.prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'meta_no_update'`).pluck().get()).toBe(1);
+    // every process's append landed, after the events the v1 file held
+    expect(raw.prepare(`SELECT count(*) FROM events WHERE stream LIKE 'backend-child-%'`).pluck().get()).toBe(4);
+    raw.close();
+
+    const writer = openSqliteStore({ file });
+    expect(readLedgerMeta(writer)).toMatchObject({ schemaVersion: '2', ledgerId });
+    expect(inspectStoreFile(writer)).toMatchObject({ integrity: [], schema: [] });
+    expect((await writer.readStream('run-old')).length).toBe(2);
+    await writer.append('run-old', [sampleEvent(2)], 1);
+    expect((await writer.readStream('run-old')).map((e) => e.version)).toEqual([0, 1, 2]);
+    await writer.close();
+    tmp.remove();
+  });
+
   it('lets exactly one of two processes win each race on the same expected version', async () => {
     const { file, tmp, store } = withLedger();
     await store.append('run-race', [sampleEvent(0)], 'no-stream');
