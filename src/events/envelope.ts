@@ -16,7 +16,7 @@ const DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):
 
 // Read for every event of every rebuild: the formats are checked in one refinement, about twice as
 // fast as one zod check per field, with the same issues reported (path and message).
-const EnvelopeHead = z
+export const EnvelopeHead = z
   .object({
     id: z.string(),
     stream: z.string(),
@@ -45,6 +45,47 @@ const EnvelopeHead = z
   });
 
 type Head = Omit<z.infer<typeof EnvelopeHead>, 'type' | 'data'>;
+
+const HEAD_KEYS: ReadonlySet<string> = new Set(Object.keys(EnvelopeHead.shape));
+const ACTOR_KEYS: ReadonlySet<string> = new Set(['kind', 'id']);
+const ACTOR_KINDS: ReadonlySet<unknown> = new Set(Actor.shape.kind.options);
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+/**
+ * EnvelopeHead.safeParse's output for an envelope it accepts, checked by hand: a rebuild opens every
+ * event, and this costs a tenth of the schema. It accepts nothing the schema refuses (the same keys,
+ * types and formats, unknown keys refused as `.strict()` does) and builds the same object, keys in
+ * the schema's order. Null means "not certainly valid": the schema then decides and names the issues.
+ */
+export function envelopeHeadOf(raw: unknown): z.infer<typeof EnvelopeHead> | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const r = raw as Record<string, unknown>;
+  for (const key in r) if (!HEAD_KEYS.has(key)) return null;
+  const { id, stream, version, type, schemaVersion, recordedAt, actor, correlationId, causationId, prevHash } = r;
+  if (!(typeof id === 'string' && ULID.test(id)) || !nonEmpty(stream) || typeof type !== 'string') return null;
+  if (!(typeof version === 'number' && Number.isSafeInteger(version) && version >= 0)) return null;
+  if (!(typeof schemaVersion === 'number' && Number.isSafeInteger(schemaVersion) && schemaVersion >= 1)) return null;
+  if (!(typeof recordedAt === 'string' && DATE_TIME.test(recordedAt)) || !nonEmpty(correlationId)) return null;
+  if (!(causationId === null || nonEmpty(causationId)) || !(prevHash === null || (typeof prevHash === 'string' && SHA256_HEX.test(prevHash)))) return null;
+  if (typeof actor !== 'object' || actor === null || Array.isArray(actor)) return null;
+  const a = actor as Record<string, unknown>;
+  for (const key in a) if (!ACTOR_KEYS.has(key)) return null;
+  const { kind, id: actorId } = a;
+  if (!ACTOR_KINDS.has(kind) || !nonEmpty(actorId) || !('data' in r)) return null;
+  return {
+    id,
+    stream,
+    version,
+    type,
+    schemaVersion,
+    recordedAt,
+    actor: { kind: kind as Actor['kind'], id: actorId },
+    correlationId,
+    causationId,
+    data: r.data,
+    prevHash,
+  };
+}
 
 /** A sealed ledger event: the envelope and its hash. */
 export type LedgerEvent = { [T in EventType]: Head & { type: T; data: EventData<T>; hash: string } }[EventType];
@@ -130,9 +171,12 @@ export function openSealed(body: string, hash: string, place: StoredPlace, expec
   } catch {
     throw broken('stored body is not JSON');
   }
-  const head = EnvelopeHead.safeParse(raw);
-  if (!head.success) throw broken(`envelope invalid: ${formatIssues(head.error)}`);
-  const env = head.data;
+  let env = envelopeHeadOf(raw);
+  if (!env) {
+    const head = EnvelopeHead.safeParse(raw);
+    if (!head.success) throw broken(`envelope invalid: ${formatIssues(head.error)}`);
+    env = head.data;
+  }
   if (sha256Hex(body) !== hash) throw broken('content does not match its hash');
   if (env.stream !== place.stream || env.version !== place.version || env.id !== place.id || env.type !== place.type) {
     throw broken(`stored as ${place.type} v${place.version} of ${place.stream}, but its hashed body is ${env.type} v${env.version} of ${env.stream} (event ${env.id})`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { CATALOGUE } from '../../src/events/catalogue.js';
-import { openSealed, seal } from '../../src/events/envelope.js';
+import { EnvelopeHead, envelopeHeadOf, openSealed, seal } from '../../src/events/envelope.js';
 import { canonicalize, sha256Hex } from '../../src/events/hashing.js';
 import { newEvent } from '../../src/ledger/new-event.js';
 import { runEvent } from '../../bench/workload.js';
@@ -70,5 +70,30 @@ describe('event catalogue', () => {
       expect(hash).toBe(sealed.hash);
       prev = sealed.hash;
     });
+  });
+
+  it('checks envelopes by hand exactly as the schema does: nothing it refuses passes, and what passes is its output', () => {
+    const sealed = seal(sampleEvent(1), 'run-x', 1, 'a'.repeat(64));
+    const { hash: _, ...valid } = JSON.parse(sealed.body) as Record<string, unknown>;
+    const values: unknown[] = [undefined, null, '', 'x', 0, -1, 1, 1.5, 2 ** 53, Infinity, true, [], {}, 'a'.repeat(64), 'A'.repeat(64), '01JD0000000000000000000000', '01JD000000000000000000000I', '2026-11-25T10:00:00.000Z', '2026-11-25T10:00:00+01:00', '2026-13-25T10:00:00Z', { kind: 'system', id: 't' }, { kind: 'robot', id: 't' }, { kind: 'system', id: '' }, { kind: 'system' }, { kind: 'system', id: 't', more: 1 }];
+    const variants: unknown[] = [valid, null, [], 'x', { ...valid, extra: 1 }, JSON.parse(`{"__proto__":1,${sealed.body.slice(1)}`) as unknown];
+    for (const key of Object.keys(valid)) {
+      const { [key]: _dropped, ...without } = valid;
+      variants.push(without);
+      for (const value of values) variants.push({ ...valid, [key]: value });
+    }
+    let accepted = 0;
+    for (const input of variants) {
+      const fast = envelopeHeadOf(input);
+      const schema = EnvelopeHead.safeParse(input);
+      if (fast === null) continue;
+      accepted += 1;
+      expect(schema.success).toBe(true);
+      // The same object: keys, their order, and the values.
+      expect(JSON.stringify(fast)).toBe(JSON.stringify(schema.data));
+      expect(fast.data).toBe(schema.data?.data);
+    }
+    // The valid envelope and its valid variants (another id, time, actor...) take the hand-checked way.
+    expect(accepted).toBeGreaterThan(10);
   });
 });
