@@ -64,9 +64,9 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
       const row = getState.get(runId) as { state: string } | undefined;
       return row ? Object.assign(initialRunState(runId), JSON.parse(row.state) as RunState) : null;
     },
-    putRun(state: RunState, entry: RunListEntry) {
-      putState.run(state.runId, state.version, JSON.stringify(state));
-      putEntry.run(state.runId, state.status, JSON.stringify(entry));
+    putRun(row: RunRow) {
+      putState.run(row.runId, row.version, row.state);
+      putEntry.run(row.runId, row.status, row.entry);
     },
     *entries(statuses?: readonly string[]): Generator<RunListEntry> {
       for (const text of this.entryTexts(statuses)) yield JSON.parse(text) as RunListEntry;
@@ -82,6 +82,18 @@ export function openProjectionDb(file: string, options: { bulk?: boolean; cacheK
 }
 
 export type ProjectionDb = ReturnType<typeof openProjectionDb>;
+
+/** A run's state and list entry as putRun stores them. */
+export type RunRow = { runId: string; version: number; status: string; state: string; entry: string };
+
+/**
+ * Serialises a run for putRun. Done before the write transaction, not inside it: a state is kilobytes
+ * of JSON, most of a flush's time, and the threads of a parallel rebuild share the projection file,
+ * so a thread holding its lock longer makes the others sleep in SQLite's busy handler.
+ */
+export function runRow(state: RunState, entry: RunListEntry): RunRow {
+  return { runId: state.runId, version: state.version, status: state.status, state: JSON.stringify(state), entry: JSON.stringify(entry) };
+}
 
 /** Reads the projection file without the projection lock or any change to it; null when absent or of another layout. */
 function readOnly<T>(file: string, read: (db: Database.Database) => T): T | null {

@@ -5,7 +5,7 @@ import type { RecordedEvent } from '../src/events/envelope.js';
 import type { EventStore } from '../src/store/types.js';
 import { ChainBroken, LedgerDamaged } from '../src/errors.js';
 import { writeAtomic } from './files.js';
-import { openProjectionDb, type Checkpoint, type ProjectionDb } from './projection-db.js';
+import { openProjectionDb, runRow, type Checkpoint, type ProjectionDb } from './projection-db.js';
 import { writeRunFiles } from './run-files.js';
 import { ACTIVE_STATUSES, listEntry, renderControlSurface } from './run-list.js';
 
@@ -127,9 +127,9 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
     due: (events = FLUSH_EVERY) => pending >= events || pendingBytes >= FLUSH_BYTES,
     flush(): void {
       if (pending === 0) return;
-      const batch = states;
+      const rows = Array.from(states.values(), (state) => runRow(state, listEntry(state)));
       pdb.transaction(() => {
-        for (const state of batch.values()) pdb.putRun(state, listEntry(state));
+        for (const row of rows) pdb.putRun(row);
         pdb.setPosition(position, lastHash);
       });
       states = new Map();
