@@ -44,7 +44,20 @@ export function operatorName(by: string | undefined): string {
   if (by !== undefined) return lineOfText('--by', { identity: true })(by);
   const fromEnv = process.env.CTO_OPERATOR;
   if (fromEnv !== undefined && fromEnv.trim() !== '') return lineOfText('CTO_OPERATOR', { identity: true })(fromEnv);
-  return lineOfText('the login name', { identity: true })(userInfo().username);
+  return lineOfText('the login name', { identity: true })(loginName());
+}
+
+/**
+ * The login name of the user running this. A user id with no entry in the user database (a container
+ * started with `--user 1000`, an arbitrary OpenShift uid) has none: Node's lookup then throws a system
+ * error, which read as a store failure (exit 3, "uv_os_get_passwd returned ENOENT").
+ */
+function loginName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    throw new BadInput(`no operator name: user id ${process.getuid?.() ?? '?'} has no login name (no entry in the user database); pass --by NAME or set CTO_OPERATOR`);
+  }
 }
 
 /**
