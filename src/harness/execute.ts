@@ -92,8 +92,21 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
 export function hiddenFromBackends(ledgerDir: string, targetPath?: string): string[] {
   // The operator's checkout too, wherever it is: its untracked and ignored files (an .env) are not in
   // the worktree and are none of the backend's business. Its git dir is bound back, read-only.
-  const candidates = ['/root', '/home', homedir(), '/var', '/srv', '/mnt', '/media', ledgerDir, ...(targetPath ? [targetPath] : [])].map((p) => resolve(p));
+  const candidates = ['/root', '/home', ...operatorHome(), '/var', '/srv', '/mnt', '/media', ledgerDir, ...(targetPath ? [targetPath] : [])].map((p) => resolve(p));
   return [...new Set(candidates)].filter((p) => p !== '/' && existsSync(p) && statSync(p).isDirectory());
+}
+
+/**
+ * The operator's home dir. With HOME unset, Node asks the user database, and a user id with no entry
+ * there (a container's `--user 1000`) has none: the lookup threw after the approval was spent, failing
+ * the run closed with "uv_os_homedir returned ENOENT". No home then: nothing of it to hide.
+ */
+function operatorHome(): string[] {
+  try {
+    return [homedir()];
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../fixtures/cli.js';
 import { cliLedger } from '../fixtures/cli-ledger.js';
@@ -37,4 +39,23 @@ describe.skipIf(!unknownUserAvailable)('a user with no login name', () => {
     const byEnv = asUnknownUser([CLI, '--ledger', w.L, 'contract', 'admit', file], { CTO_OPERATOR: 'jp' });
     expect(byEnv.status).toBe(0);
   });
+});
+
+// The same user with HOME unset: the harness looked up the home dir to hide from the backend, which
+// threw after the approval was spent ("uv_os_homedir returned ENOENT"): the run failed closed, and could
+// only be rejected.
+describe.skipIf(!unknownUserAvailable)('execute by a user with no home dir', () => {
+  const w = cliLedger('cto-no-home-', (dir) => ({ id: 'b', command: [process.execPath, join(dir, 'backend.mjs')], eligibleRisks: ['low'] }));
+
+  it('runs the case, nothing of a home dir to hide', () => {
+    writeFileSync(join(w.tmp.dir, 'backend.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync('src/greet.js', 'export const greet = () => "hello";\\n');\n`);
+    w.setUp();
+    const runId = w.admit({ backend: 'b', isolation: 'best-effort' });
+    expect(w.run('approve', runId).code).toBe(0);
+    const r = asUnknownUser([CLI, '--ledger', w.L, 'execute', runId], { HOME: undefined, CTO_OPERATOR: 'jp' });
+    expect(r.stderr).not.toMatch(/uv_os_homedir|harness error/);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(w.run('status', runId, '--json').stdout)).toMatchObject({ status: 'evidenced' });
+    expect(w.run('outcome', runId, '--accept', '--reason', 'the change is right').code).toBe(0);
+  }, 60_000);
 });
