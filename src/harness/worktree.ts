@@ -1,8 +1,9 @@
-import { accessSync, constants, mkdtempSync, readdirSync, realpathSync, renameSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import { BadInput } from '../errors.js';
 import { git, gitText } from './git.js';
 import { markerLiveness, writeMarker } from './liveness.js';
 
@@ -44,6 +45,32 @@ export function scratchBase(): string {
     // no usable /dev/shm
   }
   return tmpdir();
+}
+
+const SCRATCH_ERRORS = new Map([
+  ['ENOENT', 'no such directory'],
+  ['ENOTDIR', 'not a directory'],
+  ['EACCES', 'permission denied'],
+  ['EPERM', 'operation not permitted'],
+  ['EROFS', 'a read-only file system'],
+  ['ENOSPC', 'no space left'],
+]);
+
+/**
+ * Checks, before the approval is spent, that a run's scratch dir can be made where scratchBase() says:
+ * a CTO_SCRATCH_DIR (or TMPDIR) naming no writable dir, a typo say, failed at mkdtemp after the claim,
+ * and a run failed closed so can only be rejected. One is made and removed: what any run would do.
+ */
+export function checkScratchBase(): void {
+  const base = scratchBase();
+  try {
+    rmdirSync(mkdtempSync(join(base, 'cto-scratch-check-')));
+  } catch (err) {
+    const from = process.env.CTO_SCRATCH_DIR ? 'CTO_SCRATCH_DIR' : 'the system temp dir (TMPDIR)';
+    const { code } = err as NodeJS.ErrnoException;
+    const why = (code && SCRATCH_ERRORS.get(code)) ?? (err as Error).message;
+    throw new BadInput(`${from} ${base} cannot hold the run's worktree (${why}): name an existing, writable dir; nothing was recorded`);
+  }
 }
 
 /** Adds a detached linked worktree at `baseCommit` in a fresh temp dir; hooks cannot run (hardened git). */
