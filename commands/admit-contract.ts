@@ -7,7 +7,7 @@ import { checkAdmission, foldTarget, targetStream, type TargetState } from '../s
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
 import { newId } from '../src/ledger/new-event.js';
-import { unbornBranch } from '../src/target/repo.js';
+import { noRepository, unbornBranch } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { runCommand } from './runner.js';
 
@@ -82,9 +82,5 @@ export async function admitContract(ledger: Ledger, cmd: Omit<AdmitContract, 'ru
 
 /** The repository's root commit now, or null when the admitted path holds no repository any more. */
 export async function rootCommitAt(ledger: Ledger, path: string): Promise<string | null> {
-  try {
-    return (await ledger.inspectRepo(path)).rootCommit;
-  } catch {
-    return null;
-  }
+  return ledger.inspectRepo(path).then((r) => r.rootCommit, noRepository);
 }

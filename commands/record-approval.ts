@@ -3,7 +3,7 @@ import { checkAdmission, foldTarget, targetStream, type TargetState } from '../s
 import { BadInput, LedgerDamaged } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
-import { unbornBranch, type RepoFacts } from '../src/target/repo.js';
+import { noRepository, unbornBranch, type RepoFacts } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { runCommand } from './runner.js';
 
@@ -81,7 +81,7 @@ export async function recordApproval(ledger: Ledger, cmd: RecordApproval): Promi
   const targetId = run.targetId!;
   const target = foldTarget(targetId, await ledger.store.readStream(targetStream(targetId)));
   let repo: RepoFacts | null = null;
-  if (target.admission) repo = await ledger.inspectRepo(target.admission.path).catch(() => null);
+  if (target.admission) repo = await ledger.inspectRepo(target.admission.path).catch(noRepository);
   // No commit found: a repository still there, on a branch with none yet, is told apart from a missing one.
   const unborn = target.admission && !repo ? await unbornBranch(target.admission.path) : null;
   const facts: ApprovalFacts = { now: ledger.now(), target, repo, unbornBranch: unborn };

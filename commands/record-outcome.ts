@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { verifyArtifacts, verifyBundle, type EvidenceCheck } from '../src/evidence/verify.js';
 import { executionLiveness, type Liveness } from '../src/harness/liveness.js';
 import { ledgerPaths, type Ledger } from '../src/ledger/ledger.js';
+import { noRepository } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { loadRun } from './record-approval.js';
 import { runCommand } from './runner.js';
@@ -95,7 +96,7 @@ export async function recordOutcome(ledger: Ledger, cmd: RecordOutcome): Promise
   if (cmd.decision === 'accepted' && run.evidence) {
     const stored = await verifyArtifacts(ledgerPaths(ledger.dir).artifacts, run.evidence.artifacts);
     const evidence = stored.ok ? await verifyBundle(join(ledgerPaths(ledger.dir).root, 'evidence', cmd.runId), run.evidence.artifacts) : stored;
-    const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, () => null) : null;
+    const targetHead = run.targetPath ? await ledger.inspectRepo(run.targetPath).then((r) => r.head, noRepository) : null;
     const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
     facts = { evidence, targetHead, admission: checkAdmission(target, ledger.now()), target, now: ledger.now() };
   }

@@ -13,7 +13,7 @@ import type { EventData, EventDraft } from '../events/catalogue.js';
 import type { LedgerEvent } from '../events/envelope.js';
 import type { GateId } from '../events/gates.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { unbornBranch } from '../target/repo.js';
+import { noRepository, unbornBranch } from '../target/repo.js';
 import { holdsSecret, logForEvidence, redact, sealBundle } from './evidence.js';
 import { changedGitState, changedPaths, digestOfPath, filledSubmodulePaths, looksBinary, makePatch, snapshotGitState, specialFiles, strayGitEntries, textForReview, type ChangedPath } from './inspect.js';
 import { detectIsolation } from './isolation.js';
@@ -65,7 +65,7 @@ async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts 
   checkScratchBase();
   const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
   const targetPath = target.admission?.path ?? null;
-  const repo = targetPath ? await ledger.inspectRepo(targetPath).catch(() => null) : null;
+  const repo = targetPath ? await ledger.inspectRepo(targetPath).catch(noRepository) : null;
   // No commit found: a repository still there, on a branch with none yet, is told apart from a missing one.
   const unborn = targetPath && !repo ? await unbornBranch(targetPath) : null;
   const backend = ledger.config().backends.find((b) => b.id === run.backendId);

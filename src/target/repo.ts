@@ -34,6 +34,21 @@ export function hardenedGit(dir: string): SimpleGit {
   return simpleGit({ baseDir: dir, config: HARDENED_CONFIG, trimmed: true, unsafe }).env(cleanGitEnv());
 }
 
+/**
+ * git itself cannot be started (not on PATH, not executable): nothing can be said about any repository.
+ * Read as "no repository there", it was recorded on runs as a refusal (`target-admission-stale`: "moved
+ * or deleted?") and admitting a target said "not a git repository".
+ */
+export class GitUnavailable extends Error {
+  override readonly name = 'GitUnavailable';
+}
+
+/** For callers to whom a path with no usable repository is a fact (null): git that cannot run is none. */
+export function noRepository(err: unknown): null {
+  if (err instanceof GitUnavailable) throw err;
+  return null;
+}
+
 /** Reads a repository's identity and state; a path that is no git repository is bad input naming it. */
 export async function inspectRepo(path: string): Promise<RepoFacts> {
   if (!existsSync(path)) throw new BadInput(`${path}: no such directory`);
@@ -46,6 +61,8 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
   try {
     top = await git.revparse(['--show-toplevel']);
   } catch (err) {
+    const spawnFailed = /spawn (\S+) (ENOENT|EACCES)/.exec(String((err as Error).message ?? ''));
+    if (spawnFailed) throw new GitUnavailable(`git cannot be run (spawn ${spawnFailed[1]} ${spawnFailed[2]}): cto-ledger reads target repositories with git; put it on PATH. Nothing was recorded`);
     // git's own reason when it is not the plain one (another user's repository, no permission).
     const why = String((err as Error).message ?? '').split('\n').find((l) => /dubious ownership|[Pp]ermission denied/.test(l));
     // A bare repository, or a repository's own git dir, is a git repository: "not one" sent people looking elsewhere.
