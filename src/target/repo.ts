@@ -43,9 +43,18 @@ export class GitUnavailable extends Error {
   override readonly name = 'GitUnavailable';
 }
 
-/** For callers to whom a path with no usable repository is a fact (null): git that cannot run is none. */
+/**
+ * A repository git refuses to read as this user (`dubious ownership`: it belongs to another; permission
+ * denied). It is there: read as "moved or deleted?", an approve by a second operator recorded that.
+ */
+export class RepoRefusedByGit extends BadInput {}
+
+/**
+ * For callers to whom a path with no usable repository is a fact (null): git that cannot run, or that
+ * refuses this user the repository, says nothing of what is at the path.
+ */
 export function noRepository(err: unknown): null {
-  if (err instanceof GitUnavailable) throw err;
+  if (err instanceof GitUnavailable || err instanceof RepoRefusedByGit) throw err;
   return null;
 }
 
@@ -65,11 +74,12 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
     if (spawnFailed) throw new GitUnavailable(`git cannot be run (spawn ${spawnFailed[1]} ${spawnFailed[2]}): cto-ledger reads target repositories with git; put it on PATH. Nothing was recorded`);
     // git's own reason when it is not the plain one (another user's repository, no permission).
     const why = String((err as Error).message ?? '').split('\n').find((l) => /dubious ownership|[Pp]ermission denied/.test(l));
+    if (why) throw new RepoRefusedByGit(`${path} is not a git repository git can use here (${why.replace(/^fatal: /, '').trim()})`);
     // A bare repository, or a repository's own git dir, is a git repository: "not one" sent people looking elsewhere.
-    const [bare, inGitDir] = why ? [] : (await git.revparse(['--is-bare-repository', '--is-inside-git-dir']).catch(() => '')).split('\n');
+    const [bare, inGitDir] = (await git.revparse(['--is-bare-repository', '--is-inside-git-dir']).catch(() => '')).split('\n');
     if (bare === 'true') throw new BadInput(`${path} is a bare git repository: it has no working tree to work in; admit a clone of it`);
     if (inGitDir === 'true') throw new BadInput(`${path} lies in a git repository's git dir: admit its working tree, the directory that holds the .git`);
-    throw new BadInput(`${path} is not a git repository${why ? ` git can use here (${why.replace(/^fatal: /, '').trim()})` : ''}`);
+    throw new BadInput(`${path} is not a git repository`);
   }
   if (realpathSync(top) !== dir) throw new BadInput(`${path} is inside the git repository ${top}: give its top level`);
   // A linked worktree shares its repository's git dir: admitted under an id of its own, revoking the
