@@ -11,6 +11,15 @@ import { demoContract, makeDemoRepo, writeDemoBackends } from './demo-fixture.js
 
 type Step = { say: string; argv: string[]; expect: number };
 
+/**
+ * One argument as a POSIX shell reads it back, for the commands the demo prints to be typed or pasted:
+ * wrapped in '...' only when it held a space or a quote, a dir named `it's` printed '/tmp/it's/greeter',
+ * which a shell reads as another path, and `$x` or `*` were left for it to expand.
+ */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
@@ -40,7 +49,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       let runId = '';
       const capture = { out: (t: string) => (runId = t.trim()), err: (t: string) => out.err(t) };
       const run = async (step: Step, quietOut = false): Promise<void> => {
-        out.out(`# ${step.say}\n$ cto-ledger ${step.argv.map((a) => (/[\s"']/.test(a) ? `'${a}'` : a)).join(' ')}`);
+        out.out(`# ${step.say}\n$ cto-ledger ${step.argv.map(shellQuote).join(' ')}`);
         const code = await main(['--ledger', ledger, ...step.argv], quietOut ? capture : out);
         if (quietOut) out.out(runId);
         if (code !== step.expect) throw new Error(`demo step failed (exit ${code}, expected ${step.expect}): ${step.say}`);
