@@ -56,6 +56,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         out.out('');
       };
 
+      // The commands below run with --ledger; printed without it, a person typing them met ./.cto-ledger
+      // ("no ledger at ..."): the ledger is named once, as a shell names it for every later command.
+      out.out(`# every command below uses the demo's ledger\n$ export CTO_LEDGER_DIR=${shellQuote(ledger)}`);
+      out.out('');
       await run({ say: 'create the ledger', argv: ['init'], expect: 0 });
       writeFileSync(
         join(ledger, 'config.yaml'),
