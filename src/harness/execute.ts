@@ -22,7 +22,7 @@ import { judgePaths, TOO_LARGE, UNREADABLE } from './policy.js';
 import { renderReportMarkdown, type ExecutionReport } from './report.js';
 import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js';
 import { readShimAttempts, writeShims } from './shims.js';
-import { checkScratchBase, createWorktree, removeWorktree, type Worktree } from './worktree.js';
+import { checkScratchDirs, createWorktree, removeWorktree, type Worktree } from './worktree.js';
 import { holdExecution } from './liveness.js';
 
 export type ExecuteResult = {
@@ -62,7 +62,7 @@ function timed<T>(spans: Span[], name: string, work: () => Promise<T>, attribute
 /** The facts the gates before mutation need, read at the edge. */
 async function gatherFacts(ledger: Ledger, runId: string): Promise<ExecuteFacts & { targetPath: string | null }> {
   const run = await loadRun(ledger, runId);
-  checkScratchBase();
+  checkScratchDirs();
   const target = foldTarget(run.targetId!, await ledger.store.readStream(targetStream(run.targetId!)));
   const targetPath = target.admission?.path ?? null;
   const repo = targetPath ? await ledger.inspectRepo(targetPath).catch(noRepository) : null;

@@ -57,19 +57,24 @@ const SCRATCH_ERRORS = new Map([
 ]);
 
 /**
- * Checks, before the approval is spent, that a run's scratch dir can be made where scratchBase() says:
- * a CTO_SCRATCH_DIR (or TMPDIR) naming no writable dir, a typo say, failed at mkdtemp after the claim,
- * and a run failed closed so can only be rejected. One is made and removed: what any run would do.
+ * Checks, before the approval is spent, that a run's dirs can be made where they go: its worktree where
+ * scratchBase() says, the backend's stdin copy and network proxy socket in the system temp dir. A
+ * CTO_SCRATCH_DIR or TMPDIR naming no writable dir, a typo say, failed at mkdtemp after the claim, and a
+ * run failed closed so can only be rejected. One of each is made and removed: what any run would do.
  */
-export function checkScratchBase(): void {
+export function checkScratchDirs(): void {
   const base = scratchBase();
-  try {
-    rmdirSync(mkdtempSync(join(base, 'cto-scratch-check-')));
-  } catch (err) {
-    const from = process.env.CTO_SCRATCH_DIR ? 'CTO_SCRATCH_DIR' : 'the system temp dir (TMPDIR)';
-    const { code } = err as NodeJS.ErrnoException;
-    const why = (code && SCRATCH_ERRORS.get(code)) ?? (err as Error).message;
-    throw new BadInput(`${from} ${base} cannot hold the run's worktree (${why}): name an existing, writable dir; nothing was recorded`);
+  const temp = 'the system temp dir (TMPDIR)';
+  const dirs: Array<[string, string, string]> = [[base, process.env.CTO_SCRATCH_DIR ? 'CTO_SCRATCH_DIR' : temp, "the run's worktree"]];
+  if (tmpdir() !== base) dirs.push([tmpdir(), temp, "the backend's stdin and network proxy"]);
+  for (const [dir, from, what] of dirs) {
+    try {
+      rmdirSync(mkdtempSync(join(dir, 'cto-scratch-check-')));
+    } catch (err) {
+      const { code } = err as NodeJS.ErrnoException;
+      const why = (code && SCRATCH_ERRORS.get(code)) ?? (err as Error).message;
+      throw new BadInput(`${from} ${dir} cannot hold ${what} (${why}): name an existing, writable dir; nothing was recorded`);
+    }
   }
 }
 

@@ -33,6 +33,14 @@ describe('execute with CTO_SCRATCH_DIR naming no usable dir', () => {
     }
     expect(JSON.parse(run('status', runId, '--json').stdout)).toMatchObject({ status: 'approved', approvalStanding: 'usable' });
 
+    // TMPDIR likewise, where the backend's stdin copy goes (the worktree elsewhere): it failed the run
+    // closed at that mkdtemp, provider-failure "the backend could not start".
+    const noTemp = join(tmp.dir, 'no-such-tmp');
+    const r = cli(['--ledger', L, 'execute', runId], { env: { CTO_SCRATCH_DIR: tmp.dir, TMPDIR: noTemp } });
+    expect(r.stderr).toBe(`cto-ledger: the system temp dir (TMPDIR) ${noTemp} cannot hold the backend's stdin and network proxy (no such directory): name an existing, writable dir; nothing was recorded\n`);
+    expect(r.code).toBe(2);
+    expect(events()).toBe(before);
+
     const good = cli(['--ledger', L, 'execute', runId], { env: { CTO_SCRATCH_DIR: tmp.dir } });
     expect(good.code).toBe(0);
     expect(JSON.parse(run('status', runId, '--json').stdout)).toMatchObject({ status: 'evidenced' });
