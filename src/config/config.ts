@@ -3,7 +3,7 @@ import { YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
 import { readRegularFile } from '../read-file.js';
-import { parseKeepingPlaces } from './unique-keys.js';
+import { parseKeepingPlaces, placeOf, placeOfIssue } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
 
@@ -91,16 +91,17 @@ backends: []
 /** Far more than any list of backends; a contract is capped the same. */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
-/** The YAML's value, each map's keys unique. */
-function parseUniqueKeys(file: string, text: string): unknown {
-  const { doc, duplicate } = parseKeepingPlaces(text);
+/** The YAML parsed with its places kept (for the line of a field found wrong), each map's keys unique. */
+function parseUniqueKeys(file: string, text: string): ReturnType<typeof parseKeepingPlaces> {
+  const parsed = parseKeepingPlaces(text);
+  const { duplicate } = parsed;
   if (duplicate) throw new BadInput(`${file}:${duplicate.line}:${duplicate.col}: malformed YAML: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
-  return doc.toJS();
+  return parsed;
 }
 
 export function loadConfig(file: string): LedgerConfig {
   if (!existsSync(file)) return { backends: [] };
-  let raw: unknown;
+  let parsed: ReturnType<typeof parseKeepingPlaces>;
   try {
     const bytes = readRegularFile(file, MAX_CONFIG_BYTES, file, 'a config.yaml');
     // Strictly UTF-8: a byte decoded loosely to U+FFFD would change a command path or a secret's name.
@@ -111,7 +112,7 @@ export function loadConfig(file: string): LedgerConfig {
       if (err instanceof TypeError) throw new BadInput(`${file}: not UTF-8 text (save it as UTF-8)`);
       throw err;
     }
-    raw = parseUniqueKeys(file, text);
+    parsed = parseUniqueKeys(file, text);
   } catch (err) {
     if (err instanceof BadInput) throw err;
     if (err instanceof YAMLParseError) {
@@ -120,12 +121,16 @@ export function loadConfig(file: string): LedgerConfig {
     }
     throw new BadInput(`${file}: cannot read: ${(err as Error).message}`);
   }
-  const parsed = LedgerConfig.safeParse(raw ?? {});
-  if (!parsed.success) throw new BadInput(`${file}: ${formatIssues(parsed.error)}`);
-  const ids = parsed.data.backends.map((b) => b.id);
-  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (twice) throw new BadInput(`${file}: backend ${twice} is declared twice`);
-  return parsed.data;
+  // Named with the line of the field, as a contract's are: "backends.0.command.1" alone sent people
+  // counting list entries.
+  const checked = LedgerConfig.safeParse(parsed.doc.toJS() ?? {});
+  if (!checked.success) throw new BadInput(`${file}${placeOfIssue(parsed.doc, parsed.lines, checked.error.issues[0]!)}: ${formatIssues(checked.error)}`);
+  const ids = checked.data.backends.map((b) => b.id);
+  const again = ids.findIndex((id, i) => ids.indexOf(id) !== i);
+  if (again >= 0) {
+    throw new BadInput(`${file}${placeOf(parsed.doc, parsed.lines, ['backends', again, 'id'])}: backend ${ids[again]} is declared twice`);
+  }
+  return checked.data;
 }
 
 /**

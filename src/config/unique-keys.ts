@@ -1,4 +1,5 @@
-import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import type { z } from 'zod';
 
 /**
  * The first key given twice in one map of a parsed document, or null. yaml's own check (`uniqueKeys`)
@@ -34,4 +35,30 @@ export function parseKeepingPlaces(text: string): { doc: Document; lines: LineCo
   if (doc.errors.length > 0) throw doc.errors[0];
   const found = firstDuplicateKey(doc);
   return { doc, lines, duplicate: found && { key: found.key, ...lines.linePos(found.offset) } };
+}
+
+/**
+ * `:line:col` of the field at `path` in a document parsed with its places kept (of `unknownKey` in that
+ * map when given; of the nearest present parent when the field is missing); `lineOffset` lines come
+ * before the document in its file (a Markdown contract's front matter). Empty when no place is known.
+ */
+export function placeOf(doc: Document, lines: LineCounter, fieldPath: ReadonlyArray<string | number>, unknownKey?: string, lineOffset = 0): string {
+  let path = [...fieldPath];
+  let node: unknown = null;
+  if (unknownKey !== undefined) {
+    const map = path.length ? doc.getIn(path, true) : doc.contents;
+    if (isMap(map)) node = map.items.find((pair) => isScalar(pair.key) && pair.key.value === unknownKey)?.key ?? null;
+  }
+  for (; !node && path.length > 0; path = path.slice(0, -1)) node = doc.getIn(path, true) ?? null;
+  node ??= doc.contents;
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  if (!range) return '';
+  const pos = lines.linePos(range[0]);
+  return `:${pos.line + lineOffset}:${pos.col}`;
+}
+
+/** placeOf a schema issue's field: its key when the key is unknown. */
+export function placeOfIssue(doc: Document, lines: LineCounter, issue: z.core.$ZodIssue, lineOffset = 0): string {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  return placeOf(doc, lines, path, issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined, lineOffset);
 }

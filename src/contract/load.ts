@@ -1,11 +1,11 @@
 import { extname } from 'node:path';
 import type { z } from 'zod';
-import { isMap, isScalar, YAMLParseError, type Document, type LineCounter } from 'yaml';
+import { YAMLParseError, type Document, type LineCounter } from 'yaml';
 import { BadInput } from '../errors.js';
 import { readRegularFile } from '../read-file.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
-import { parseKeepingPlaces } from '../config/unique-keys.js';
+import { parseKeepingPlaces, placeOfIssue } from '../config/unique-keys.js';
 import { ContractInput, normalizeContract, type Contract } from './schema.js';
 
 export type LoadedContract = {
@@ -52,18 +52,7 @@ function parseStructured(file: string, text: string, format: 'yaml' | 'json', li
 
 /** file:line:col of the first issue's field (its key when unknown, its nearest present parent when missing). */
 function whereIs(parsed: Parsed, issue: z.core.$ZodIssue): string {
-  let path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  let node: unknown = null;
-  if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
-    const map = path.length ? parsed.doc.getIn(path, true) : parsed.doc.contents;
-    if (isMap(map)) node = map.items.find((pair) => isScalar(pair.key) && pair.key.value === issue.keys[0])?.key ?? null;
-  }
-  for (; !node && path.length > 0; path = path.slice(0, -1)) node = parsed.doc.getIn(path, true) ?? null;
-  node ??= parsed.doc.contents;
-  const range = (node as { range?: [number, number, number] } | null)?.range;
-  if (!range) return '';
-  const pos = parsed.lines.linePos(range[0]);
-  return `:${pos.line + parsed.lineOffset}:${pos.col}`;
+  return placeOfIssue(parsed.doc, parsed.lines, issue, parsed.lineOffset);
 }
 
 /** Far more than any brief; a contract is read whole and its admission is kept forever. */
