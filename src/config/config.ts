@@ -117,7 +117,9 @@ export function loadConfig(file: string): LedgerConfig {
     if (err instanceof BadInput) throw err;
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
-      throw new BadInput(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${err.message.split('\n')[0]}`);
+      // yaml's first line ends "at line 2, column 1:", its excerpt of the file cut off below: the prefix names the place.
+      const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+      throw new BadInput(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${first}`);
     }
     throw new BadInput(`${file}: cannot read: ${(err as Error).message}`);
   }

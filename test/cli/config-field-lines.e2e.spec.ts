@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliLedger } from '../fixtures/cli-ledger.js';
@@ -24,5 +24,15 @@ describe('a config.yaml field found wrong', () => {
       expect(r.stderr).toBe(`cto-ledger: ${message}\n`);
       expect(r.code).toBe(2);
     }
+  });
+
+  // yaml's own message ends "at line 2, column 1:" before an excerpt of the file, which the one line
+  // cuts off: the place was said twice and the line ended on a dangling colon.
+  it('gives a YAML syntax error once, at the front, with no dangling colon', () => {
+    if (!existsSync(L)) w.setUp();
+    writeFileSync(config, 'backends:\n\t- id: a\n');
+    const r = run('backend', 'list');
+    expect(r.stderr).toBe(`cto-ledger: ${config}:2:1: malformed YAML: Tabs are not allowed as indentation\n`);
+    expect(r.code).toBe(2);
   });
 });
