@@ -13,7 +13,7 @@ import { verifyArtifacts, verifyBundle, type ArtifactRef } from '../evidence/ver
 import { detectLimits } from '../harness/limits.js';
 import { signalExitCode, whileInterruptible } from './interrupt.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { projectionDifferences, projectionsMatch, rebuildAllProjections } from '../ledger/projections.js';
+import { projectionDifferences, projectionsMatch, rebuildAllProjections, removeOwnRebuild } from '../ledger/projections.js';
 import { readFoldedRuns } from '../../projections/projection-db.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
@@ -384,12 +384,21 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
       const result = await ctx.withLedger(
         (ledger) => {
           if (ledger.readOnly) throw new StoreUnavailable(`${ledger.dir} is open read-only: rebuild writes the projections; nothing was written`);
-          return rebuildAllProjections(ledger, (done) => {
-            if (!opts.json && done - last >= 50_000) {
-              output.err(`rebuilt ${done} events...`);
-              last = done;
-            }
-          });
+          // Ctrl-C or a TERM halfway (a rebuild of a large log takes a while): its fresh copy goes, as on
+          // any other failure, and the projections stay as they were.
+          const interrupted = (signal: NodeJS.Signals) => {
+            removeOwnRebuild(ledger);
+            output.err(`cto-ledger: rebuild interrupted (${signal}): the projections are as they were`);
+            process.exit(signalExitCode(signal));
+          };
+          return whileInterruptible(interrupted, () =>
+            rebuildAllProjections(ledger, (done) => {
+              if (!opts.json && done - last >= 50_000) {
+                output.err(`rebuilt ${done} events...`);
+                last = done;
+              }
+            }),
+          );
         },
         { refresh: false },
       );

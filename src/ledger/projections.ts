@@ -111,6 +111,15 @@ function removeAbandonedRebuilds(dir: string): string[] {
   return abandoned;
 }
 
+/**
+ * Removes the fresh copy this process's rebuild is writing (`projections.rebuild-PID`): for Ctrl-C or a
+ * TERM halfway, whose default action left it, as large as the projections, until the next rebuild. The
+ * projections in use are untouched until the synchronous swap at the end, which no signal handler splits.
+ */
+export function removeOwnRebuild(ledger: Ledger): void {
+  rmSync(`${ledgerPaths(ledger.dir).projections}.rebuild-${process.pid}`, { recursive: true, force: true });
+}
+
 /** A full rebuild: on every core when worker threads can open the store, in this thread otherwise. */
 export function rebuildAllProjections(ledger: Ledger, onProgress?: Progress, options: { threads?: number } = {}): Promise<CatchUpResult> {
   const dir = ledgerPaths(ledger.dir).projections;
