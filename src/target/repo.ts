@@ -28,10 +28,26 @@ function cleanGitEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * How long a git call reading a target may go silent before it is killed: a FIFO the repository's config
+ * names (`include.path`, which a backend run under `unshare` or `none` can plant) or a hung mount
+ * blocked git, and with it `status`, `approve` and `contract admit`, for good. `CTO_GIT_TIMEOUT_SECONDS`
+ * gives a huge repository on a slow disk longer.
+ */
+function gitSilenceSeconds(): number {
+  const fromEnv = Number(process.env.CTO_GIT_TIMEOUT_SECONDS);
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : 60;
+}
+
 export function hardenedGit(dir: string): SimpleGit {
   // simple-git refuses these keys whatever their value; ours only switch the machinery off.
   const unsafe = { allowUnsafeFsMonitor: true, allowUnsafeHooksPath: true, allowUnsafePager: true, allowUnsafeDiffExternal: true };
-  return simpleGit({ baseDir: dir, config: HARDENED_CONFIG, trimmed: true, unsafe }).env(cleanGitEnv());
+  return simpleGit({ baseDir: dir, config: HARDENED_CONFIG, trimmed: true, unsafe, timeout: { block: gitSilenceSeconds() * 1000 } }).env(cleanGitEnv());
+}
+
+/** Whether git was killed for going silent past gitSilenceSeconds (simple-git's timeout plugin). */
+function gitStalled(err: unknown): boolean {
+  return /block timeout reached/.test(String((err as Error | null)?.message ?? ''));
 }
 
 /**
@@ -60,6 +76,17 @@ export function noRepository(err: unknown): null {
 
 /** Reads a repository's identity and state; a path that is no git repository is bad input naming it. */
 export async function inspectRepo(path: string): Promise<RepoFacts> {
+  try {
+    return await readRepo(path);
+  } catch (err) {
+    if (!gitStalled(err)) throw err;
+    throw new GitUnavailable(
+      `git gave no answer on ${path} for ${gitSilenceSeconds()} s and was stopped (a FIFO or a hung mount named in its config or git dir?); CTO_GIT_TIMEOUT_SECONDS gives it longer. Nothing was recorded`,
+    );
+  }
+}
+
+async function readRepo(path: string): Promise<RepoFacts> {
   if (!existsSync(path)) throw new BadInput(`${path}: no such directory`);
   if (!statSync(path).isDirectory()) throw new BadInput(`${path}: a file, not a repository directory`);
   const dir = realpathSync(path);
@@ -70,6 +97,7 @@ export async function inspectRepo(path: string): Promise<RepoFacts> {
   try {
     top = await git.revparse(['--show-toplevel']);
   } catch (err) {
+    if (gitStalled(err)) throw err;
     const spawnFailed = /spawn (\S+) (ENOENT|EACCES)/.exec(String((err as Error).message ?? ''));
     if (spawnFailed) throw new GitUnavailable(`git cannot be run (spawn ${spawnFailed[1]} ${spawnFailed[2]}): cto-ledger reads target repositories with git; put it on PATH. Nothing was recorded`);
     // git's own reason when it is not the plain one (another user's repository, no permission).
