@@ -67,7 +67,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       if (program.opts<{ readOnly?: boolean }>().readOnly) throw new StoreUnavailable('--read-only: init writes the ledger; nothing was written');
-      const result = await initLedger(dirToMake('--ledger')(ctx.ledgerDir()));
+      // Named as the user gave it: a CTO_LEDGER_DIR with a newline was refused as "--ledger must be ...".
+      const from = program.opts<{ ledger?: string }>().ledger !== undefined || !process.env.CTO_LEDGER_DIR ? '--ledger' : 'CTO_LEDGER_DIR';
+      const result = await initLedger(dirToMake(from)(ctx.ledgerDir()));
       if (opts.json) output.out(json(result));
       else output.out(`${result.created ? 'created' : 'already a ledger:'} ${result.root}`);
       if (result.restoredTriggers.length > 0) {
