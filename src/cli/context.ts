@@ -1,7 +1,7 @@
 import { DEFAULT_LEDGER_DIR, openLedger, type Ledger } from '../ledger/ledger.js';
-import { BadInput, diskFullNote, LedgerDamaged } from '../errors.js';
+import { BadInput, diskFullNote, EXIT, LedgerDamaged } from '../errors.js';
 import { projectionsMatch, refreshProjections } from '../ledger/projections.js';
-import type { Output } from './output.js';
+import { printable, wantsJson, type Output } from './output.js';
 
 export type CliContext = {
   output: Output;
@@ -11,6 +11,13 @@ export type CliContext = {
 };
 
 export function cliContext(output: Output, globals: () => { ledger?: string; readOnly?: boolean }): CliContext {
+  // Said as every failure is (one line; with --json, one document) and the process ends at once: the
+  // projections have another writer now, and this one's work is not to go on beside it.
+  const lockLost = (message: string): never => {
+    output.err(`cto-ledger: ${printable(message)}`);
+    if (wantsJson(process.argv.slice(2))) output.out(JSON.stringify({ ok: false, exitCode: EXIT.store, error: message }));
+    return process.exit(EXIT.store);
+  };
   const ledgerDir = () => {
     const given = globals().ledger;
     // An empty --ledger would quietly mean the current directory.
@@ -21,7 +28,7 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
     output,
     ledgerDir,
     async withLedger(work, options = {}) {
-      const ledger = openLedger(ledgerDir(), { readOnly: globals().readOnly, notice: (text) => output.err(`cto-ledger: ${text}`) });
+      const ledger = openLedger(ledgerDir(), { readOnly: globals().readOnly, notice: (text) => output.err(`cto-ledger: ${text}`), lockLost });
       try {
         if (ledger.readOnly) {
           // An auditor's copy: read as it is; the projections are shown as last written, never refreshed.

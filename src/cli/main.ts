@@ -7,7 +7,7 @@ import { DEFAULT_LEDGER_DIR } from '../ledger/ledger.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { cliContext } from './context.js';
 import { registerDemo } from './demo.js';
-import { printable, processOutput, type Output } from './output.js';
+import { printable, processOutput, wantsJson, type Output } from './output.js';
 import { registerRunCommands } from './run-commands.js';
 
 const PATH_ERRORS = new Map([
@@ -73,11 +73,6 @@ function usageLine(message: string): string {
     .join(' ');
 }
 
-/** Whether the command line asks for JSON (before any `--`). */
-function wantsJson(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--');
-  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
-}
 
 /** This package's version, from the nearest package.json up from this module (src/ or dist/src/). */
 function packageVersion(): string {

@@ -24,6 +24,11 @@ export type Ledger = {
   foldedRun?(runId: string): { version: number; lastHash: string | null } | null;
   /** Where a long wait is said (the CLI: stderr), so a command that waits is not taken for a hang. */
   notice?(text: string): void;
+  /**
+   * Ends the process when its projections lock was taken over while it held it (the CLI: one line,
+   * exit 3); without it a StoreUnavailable is thrown from the lock's timer.
+   */
+  lockLost?(message: string): never;
   close(): Promise<void>;
 };
 
@@ -33,6 +38,7 @@ export type LedgerOptions = {
   now?: () => Date;
   inspectRepo?: (path: string) => Promise<RepoFacts>;
   notice?: (text: string) => void;
+  lockLost?: (message: string) => never;
 };
 
 export const DEFAULT_LEDGER_DIR = '.cto-ledger';
@@ -179,6 +185,7 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Ledger {
     inspectRepo: options.inspectRepo ?? inspectRepo,
     foldedRun: (runId) => readFoldedRun(join(paths.projections, PROJECTION_FILES.db), runId),
     ...(options.notice ? { notice: options.notice } : {}),
+    ...(options.lockLost ? { lockLost: options.lockLost } : {}),
     close: () => store.close(),
   };
 }

@@ -44,7 +44,18 @@ async function withProjectionLock<T>(ledger: Ledger, work: () => Promise<T>): Pr
   const { root } = ledgerPaths(ledger.dir);
   mkdirSync(root, { recursive: true });
   let held = false;
-  const options = { lockfilePath: join(root, 'projections.lock'), stale: 10_000, fs: lockFs(ledger.notice, () => held) };
+  const lockfilePath = join(root, 'projections.lock');
+  // A holder stopped or starved past the stale time (a suspended laptop, SIGSTOP, a machine swapping)
+  // finds on waking that another command took the lock over: proper-lockfile's default threw from its
+  // timer, a stack trace and exit 1, a rebuild's fresh copy left behind. It still stops at once (the
+  // projections have another writer now), its own rebuild copy removed, and says why.
+  const onCompromised = (err: Error): void => {
+    rmSync(`${ledgerPaths(ledger.dir).projections}.rebuild-${process.pid}`, { recursive: true, force: true });
+    const message = `the projections lock ${lockfilePath} was taken over while this command held it (${err.message}): it was stopped or starved for over 10 s and another command writes the projections now; stopped here. What it recorded stands; the next command (or cto-ledger rebuild) folds the projections`;
+    if (ledger.lockLost) ledger.lockLost(message);
+    throw new StoreUnavailable(message);
+  };
+  const options = { lockfilePath, stale: 10_000, fs: lockFs(ledger.notice, () => held), onCompromised };
   let release: () => Promise<void>;
   try {
     // Said once the wait is long enough to be noticed (another command's turn is milliseconds).
