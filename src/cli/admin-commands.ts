@@ -11,7 +11,7 @@ import { BadInput, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { detectIsolation } from '../harness/isolation.js';
 import { verifyArtifacts, verifyBundle, type ArtifactRef } from '../evidence/verify.js';
 import { detectLimits } from '../harness/limits.js';
-import { signalExitCode, whileInterruptible } from './interrupt.js';
+import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionDifferences, projectionsMatch, rebuildAllProjections, removeOwnRebuild } from '../ledger/projections.js';
 import { readFoldedRuns } from '../../projections/projection-db.js';
@@ -351,8 +351,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           // as on any other failure; the signal's default action left it behind for good.
           const interrupted = (signal: NodeJS.Signals) => {
             rmSync(partial, { recursive: true, force: true });
-            output.err(`cto-ledger: backup interrupted (${signal}): nothing was left at ${dest}`);
-            process.exit(signalExitCode(signal));
+            const message = `backup interrupted (${signal}): nothing was left at ${dest}`;
+            output.err(`cto-ledger: ${message}`);
+            exitInterrupted(output, signal, message);
           };
           return whileInterruptible(interrupted, async () => {
             try {
@@ -390,8 +391,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           // any other failure, and the projections stay as they were.
           const interrupted = (signal: NodeJS.Signals) => {
             removeOwnRebuild(ledger);
-            output.err(`cto-ledger: rebuild interrupted (${signal}): the projections are as they were`);
-            process.exit(signalExitCode(signal));
+            const message = `rebuild interrupted (${signal}): the projections are as they were`;
+            output.err(`cto-ledger: ${message}`);
+            exitInterrupted(output, signal, message);
           };
           return whileInterruptible(interrupted, () =>
             rebuildAllProjections(ledger, (done) => {

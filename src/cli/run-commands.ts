@@ -15,7 +15,7 @@ import { foldRun, runStream, type RunState } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, LedgerDamaged, Refused } from '../errors.js';
 import { readRegularFile } from '../read-file.js';
-import { signalExitCode, whileInterruptible } from './interrupt.js';
+import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { materializeRunFiles } from '../ledger/projections.js';
@@ -226,8 +226,9 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         ),
       ).catch((err: unknown) => {
         if (!interrupt.signal.aborted) throw err;
-        output.err(`execute: ${err instanceof Error ? err.message : String(err)}`);
-        return process.exit(signalExitCode(interrupt.signal.reason as NodeJS.Signals));
+        const message = err instanceof Error ? err.message : String(err);
+        output.err(`execute: ${message}`);
+        return exitInterrupted(output, interrupt.signal.reason as NodeJS.Signals, message);
       });
       if (opts.json) output.out(json(result));
       else {
