@@ -1,6 +1,7 @@
 import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { BadInput } from '../errors.js';
 
 /**
  * SQLite opens a WAL database, even read-only, through its `-shm` index, which it must create when a
@@ -10,7 +11,15 @@ import { basename, dirname, join } from 'node:path';
  */
 export function readableCopy(file: string): { file: string; remove: () => void } | null {
   if (existsSync(`${file}-shm`) || canWrite(dirname(file))) return null;
-  const dir = mkdtempSync(join(tmpdir(), 'cto-ledger-read-'));
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'cto-ledger-read-'));
+  } catch (err) {
+    // Named for what it is: the bare "/nonexistent/cto-ledger-read-XXXXXX: no such file or directory"
+    // was a path the user never typed.
+    const { code } = err as NodeJS.ErrnoException;
+    throw new BadInput(`the system temp dir (TMPDIR) ${tmpdir()} cannot hold the private copy a ledger in a dir you cannot write is read from (${code ?? (err as Error).message}): name an existing, writable dir`);
+  }
   const copy = join(dir, basename(file));
   try {
     copyFileSync(file, copy);
