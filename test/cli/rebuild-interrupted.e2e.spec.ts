@@ -21,7 +21,7 @@ describe('a rebuild interrupted by a signal', () => {
   execFileSync(process.execPath, [CLI, '--ledger', L, 'rebuild'], { stdio: 'ignore' });
   const runsJson = readFileSync(join(L, 'projections', 'runs.json'));
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`leaves no fresh copy on ${signal}, the projections as they were`, async () => {
       const child = spawn(process.execPath, [CLI, '--ledger', L, 'rebuild'], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
