@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { BadInput } from '../errors.js';
@@ -99,7 +99,19 @@ function parseUniqueKeys(file: string, text: string): ReturnType<typeof parseKee
   return parsed;
 }
 
+/**
+ * Refuses a config.yaml that is a link to a missing file: a config meant to be there (moved, an
+ * unmounted share). Read as "no config.yaml", every backend seemed undeclared and contracts were
+ * refused for it; init failed on it with a bare ENOENT (exit 3).
+ */
+export function checkConfigLink(file: string): void {
+  if (!existsSync(file) && lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    throw new BadInput(`${file} is a symbolic link to ${readlinkSync(file)}, which does not exist: put the config there, or replace the link with the file`);
+  }
+}
+
 export function loadConfig(file: string): LedgerConfig {
+  checkConfigLink(file);
   if (!existsSync(file)) return { backends: [] };
   let parsed: ReturnType<typeof parseKeepingPlaces>;
   try {

@@ -1,7 +1,7 @@
 import { existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
+import { checkConfigLink, CONFIG_TEMPLATE, loadConfig, type LedgerConfig } from '../config/config.js';
 import { BadInput, LedgerDamaged } from '../errors.js';
 import { canWrite } from '../store/readable-copy.js';
 import { openSqliteStore, restoreTriggers } from '../store/sqlite.js';
@@ -63,6 +63,8 @@ export async function initLedger(dir: string): Promise<{ created: boolean; root:
   const paths = ledgerPaths(dir);
   refuseLostLog(paths);
   refuseForeignDir(paths);
+  // Before anything is written: a ledger.db made beside a config link to nowhere would be half an init.
+  checkConfigLink(paths.config);
   // An init cut short (a full disk) leaves an empty file, or a SQLite header without any table: that
   // is no one's data, and this init finishes it rather than refusing the dir for ever.
   const created = !existsSync(paths.db) || (interruptedInit(paths) && isEmptyDatabase(paths.db));

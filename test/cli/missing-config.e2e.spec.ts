@@ -1,6 +1,7 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from '../fixtures/cli.js';
 import { cliLedger } from '../fixtures/cli-ledger.js';
 import { stringify } from 'yaml';
 import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
@@ -47,5 +48,36 @@ describe('a ledger without config.yaml', () => {
     const execute = run('execute', runId);
     expect(execute.code).toBe(1);
     expect(execute.stderr).toContain(`refused by gate backend-ineligible: ${gone}`);
+  }, 60_000);
+
+  // A config.yaml that is a link to a missing file was read as no config at all (every backend
+  // undeclared, contracts refused backend-ineligible), and init failed on it with a bare ENOENT, exit 3.
+  it('is named when it is a symbolic link to a missing file: by init, backend list, contract admit and health, exit 2, nothing written', () => {
+    const config = join(L, 'config.yaml');
+    rmSync(config, { force: true });
+    const target = join(tmp.dir, 'moved', 'config.yaml');
+    symlinkSync(target, config);
+    const named = `${config} is a symbolic link to ${target}, which does not exist`;
+    const before = run('events', '--json').stdout;
+    for (const argv of [['init'], ['backend', 'list'], ['health']]) {
+      const r = run(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toContain(named);
+    }
+    const contract = join(tmp.dir, 'c2.yaml');
+    writeFileSync(contract, contractYaml());
+    const admit = run('contract', 'admit', contract);
+    expect(admit.code).toBe(2);
+    expect(admit.stderr).toContain(named);
+    expect(run('events', '--json').stdout).toBe(before);
+    expect(existsSync(target)).toBe(false);
+
+    // A fresh dir holding only such a link: init writes no ledger.db beside it.
+    const fresh = join(tmp.dir, 'fresh');
+    mkdirSync(fresh);
+    symlinkSync(target, join(fresh, 'config.yaml'));
+    const init = cli(['--ledger', fresh, 'init']);
+    expect(init.code).toBe(2);
+    expect(readdirSync(fresh)).toEqual(['config.yaml']);
   }, 60_000);
 });
