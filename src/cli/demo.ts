@@ -1,6 +1,6 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { BadInput } from '../errors.js';
+import { systemTempDir } from '../temp-dir.js';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
@@ -34,7 +34,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       }
       // Absolute: the backends' scripts are named in config.yaml by this path, and a backend runs in its
       // worktree, where a relative `--dir` named nothing (execute failed closed, provider-failure).
-      const dir = opts.dir !== undefined ? resolve(opts.dir) : mkdtempSync(join(tmpdir(), 'cto-ledger-demo-'));
+      const dir = opts.dir !== undefined ? resolve(opts.dir) : systemTempDir('cto-ledger-demo-', "the demo's throwaway repository and ledger (or give --dir)");
       const ledger = join(dir, 'ledger');
       const repo = makeDemoRepo(dir);
       const backends = writeDemoBackends(dir);

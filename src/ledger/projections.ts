@@ -1,12 +1,12 @@
-import fs, { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import fs, { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { projectionContent, readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
 import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { runStream } from '../domain/run.js';
-import { BadInput, ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
+import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
+import { systemTempDir } from '../temp-dir.js';
 import { readUpTo } from '../read-file.js';
 import { rebuildInParallel } from './parallel-rebuild.js';
 import { ledgerPaths, type Ledger } from './ledger.js';
@@ -198,15 +198,7 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
   const live = ledger.readOnly ? readProjections(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
   if (!live.content) return []; // another layout: the next command folds it afresh
   const checkpoint = JSON.parse(live.content[0]!.slice('checkpoint '.length)) as Checkpoint;
-  let fresh: string;
-  try {
-    fresh = mkdtempSync(join(tmpdir(), 'cto-health-'));
-  } catch (err) {
-    // Named for what it is: the bare "/nonexistent/cto-health-XXXXXX: no such file or directory" was a
-    // path the user never typed.
-    const { code } = err as NodeJS.ErrnoException;
-    throw new BadInput(`the system temp dir (TMPDIR) ${tmpdir()} cannot hold the scratch copy health folds the log into (${code ?? (err as Error).message}): name an existing, writable dir`);
-  }
+  const fresh = systemTempDir('cto-health-', 'the scratch copy health folds the log into');
   try {
     await projectionRunner(ledger.store, fresh, { materialize: 'none', bulk: true, until: checkpoint.position }).catchUp();
     const differences = [...live.unreadable.values()];

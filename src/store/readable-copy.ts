@@ -1,7 +1,6 @@
-import { accessSync, constants, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, copyFileSync, existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { BadInput } from '../errors.js';
+import { systemTempDir } from '../temp-dir.js';
 
 /**
  * SQLite opens a WAL database, even read-only, through its `-shm` index, which it must create when a
@@ -11,15 +10,7 @@ import { BadInput } from '../errors.js';
  */
 export function readableCopy(file: string): { file: string; remove: () => void } | null {
   if (existsSync(`${file}-shm`) || canWrite(dirname(file))) return null;
-  let dir: string;
-  try {
-    dir = mkdtempSync(join(tmpdir(), 'cto-ledger-read-'));
-  } catch (err) {
-    // Named for what it is: the bare "/nonexistent/cto-ledger-read-XXXXXX: no such file or directory"
-    // was a path the user never typed.
-    const { code } = err as NodeJS.ErrnoException;
-    throw new BadInput(`the system temp dir (TMPDIR) ${tmpdir()} cannot hold the private copy a ledger in a dir you cannot write is read from (${code ?? (err as Error).message}): name an existing, writable dir`);
-  }
+  const dir = systemTempDir('cto-ledger-read-', 'the private copy a ledger in a dir you cannot write is read from');
   const copy = join(dir, basename(file));
   try {
     copyFileSync(file, copy);

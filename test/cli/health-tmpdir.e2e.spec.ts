@@ -21,3 +21,15 @@ describe('health with TMPDIR naming no dir', () => {
     expect(w.run('health').code).toBe(0);
   });
 });
+
+// demo without --dir makes its throwaway dir there too: the same bare mkdtemp error, before this.
+describe('demo with TMPDIR naming no dir and no --dir', () => {
+  const w = cliLedger('cto-demo-tmp-');
+
+  it('names TMPDIR, what it is for and --dir, exit 2', () => {
+    const noTemp = join(w.tmp.dir, 'no-such-tmp');
+    const r = cli(['demo'], { env: { TMPDIR: noTemp } });
+    expect(r.stderr).toBe(`cto-ledger: the system temp dir (TMPDIR) ${noTemp} cannot hold the demo's throwaway repository and ledger (or give --dir) (ENOENT): name an existing, writable dir\n`);
+    expect(r.code).toBe(2);
+  });
+});
