@@ -111,8 +111,10 @@ export function checkConfigLink(file: string): void {
 }
 
 export function loadConfig(file: string): LedgerConfig {
-  checkConfigLink(file);
-  if (!existsSync(file)) return { backends: [] };
+  if (!existsSync(file)) {
+    checkConfigLink(file);
+    return { backends: [] };
+  }
   let parsed: ReturnType<typeof parseKeepingPlaces>;
   try {
     const bytes = readRegularFile(file, MAX_CONFIG_BYTES, file, 'a config.yaml');

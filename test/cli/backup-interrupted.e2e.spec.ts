@@ -1,22 +1,16 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI } from '../fixtures/cli.js';
-import { tempDir } from '../fixtures/tmp.js';
-
-const OPEN_RUNS = fileURLToPath(new URL('../../dist/bench/open-runs.js', import.meta.url));
+import { openRunsLedger } from '../fixtures/open-runs-ledger.js';
 
 // `backup DIR` writes DIR.partial-PID and renames it into place whole. Ctrl-C (or a TERM) while it
 // copied a large ledger left the .partial-PID dir for good, a half-copied ledger.db in it. It is
 // removed, as on any other failure, and the exit is the shell's for the signal.
 describe('a backup interrupted by a signal', () => {
-  const tmp = tempDir('cto-backup-sig-');
-  afterAll(() => tmp.remove());
-  const L = join(tmp.dir, 'ledger');
   // 60,000 events: the copy takes long enough to be caught halfway.
-  execFileSync(process.execPath, [OPEN_RUNS, L, '20000', '2000'], { stdio: 'ignore' });
+  const { tmp, L } = openRunsLedger('cto-backup-sig-', 20000, 2000);
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`leaves no partial dir on ${signal}`, async () => {

@@ -1,21 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI } from '../fixtures/cli.js';
-import { tempDir } from '../fixtures/tmp.js';
-
-const OPEN_RUNS = fileURLToPath(new URL('../../dist/bench/open-runs.js', import.meta.url));
+import { openRunsLedger } from '../fixtures/open-runs-ledger.js';
 
 // With --json, "a command that fails also prints one JSON document on stdout". One interrupted by Ctrl-C
 // or a TERM (backup, rebuild, execute) said so on stderr and exited 130 or 143 with stdout empty: a
 // script parsing it met no document at all.
 describe('a --json command interrupted by a signal', () => {
-  const tmp = tempDir('cto-int-json-');
-  afterAll(() => tmp.remove());
-  const L = join(tmp.dir, 'ledger');
-  execFileSync(process.execPath, [OPEN_RUNS, L, '20000', '1000'], { stdio: 'ignore' });
+  const { tmp, L } = openRunsLedger('cto-int-json-', 20000, 1000);
 
   const interrupt = async (args: string[], underWay: (pid: number) => string) => {
     const child = spawn(process.execPath, [CLI, '--ledger', L, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });

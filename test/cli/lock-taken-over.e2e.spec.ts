@@ -1,24 +1,18 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, cli } from '../fixtures/cli.js';
-import { tempDir } from '../fixtures/tmp.js';
-
-const OPEN_RUNS = fileURLToPath(new URL('../../dist/bench/open-runs.js', import.meta.url));
+import { openRunsLedger } from '../fixtures/open-runs-ledger.js';
 
 // A command holding the projections lock, stopped past the lock's 10 s stale time (a suspended laptop, a
 // SIGSTOP, a machine swapping): the next command takes the lock over, and on waking the first one died
 // in proper-lockfile's timer, a stack trace ("ECOMPROMISED") and exit 1, which reads as a gate's
 // refusal, leaving a rebuild's fresh copy behind. It still stops at once, but in one line, exit 3.
 describe('a projections lock taken over from a stopped holder', () => {
-  const tmp = tempDir('cto-lock-over-');
-  afterAll(() => tmp.remove());
-  const L = join(tmp.dir, 'ledger');
   // 30,000 events of 3,000 closed runs: the rebuild is still folding when it is stopped, and the list
   // the next command folds and reads is short.
-  execFileSync(process.execPath, [OPEN_RUNS, L, '0', '3000'], { stdio: 'ignore' });
+  const { L } = openRunsLedger('cto-lock-over-', 0, 3000);
   // folded once, so that the command taking the lock over has nothing to fold but waits
   execFileSync(process.execPath, [CLI, '--ledger', L, 'rebuild'], { stdio: 'ignore' });
 

@@ -1,23 +1,17 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI } from '../fixtures/cli.js';
-import { tempDir } from '../fixtures/tmp.js';
-
-const OPEN_RUNS = fileURLToPath(new URL('../../dist/bench/open-runs.js', import.meta.url));
+import { openRunsLedger } from '../fixtures/open-runs-ledger.js';
 
 // `rebuild` folds the log into projections.rebuild-PID beside the projections and swaps it in whole.
 // Ctrl-C (or a TERM) halfway ended the process by the signal's default action and left that dir, as
 // large as the projections, until the next rebuild. It is removed, as on any other failure, the
 // projections in use are as they were, and the exit is the shell's for the signal.
 describe('a rebuild interrupted by a signal', () => {
-  const tmp = tempDir('cto-rebuild-sig-');
-  afterAll(() => tmp.remove());
-  const L = join(tmp.dir, 'ledger');
   // 44,000 events: the rebuild takes long enough to be caught halfway.
-  execFileSync(process.execPath, [OPEN_RUNS, L, '20000', '400'], { stdio: 'ignore' });
+  const { L } = openRunsLedger('cto-rebuild-sig-', 20000, 400);
   execFileSync(process.execPath, [CLI, '--ledger', L, 'rebuild'], { stdio: 'ignore' });
   const runsJson = readFileSync(join(L, 'projections', 'runs.json'));
 
