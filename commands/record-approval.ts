@@ -3,6 +3,7 @@ import { checkAdmission, foldTarget, targetStream, type TargetState } from '../s
 import { BadInput, LedgerDamaged } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events/envelope.js';
 import type { Ledger } from '../src/ledger/ledger.js';
+import type { FoldedRun } from '../projections/projection-db.js';
 import { noRepository, unbornBranch, type RepoFacts } from '../src/target/repo.js';
 import { accept, invalid, refuse, type Decision } from './decision.js';
 import { runCommand } from './runner.js';
@@ -60,12 +61,16 @@ export function decideApproval(run: RunState, cmd: RecordApproval, facts: Approv
 }
 
 /** Loads a run's state, or fails with bad input naming the unknown run id. */
-export async function loadRun(ledger: Ledger, runId: string): Promise<RunState> {
+/**
+ * `folded`, how far the projections folded the run, read beforehand: a caller loading many runs reads
+ * them all at once (one open of the projections, not one a run).
+ */
+export async function loadRun(ledger: Ledger, runId: string, folded?: FoldedRun | null): Promise<RunState> {
   if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(runId)) throw new BadInput(`${JSON.stringify(runId)} is not a run id (a ULID)`);
   // Each event checks its predecessor, but nothing in a chain marks its end: a stream cut short
   // reads as a shorter valid one. The projections remember how far they folded it. Read first: a
   // writer in another process may append and fold between the two reads, never unfold.
-  const folded = ledger.foldedRun?.(runId);
+  if (folded === undefined) folded = ledger.foldedRun?.(runId);
   const run = foldRun(runId, await ledger.store.readStream(runStream(runId)));
   if (folded && (folded.version > run.version || (folded.version === run.version && folded.lastHash !== run.lastHash))) {
     throw new LedgerDamaged(

@@ -110,8 +110,11 @@ function readOnly<T>(file: string, read: (db: Database.Database) => T): T | null
   }
 }
 
-/** How far the projections folded a run (version and last hash); null when there is no such file, run or layout. */
-export function readFoldedRun(file: string, runId: string): { version: number; lastHash: string | null } | null {
+/** How far the projections folded a run: the version and hash of its last event folded. */
+export type FoldedRun = { version: number; lastHash: string | null };
+
+/** How far the projections folded a run; null when there is no such file, run or layout. */
+export function readFoldedRun(file: string, runId: string): FoldedRun | null {
   try {
     return readOnly(file, (db) => {
       const row = db.prepare(`SELECT state FROM run_states WHERE run_id = ?`).get(runId) as { state: string } | undefined;
@@ -125,10 +128,10 @@ export function readFoldedRun(file: string, runId: string): { version: number; l
 }
 
 /** How far the projections folded every run, by run id; empty when there is no such file or layout. */
-export function readFoldedRuns(file: string): Map<string, { version: number; lastHash: string | null }> {
+export function readFoldedRuns(file: string): Map<string, FoldedRun> {
   return (
     readOnly(file, (db) => {
-      const folded = new Map<string, { version: number; lastHash: string | null }>();
+      const folded = new Map<string, FoldedRun>();
       const rows = db.prepare(`SELECT run_id, json_extract(state, '$.version') AS version, json_extract(state, '$.lastHash') AS lastHash FROM run_states`);
       for (const row of rows.iterate() as Iterable<{ run_id: string; version: number; lastHash: string | null }>) folded.set(row.run_id, { version: row.version, lastHash: row.lastHash });
       return folded;

@@ -14,7 +14,7 @@ import { detectLimits } from '../harness/limits.js';
 import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
 import { projectionDifferences, projectionsMatch, rebuildAllProjections, removeOwnRebuild } from '../ledger/projections.js';
-import { readFoldedRuns } from '../../projections/projection-db.js';
+import { readFoldedRuns, type FoldedRun } from '../../projections/projection-db.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
 import { type CliContext } from './context.js';
@@ -191,7 +191,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             const projections = await projectionsMatch(ledger);
             // And how far they folded each run: a stream re-linked from some event to its end, or cut
             // short, still links, but no longer holds the event the projections folded last.
-            let folded = new Map<string, { version: number; lastHash: string | null }>();
+            let folded = new Map<string, FoldedRun>();
             try {
               folded = readFoldedRuns(join(ledgerPaths(ledger.dir).projections, PROJECTION_FILES.db));
             } catch {

@@ -9,6 +9,7 @@ import { executeRun } from '../harness/execute.js';
 import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
 import { renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-files.js';
 import { listEntry, type RunListEntry } from '../../projections/run-list.js';
+import { readFoldedRuns, type FoldedRun } from '../../projections/projection-db.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { foldRun, runStream, type RunState } from '../domain/run.js';
@@ -144,6 +145,15 @@ function readRunList(file: string): RunListEntry[] {
   if (Array.isArray(list)) return list as RunListEntry[];
   const why = list instanceof SyntaxError ? `not JSON (${list.message})` : list instanceof Error ? 'a directory, not a file' : 'not a list of runs';
   throw new LedgerDamaged(`${file}: the run list is ${why}: it was changed outside cto-ledger; \`cto-ledger health\` compares the projections with the log, \`cto-ledger rebuild\` folds them afresh`);
+}
+
+/** Every run's folded place, or undefined where the projections cannot be read (loadRun then asks run by run). */
+function foldedRuns(file: string): Map<string, FoldedRun> | undefined {
+  try {
+    return readFoldedRuns(file);
+  } catch {
+    return undefined;
+  }
 }
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
@@ -335,6 +345,8 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
       // still reads "approved" there. Told here, from the targets' streams.
       const approved = entries.filter((e) => e.status === 'approved');
       const standings = !approved.length ? new Map<string, ApprovalStanding>() : await ctx.withLedger(async (ledger) => {
+        // How far the projections folded each run, read once for all (loadRun would open them once a run).
+        const folded = foldedRuns(join(projections, PROJECTION_FILES.db));
         const targets = new Map<string, TargetState>();
         for (const id of new Set(approved.map((e) => e.targetId).filter((id): id is string => !!id))) {
           targets.set(id, foldTarget(id, await ledger.store.readStream(targetStream(id))));
@@ -343,7 +355,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         const heads = new Map<string, Promise<string | null>>();
         for (const e of approved) {
           const target = e.targetId ? targets.get(e.targetId) : undefined;
-          const run = target ? await loadRun(ledger, e.runId) : null;
+          const run = target ? await loadRun(ledger, e.runId, folded ? (folded.get(e.runId) ?? null) : undefined) : null;
           if (target && run?.approval) standings.set(e.runId, await withBase(ledger, approvalStanding(run.approval, target, ledger.now()), run.approval, run.targetPath, heads));
         }
         return standings;

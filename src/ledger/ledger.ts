@@ -7,7 +7,7 @@ import { canWrite } from '../store/readable-copy.js';
 import { openSqliteStore, restoreTriggers } from '../store/sqlite.js';
 import type { EventStore } from '../store/types.js';
 import { inspectRepo, type RepoFacts } from '../target/repo.js';
-import { readFoldedRun } from '../../projections/projection-db.js';
+import { readFoldedRun, type FoldedRun } from '../../projections/projection-db.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 
 /** Everything a command handler may touch: the store, the config, a clock and the repo inspector. */
@@ -21,7 +21,7 @@ export type Ledger = {
   now(): Date;
   inspectRepo(path: string): Promise<RepoFacts>;
   /** How far the projections folded a run, if they did: a stream read shorter than that lost events. */
-  foldedRun?(runId: string): { version: number; lastHash: string | null } | null;
+  foldedRun?(runId: string): FoldedRun | null;
   /** Where a long wait is said (the CLI: stderr), so a command that waits is not taken for a hang. */
   notice?(text: string): void;
   /**

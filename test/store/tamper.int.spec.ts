@@ -92,6 +92,34 @@ describe('a ledger changed outside cto-ledger', () => {
     expect((await l.run('rebuild')).err).toMatch(/stored as OutcomeRecorded v9 of run-\w+, but its hashed body is OutcomeRecorded v9 of/);
   });
 
+  it("an approved run's approval rewritten, its hash recomputed: the run list finds it, as status RUN does", async () => {
+    const l = await ledger();
+    // Two open runs (admitted and approved): the list looks at every approved run's approval, and
+    // reads how far the projections folded them all at once.
+    const open = [newId(), newId()];
+    const store = openSqliteStore({ file: ledgerPaths(l.dir).db });
+    for (const runId of open) for (let n = 0; n < 2; n++) await store.append(`run-${runId}`, [runEvent(runId, n, new Date())], n === 0 ? 'no-stream' : n - 1);
+    await store.close();
+    const listed = await l.run('status');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(new RegExp(`${open[1]}\\s+approved`));
+    // The first run's last event, so every link still holds, and not the log's last (the projections'
+    // checkpoint): only how far the projections folded that run can tell.
+    l.tamper((db) => {
+      const row = db.prepare('SELECT position, body FROM events WHERE stream = ? AND version = 1').get(`run-${open[0]}`) as { position: number; body: string };
+      const event = JSON.parse(row.body) as { data: { note: string } };
+      event.data.note = 'approved by nobody';
+      const body = canonicalize(event);
+      db.prepare('UPDATE events SET body = ?, hash = ? WHERE position = ?').run(body, sha256Hex(body), row.position);
+    });
+    expect((await l.run('events', '--stream', `run-${open[0]}`)).code).toBe(0);
+    for (const args of [['status'], ['status', '--json']]) {
+      const r = await l.run(...args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.err, args.join(' ')).toMatch(`run ${open[0]}: the ledger holds it up to version 1, but the projections folded it to version 1 with another last event`);
+    }
+  });
+
   it('an event in the middle of a run deleted', async () => {
     const l = await ledger();
     const at = l.position(l.runs[0]!, 4);
