@@ -134,7 +134,7 @@ export function hoistOperator(argv: readonly string[]): string[] {
 export async function main(argv: string[], output: Output = processOutput): Promise<number> {
   // A command that fails after printing its own JSON (health, execute) is not given a second document.
   let printed = false;
-  const program = buildProgram({ out: (text) => ((printed = true), output.out(text)), err: output.err });
+  const program = buildProgram({ out: (text) => ((printed = true), output.out(text)), err: output.err, ...(output.drained ? { drained: output.drained } : {}) });
   let failure: Failure;
   try {
     await program.parseAsync(hoistOperator(argv), { from: 'user' });

@@ -1,9 +1,23 @@
+import { once } from 'node:events';
+
 /** Where the CLI writes; tests and the demo capture it. */
-export type Output = { out: (text: string) => void; err: (text: string) => void };
+export type Output = {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /**
+   * Resolves once what `out` was given has room to go on. A listing of the whole log waits on it:
+   * written to a pipe faster than the reader takes it, every line was queued in memory (510 MB for
+   * 120,000 events piped to `wc`), and a log of millions ran the process out of memory.
+   */
+  drained?: () => Promise<void>;
+};
 
 export const processOutput: Output = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
+  drained: async () => {
+    if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+  },
 };
 
 export function json(value: unknown): string {

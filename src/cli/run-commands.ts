@@ -414,7 +414,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             if (recorded.length === 0) throw new BadInput(`no stream ${opts.stream}`);
             recorded.forEach(print);
           } else {
-            for await (const r of ledger.store.readAll({ after }) as AsyncIterable<RecordedEvent>) print(r);
+            for await (const r of ledger.store.readAll({ after }) as AsyncIterable<RecordedEvent>) {
+              print(r);
+              await output.drained?.();
+            }
           }
         },
         { refresh: false },
