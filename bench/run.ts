@@ -180,9 +180,11 @@ log(`rebuild     peak RSS ${fmt(Math.max(...rebuilds.map((r) => r.maxRssMB)))} M
   const cli = fileURLToPath(new URL('../../bin/cto-ledger.js', import.meta.url));
   rmSync(join(dir, 'projections'), { recursive: true, force: true });
   execFileSync(process.execPath, [cli, '--ledger', dir, 'status', '--json'], { stdio: 'ignore' });
-  const t = performance.now();
-  execFileSync(process.execPath, [cli, '--ledger', dir, 'health', '--json'], { stdio: 'ignore' });
-  log(`health      ${((performance.now() - t) / 1000).toFixed(1)} s on ${fmt(count)} events, every run's files written (chains, schema, bundles, projections folded afresh and compared)`);
+  const healthChild = fileURLToPath(new URL('./health-child.js', import.meta.url));
+  const health = JSON.parse(execFileSync(process.execPath, [healthChild, dir], { encoding: 'utf8' })) as { code: number; seconds: number; maxRssMB: number };
+  log(
+    `health      ${health.seconds.toFixed(1)} s, peak RSS ${fmt(health.maxRssMB)} MB, on ${fmt(count)} events, every run's files written (chains, schema, bundles, projections folded afresh and compared)${health.code === 0 ? '' : `; EXIT ${health.code}`}`,
+  );
 }
 
 rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { sha256Hex } from '../src/events/hashing.js';
 import { readableCopy } from '../src/store/readable-copy.js';
 import { initialRunState, type RunState } from '../src/domain/run.js';
 import type { RunListEntry } from './run-list.js';
@@ -140,16 +141,22 @@ export function readFoldedRuns(file: string): Map<string, FoldedRun> {
 }
 
 /**
- * Everything the projection store holds, as text in a fixed order (checkpoint, then each run's state
- * and list entry): two stores that fold the same log to the same place give the same text.
+ * Everything the projection store holds, as a digest of each row keyed by what it is (`state RUN`,
+ * `entry RUN`), with the checkpoint: two stores that fold the same log to the same place give the same
+ * map. Digests, not the rows: run states are kilobytes each, and a store of 28,000 runs held as text
+ * twice over took health past 600 MB.
  */
-export function projectionContent(file: string): string[] | null {
+export function projectionDigests(file: string): { checkpoint: Checkpoint; rows: Map<string, string> } | null {
   return readOnly(file, (db) => {
-    const checkpoint = db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined;
-    const lines = [`checkpoint ${JSON.stringify(checkpoint ?? { position: 0, hash: null })}`];
-    for (const row of db.prepare(`SELECT run_id, version, state FROM run_states ORDER BY run_id`).raw().iterate() as Iterable<[string, number, string]>) lines.push(`state ${row.join(' ')}`);
-    for (const row of db.prepare(`SELECT run_id, status, entry FROM run_list ORDER BY run_id`).raw().iterate() as Iterable<[string, string, string]>) lines.push(`entry ${row.join(' ')}`);
-    return lines;
+    const checkpoint = (db.prepare(`SELECT position, hash FROM checkpoint WHERE id = 1`).get() as Checkpoint | undefined) ?? { position: 0, hash: null };
+    const rows = new Map<string, string>();
+    for (const [runId, version, state] of db.prepare(`SELECT run_id, version, state FROM run_states`).raw().iterate() as Iterable<[string, number, string]>) {
+      rows.set(`state ${runId}`, sha256Hex(`${version} ${state}`));
+    }
+    for (const [runId, status, entry] of db.prepare(`SELECT run_id, status, entry FROM run_list`).raw().iterate() as Iterable<[string, string, string]>) {
+      rows.set(`entry ${runId}`, sha256Hex(`${status} ${entry}`));
+    }
+    return { checkpoint, rows };
   });
 }
 

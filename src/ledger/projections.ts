@@ -1,10 +1,11 @@
 import fs, { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { projectionContent, readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
+import { projectionDigests, readCheckpoint, type Checkpoint } from '../../projections/projection-db.js';
 import { renderRunFiles } from '../../projections/run-files.js';
 import { checkCheckpoint, materializeRun, PROJECTION_FILES, projectionRunner, rebuildProjections, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { runStream } from '../domain/run.js';
+import { sha256Hex } from '../events/hashing.js';
 import { ChainBroken, diskFullNote, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { systemTempDir } from '../temp-dir.js';
 import { readUpTo } from '../read-file.js';
@@ -147,11 +148,14 @@ export function materializeRunFiles(ledger: Ledger, runId: string): Promise<numb
 }
 
 /** `unreadable`: what stands where a projection file (or a run's dir of them) goes and is none, with why. */
-type Snapshot = { content: string[] | null; files: Map<string, Buffer>; unreadable: Map<string, string> };
+type Snapshot = { content: ReturnType<typeof projectionDigests>; files: Map<string, string>; unreadable: Map<string, string> };
 
-/** The projection store's content and every projection file, read whole under the lock (no writer halfway). */
+/**
+ * The projection store's content and every projection file, read whole under the lock (no writer
+ * halfway), each kept as its digest: what is compared, in memory that does not grow with the runs' size.
+ */
 function readProjections(dir: string): Snapshot {
-  const files = new Map<string, Buffer>();
+  const files = new Map<string, string>();
   // Not blocking on a FIFO planted where a projection file goes (health hung on it for good), nor
   // stopping at it (health was exit 3 with that alone): it is one of the differences, the rest compared.
   const unreadable = new Map<string, string>();
@@ -161,7 +165,7 @@ function readProjections(dir: string): Snapshot {
     if (!existsSync(file)) return;
     const got = readUpTo(file, Number.MAX_SAFE_INTEGER);
     if (got.kind) unreadable.set(rel, `${file}: not a regular file (${got.kind}): a projection is read from a file; ${rebuild}`);
-    else files.set(rel, got.bytes);
+    else files.set(rel, sha256Hex(got.bytes));
   };
   // runs/ and each run's dir in it: the names in a dir, or none when it is missing or no dir.
   const list = (rel: string, what: string): string[] => {
@@ -181,7 +185,7 @@ function readProjections(dir: string): Snapshot {
     const rel = join(PROJECTION_FILES.runsDir, runId);
     for (const name of list(rel, `run ${runId}'s projection files`)) read(join(rel, name));
   }
-  return { content: projectionContent(join(dir, PROJECTION_FILES.db)), files, unreadable };
+  return { content: projectionDigests(join(dir, PROJECTION_FILES.db)), files, unreadable };
 }
 
 /**
@@ -197,20 +201,21 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
   if (!existsSync(join(dir, PROJECTION_FILES.db))) return [];
   const live = ledger.readOnly ? readProjections(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
   if (!live.content) return []; // another layout: the next command folds it afresh
-  const checkpoint = JSON.parse(live.content[0]!.slice('checkpoint '.length)) as Checkpoint;
+  const { checkpoint } = live.content;
   const fresh = systemTempDir('cto-health-', 'the scratch copy health folds the log into');
   try {
     await projectionRunner(ledger.store, fresh, { materialize: 'none', bulk: true, until: checkpoint.position }).catchUp();
     const differences = [...live.unreadable.values()];
-    const expected = projectionContent(join(fresh, PROJECTION_FILES.db)) ?? [];
-    if (expected.join('\n') !== live.content.join('\n')) {
-      const wanted = new Set(expected);
-      const runs = [...new Set([...live.content.filter((l) => !wanted.has(l)), ...expected.filter((l) => !live.content!.includes(l))].map((l) => l.split(' ')[1]))];
+    const expected = projectionDigests(join(fresh, PROJECTION_FILES.db))?.rows ?? new Map<string, string>();
+    const have = live.content.rows;
+    // Each row that differs, is missing or is extra, by its run (`state RUN` and `entry RUN` are one run).
+    const runs = [...new Set([...have.keys(), ...expected.keys()].filter((key) => have.get(key) !== expected.get(key)).map((key) => key.split(' ')[1]))];
+    if (runs.length) {
       differences.push(`${join(dir, PROJECTION_FILES.db)} differs from the log folded afresh to position ${checkpoint.position} (${runs.slice(0, 3).join(', ')}${runs.length > 3 ? ', ...' : ''})`);
     }
     for (const rel of [PROJECTION_FILES.runs, PROJECTION_FILES.controlSurface]) {
       const have = live.files.get(rel);
-      if (have && !have.equals(readFileSync(join(fresh, rel)))) differences.push(`${join(dir, rel)} differs from the log folded afresh to position ${checkpoint.position}`);
+      if (have && have !== sha256Hex(readFileSync(join(fresh, rel)))) differences.push(`${join(dir, rel)} differs from the log folded afresh to position ${checkpoint.position}`);
     }
     // each run's files, grouped once (a filter of every file per run was quadratic: 86 s of health on 10,000 runs)
     const runFiles = new Map<string, string[]>();
@@ -223,13 +228,13 @@ export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
       const recorded = await ledger.store.readStreamRecorded(runStream(runId));
       if (recorded.some((r) => r.position > checkpoint.position)) continue;
       const rendered = new Map(
-        Object.entries(recorded.length ? renderRunFiles(runId, recorded.map((r) => r.event)) : {}).map(([name, text]) => [join(PROJECTION_FILES.runsDir, runId, name), Buffer.from(text)]),
+        Object.entries(recorded.length ? renderRunFiles(runId, recorded.map((r) => r.event)) : {}).map(([name, text]) => [join(PROJECTION_FILES.runsDir, runId, name), sha256Hex(text)]),
       );
       for (const rel of new Set([...rendered.keys(), ...files])) {
         if (live.unreadable.has(rel)) continue; // said above
         const have = live.files.get(rel);
         const want = rendered.get(rel);
-        if (!have || !want || !have.equals(want)) differences.push(`${join(dir, rel)} differs from run ${runId}'s stream`);
+        if (!have || !want || have !== want) differences.push(`${join(dir, rel)} differs from run ${runId}'s stream`);
       }
     }
     return differences;
