@@ -10,6 +10,23 @@ export type CliContext = {
   withLedger<T>(work: (ledger: Ledger) => Promise<T>, options?: { refresh?: boolean }): Promise<T>;
 };
 
+/** Events folded between two progress lines of a long catch-up, as `rebuild` says its own. */
+export const FOLD_PROGRESS_EVERY = 50_000;
+
+/**
+ * Said on stderr while a command's catch-up of the projections folds a large part of the log (the
+ * first command on a large ledger or a backup of one, or after a new projection layout): it took
+ * seconds, then tens of seconds, in silence, and read as a hang.
+ */
+function foldProgress(output: Output): (done: number, position: number) => void {
+  let said = 0;
+  return (done, position) => {
+    if (done - said < FOLD_PROGRESS_EVERY) return;
+    said = done;
+    output.err(`cto-ledger: bringing the projections up to date: ${done} events folded, at position ${position}...`);
+  };
+}
+
 export function cliContext(output: Output, globals: () => { ledger?: string; readOnly?: boolean }): CliContext {
   // Said as every failure is (one line; with --json, one document) and the process ends at once: the
   // projections have another writer now, and this one's work is not to go on beside it.
@@ -48,12 +65,12 @@ export function cliContext(output: Output, globals: () => { ledger?: string; rea
           result = await work(ledger);
         } catch (err) {
           // A gate's refusal is appended before it is reported: the projections (and Hermes) show it too.
-          if (options.refresh !== false && (await ledger.store.lastPosition()) !== before) await refreshProjections(ledger).catch(() => undefined);
+          if (options.refresh !== false && (await ledger.store.lastPosition()) !== before) await refreshProjections(ledger, foldProgress(output)).catch(() => undefined);
           throw err;
         }
         if (options.refresh === false) return result;
         try {
-          await refreshProjections(ledger);
+          await refreshProjections(ledger, foldProgress(output));
         } catch (err) {
           // The command's events are on the ledger: it did what it was asked, and a script that retried
           // on a failure exit would append them twice. The projections are derived; the next command
