@@ -152,6 +152,24 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
   }
 }
 
+/**
+ * A deep copy of the events handed to append. structuredClone refuses a Proxy (a reactive object from
+ * a UI framework, say): such events are copied through JSON instead, the form they are stored in; the
+ * copy is validated either way. One that cannot be copied is refused as validation would refuse it.
+ */
+function snapshot(events: readonly NewEvent[]): NewEvent[] {
+  try {
+    return structuredClone(events) as NewEvent[];
+  } catch (err) {
+    try {
+      return JSON.parse(JSON.stringify(events)) as NewEvent[];
+    } catch {
+      events.forEach(validateNew);
+      throw new BadInput(`the events cannot be copied for appending: ${(err as Error).message}`);
+    }
+  }
+}
+
 /** The SQLite connection behind a store, for the file-level operations only this adapter has; null for others. */
 function sqliteDb(store: EventStore): Database.Database | null {
   return (store as { db?: Database.Database }).db ?? null;
@@ -397,12 +415,16 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     densePositions: true,
     locator: { kind: 'sqlite', file },
     db,
-    append(stream, events, expected) {
+    append(stream, given, expected) {
+      let events: readonly NewEvent[];
       try {
         if (closed) throw new StoreUnavailable('store is closed');
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
         checkStreamName(stream);
-        if (events.length === 0) throw new BadInput('nothing to append');
+        if (given.length === 0) throw new BadInput('nothing to append');
+        // Sealed at the flush, a turn later: a copy taken now, so what is validated is what is sealed,
+        // whatever the caller does to its objects meanwhile (reuses one for the next append, say).
+        events = snapshot(given);
         events.forEach(validateNew);
         // Caught here, so an insert inside a group commit never trips over its own batch.
         if (new Set(events.map((e) => e.id)).size !== events.length) throw new BadInput(`the same event id twice in one append to ${stream}`);

@@ -145,6 +145,35 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect(await store.lastPosition()).toBe(0);
     });
 
+    it('seals what append was handed when it was called, whatever the caller does to its objects before the append resolves', async () => {
+      const store = await open();
+      // One object reused for the next append, its id changed each time, none awaited yet.
+      const reused = sampleEvent(0);
+      const ids: string[] = [];
+      const pending: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 3; i++) {
+        reused.id = newId();
+        ids.push(reused.id);
+        pending.push(store.append('run-m', [reused], 'any'));
+      }
+      expect((await Promise.all(pending)).map((r) => (r as { duplicate: boolean }).duplicate)).toEqual([false, false, false]);
+      expect((await store.readStream('run-m')).map((e) => e.id)).toEqual(ids);
+      // Changed into something no read accepts, or added to the batch unvalidated, after the call.
+      const changed = sampleEvent(1);
+      const batch = [changed];
+      const appended = store.append('run-n', batch, 'no-stream');
+      (changed.data as { reason: unknown }).reason = 42;
+      batch.push({ ...sampleEvent(2), data: { nope: 1 } } as unknown as ReturnType<typeof sampleEvent>);
+      await expect(appended).resolves.toMatchObject({ version: 0 });
+      const [read] = await store.readStream('run-n');
+      expect((read!.data as { reason: string }).reason).toMatch(/^event 1 /);
+      expect(await store.lastPosition()).toBe(4);
+      // An event behind a transparent Proxy (a UI framework's reactive object) is appended as it reads.
+      const proxied = new Proxy(sampleEvent(3), {});
+      await expect(store.append('run-n', [proxied], 0)).resolves.toMatchObject({ version: 1 });
+      expect((await store.readStream('run-n'))[1]!.id).toBe(proxied.id);
+    });
+
     it('subscribes with catch-up then live, with no gap and no duplicate', async () => {
       const store = await open();
       for (let i = 0; i < 40; i++) await store.append(`run-s${i % 4}`, [sampleEvent(i)], 'any');
