@@ -1,6 +1,18 @@
 import { BadInput, Conflict } from '../errors.js';
 import type { ExpectedVersion } from './types.js';
 
+/**
+ * Refuses an expected version that is none of 'no-stream', 'any' or a stream version (an integer from 0):
+ * -1, 1.5, NaN or the string '3' would otherwise be told as a Conflict, which writers retry, saying
+ * "expected version 3, but it is at 3", and -1 passed for 'no-stream'.
+ */
+export function checkExpectedVersion(stream: string, expected: unknown): asserts expected is ExpectedVersion {
+  if (expected === 'no-stream' || expected === 'any') return;
+  if (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0) return;
+  const shown = typeof expected === 'number' ? String(expected) : typeof expected === 'string' ? JSON.stringify(expected) : typeof expected;
+  throw new BadInput(`invalid expected version ${shown} for ${stream}: 'no-stream', 'any', or the version of the stream's last event (an integer from 0)`);
+}
+
 /** -1 stands for "no stream". Throws Conflict when the stream is not where the writer expected. */
 export function checkExpected(stream: string, expected: ExpectedVersion, current: number): void {
   if (expected === 'any') return;

@@ -1,6 +1,6 @@
 import { BadInput } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkExpected, checkStreamName } from './append-rules.js';
+import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { checkPartition, inPartition } from './partition.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
@@ -37,6 +37,7 @@ export function createMemoryStore(): EventStore {
     async append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
       if (closed) throw new BadInput('store is closed');
       checkStreamName(stream);
+      checkExpectedVersion(stream, expected);
       if (events.length === 0) throw new BadInput('nothing to append');
       events.forEach(validateNew);
       const rows = streams.get(stream) ?? [];

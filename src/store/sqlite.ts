@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkExpected, checkStreamName } from './append-rules.js';
+import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { checkPartition, streamPartitionSql, type Partition } from './partition.js';
 import { readableCopy } from './readable-copy.js';
@@ -421,6 +421,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         if (closed) throw new StoreUnavailable('store is closed');
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
         checkStreamName(stream);
+        checkExpectedVersion(stream, expected);
         if (given.length === 0) throw new BadInput('nothing to append');
         // Sealed at the flush, a turn later: a copy taken now, so what is validated is what is sealed,
         // whatever the caller does to its objects meanwhile (reuses one for the next append, say).

@@ -3,7 +3,8 @@ import type { Partition } from './partition.js';
 
 /**
  * Expected version of a stream before an append, as EventStoreDB's expected revision:
- * 'no-stream' (must not exist), 'any', or the version of the stream's last event.
+ * 'no-stream' (must not exist), 'any', or the version of the stream's last event (an integer from 0);
+ * anything else (-1, 1.5, NaN, '3') is refused as BadInput, never told as a Conflict.
  */
 export type ExpectedVersion = 'no-stream' | 'any' | number;
 

@@ -100,6 +100,24 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect((await store.readStream('run-y')).length).toBe(0);
     });
 
+    it('refuses an expected version that is no version as bad input, not as a Conflict a writer would retry', async () => {
+      const store = await open();
+      const first = sampleEvent(0);
+      await store.append('run-x', [first], 'no-stream');
+      const invalid: unknown[] = [-1, -2, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60, '0', 'NO-STREAM', null, undefined, {}];
+      for (const expected of invalid) {
+        for (const stream of ['run-x', 'run-new']) {
+          const attempt = store.append(stream, [sampleEvent(1)], expected as number);
+          await expect(attempt).rejects.toBeInstanceOf(BadInput);
+          await expect(attempt).rejects.toThrow(/invalid expected version/);
+        }
+      }
+      // Also for a re-append of ids already recorded.
+      await expect(store.append('run-x', [first], -1)).rejects.toThrow(/invalid expected version -1/);
+      expect(await store.lastPosition()).toBe(1);
+      await expect(store.append('run-x', [sampleEvent(1)], -0)).resolves.toMatchObject({ version: 1 });
+    });
+
     it('lets exactly one of two concurrent appends with the same expected version win', async () => {
       const store = await open();
       await store.append('run-c', [sampleEvent(0)], 'no-stream');
