@@ -150,7 +150,8 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
       throw new LedgerDamaged(`the log is missing events: ${until - total} of positions 1 to ${until} are gone (removed from the store outside cto-ledger)`);
     }
     let lastHash: string | null = null;
-    for await (const page of store.readAllPages({ after: until - 1, pageSize: 1, until })) lastHash = page[0]?.event.hash ?? null;
+    // An empty log has no last event (and no position -1 to read after).
+    if (until > 0) for await (const page of store.readAllPages({ after: until - 1, pageSize: 1, until })) lastHash = page[0]?.event.hash ?? null;
     const pdb = openProjectionDb(projectionFile, { bulk: true });
     try {
       pdb.setPosition(until, lastHash);

@@ -2,7 +2,8 @@ import { BadInput } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
-import { checkPartition, inPartition } from './partition.js';
+import { inPartition } from './partition.js';
+import { checkReadOptions } from './read-rules.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -74,9 +75,9 @@ export function createMemoryStore(): EventStore {
       });
     },
     async *readAllPages(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
+      checkReadOptions(options);
       const size = options.pageSize ?? 1_000;
       const { partition } = options;
-      checkPartition(partition);
       const end = Math.min(log.length, options.until ?? log.length);
       let page: RecordedEvent[] = [];
       for (let i = options.after ?? 0; i < end; i++) {

@@ -5,7 +5,8 @@ import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
-import { checkPartition, streamPartitionSql, type Partition } from './partition.js';
+import { streamPartitionSql, type Partition } from './partition.js';
+import { checkReadOptions } from './read-rules.js';
 import { readableCopy } from './readable-copy.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
@@ -457,8 +458,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       });
     },
     async *readAllPages(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent[]> {
+      checkReadOptions(options);
       const size = options.pageSize ?? 1_000;
-      checkPartition(options.partition);
       let after = options.after ?? 0;
       for (;;) {
         const rows = readPage(after, size, options.until, options.partition);

@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../events/envelope.js';
+import { checkPosition } from './read-rules.js';
 import type { Subscription } from './types.js';
 
 /**
@@ -10,6 +11,7 @@ export function pollingSubscription(
   readPage: (after: number) => Promise<RecordedEvent[] | null>,
   waitForChange: (signal: AbortSignal) => Promise<void>,
 ): Subscription {
+  checkPosition('after', after);
   const stop = new AbortController();
   let last = after;
   async function* iterate(): AsyncGenerator<RecordedEvent> {

@@ -19,6 +19,7 @@ export type AppendResult = {
   events: LedgerEvent[];
 };
 
+/** Positions (`after`, `until`) are integers from 0 and `pageSize` one from 1; anything else is BadInput. */
 export type ReadAllOptions = {
   /** Start after this global position (0: from the beginning). */
   after?: number;

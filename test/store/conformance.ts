@@ -88,6 +88,36 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       }).rejects.toThrow(/invalid partition \[2, 3\) of 2/);
     });
 
+    it('refuses a read or subscription from a position that is none (negative, fractional, NaN, a string) alike, and reads nothing past the end', async () => {
+      const store = await open();
+      for (let i = 0; i < 5; i++) await store.append(`run-${i % 2}`, [sampleEvent(i)], 'any');
+      const positions = async (options: Parameters<EventStore['readAll']>[0]) => {
+        const seen: number[] = [];
+        for await (const r of store.readAll(options)) seen.push(r.position);
+        return seen;
+      };
+      const bad: Array<[Record<string, unknown>, RegExp]> = [
+        [{ after: -1 }, /after must be a global position .* got -1/],
+        [{ after: 1.5 }, /got 1\.5/],
+        [{ after: Number.NaN }, /got NaN/],
+        [{ after: '2' }, /got "2"/],
+        [{ until: -1 }, /until must be a global position/],
+        [{ until: 2.5 }, /until must be a global position/],
+        [{ pageSize: 0 }, /pageSize must be an integer from 1, got 0/],
+        [{ pageSize: 2.5 }, /pageSize must be an integer from 1/],
+        [{ pageSize: -1 }, /pageSize must be an integer from 1/],
+      ];
+      for (const [options, message] of bad) {
+        await expect(positions(options)).rejects.toBeInstanceOf(BadInput);
+        await expect(positions(options)).rejects.toThrow(message);
+      }
+      for (const after of [-2, 0.5, Number.NaN]) expect(() => store.subscribe({ after })).toThrow(BadInput);
+      expect(await positions({ after: 10 })).toEqual([]);
+      expect(await positions({ after: 5 })).toEqual([]);
+      expect(await positions({ after: 2, until: 4, pageSize: 1 })).toEqual([3, 4]);
+      expect(await positions({ until: 0 })).toEqual([]);
+    });
+
     it('refuses an append whose expected version is wrong, with a typed Conflict', async () => {
       const store = await open();
       await store.append('run-x', [sampleEvent(0)], 'no-stream');
