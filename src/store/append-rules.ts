@@ -1,4 +1,5 @@
 import { BadInput, Conflict } from '../errors.js';
+import type { NewEvent } from '../events/envelope.js';
 import type { ExpectedVersion } from './types.js';
 
 /**
@@ -27,4 +28,9 @@ const STREAM_NAME = /^[a-z][a-z0-9-]*(-[A-Za-z0-9._-]+)?$/;
 
 export function checkStreamName(stream: string): void {
   if (!STREAM_NAME.test(stream)) throw new BadInput(`invalid stream name ${JSON.stringify(stream)}`);
+}
+
+/** One append holds each event id once: the log holds each id once. */
+export function checkDistinctIds(stream: string, events: readonly NewEvent[]): void {
+  if (new Set(events.map((e) => e.id)).size !== events.length) throw new BadInput(`the same event id twice in one append to ${stream}`);
 }

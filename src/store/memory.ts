@@ -1,6 +1,6 @@
 import { BadInput } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
+import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { inPartition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
@@ -41,6 +41,7 @@ export function createMemoryStore(): EventStore {
       checkExpectedVersion(stream, expected);
       if (events.length === 0) throw new BadInput('nothing to append');
       events.forEach(validateNew);
+      checkDistinctIds(stream, events);
       const rows = streams.get(stream) ?? [];
       const tail = rows[rows.length - 1];
       const dup = duplicateOf(stream, events);

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
+import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
@@ -429,7 +429,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         events = snapshot(given);
         events.forEach(validateNew);
         // Caught here, so an insert inside a group commit never trips over its own batch.
-        if (new Set(events.map((e) => e.id)).size !== events.length) throw new BadInput(`the same event id twice in one append to ${stream}`);
+        checkDistinctIds(stream, events);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -171,6 +171,12 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const forged = { ...sampleEvent(9), id: batch[0]!.id };
       await expect(store.append('run-i', [forged], 'any')).rejects.toBeInstanceOf(BadInput);
       expect(await store.lastPosition()).toBe(2);
+      // One id twice in one append: the log holds each id once.
+      const twice = sampleEvent(3);
+      await expect(store.append('run-j', [twice, twice], 'no-stream')).rejects.toThrow(/the same event id twice in one append to run-j/);
+      await expect(store.append('run-j', [twice, { ...sampleEvent(4), id: twice.id }], 'no-stream')).rejects.toBeInstanceOf(BadInput);
+      expect(await store.lastPosition()).toBe(2);
+      expect(await store.readStream('run-j')).toEqual([]);
     });
 
     it('refuses invalid events and stream names without writing anything', async () => {
