@@ -1,4 +1,4 @@
-import { BadInput } from '../errors.js';
+import { BadInput, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
@@ -16,6 +16,10 @@ export function createMemoryStore(): EventStore {
   const byId = new Map<string, Row>();
   const changed = changeSignal(1_000);
   let closed = false;
+  // As the SQLite store: once closed, every append and read is refused the same way.
+  const ensureOpen = () => {
+    if (closed) throw new StoreUnavailable('store is closed');
+  };
 
   function open(row: Row, prev?: string | null, canonical = false): RecordedEvent {
     return { position: row.position, event: openSealed(row.body, row.hash, row, prev, canonical), body: row.body };
@@ -36,7 +40,7 @@ export function createMemoryStore(): EventStore {
     kind: 'memory',
     densePositions: true,
     async append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
-      if (closed) throw new BadInput('store is closed');
+      ensureOpen();
       checkStreamName(stream);
       checkExpectedVersion(stream, expected);
       if (events.length === 0) throw new BadInput('nothing to append');
@@ -68,6 +72,7 @@ export function createMemoryStore(): EventStore {
       return (await this.readStreamRecorded(stream)).map((r) => r.event);
     },
     async readStreamRecorded(stream: string): Promise<RecordedEvent[]> {
+      ensureOpen();
       let prev: string | null = null;
       return (streams.get(stream) ?? []).map((row) => {
         const opened = open(row, prev, true);
@@ -81,12 +86,14 @@ export function createMemoryStore(): EventStore {
       const { partition } = options;
       const end = Math.min(log.length, options.until ?? log.length);
       let page: RecordedEvent[] = [];
+      ensureOpen();
       for (let i = options.after ?? 0; i < end; i++) {
         const row = log[i]!;
         if (partition && !inPartition(row.stream, partition)) continue;
         page.push(open(row));
         if (page.length === size) {
           yield page;
+          ensureOpen();
           page = [];
         }
       }
@@ -103,15 +110,20 @@ export function createMemoryStore(): EventStore {
       );
     },
     async lastPosition() {
+      ensureOpen();
       return log.length;
     },
     async streamTails() {
+      ensureOpen();
       return [...streams.entries()]
         .map(([stream, rows]) => ({ stream, version: rows.length - 1, hash: rows[rows.length - 1]!.hash }))
         .sort((a, b) => a.stream.localeCompare(b.stream));
     },
     // One process, and health makes no append in between: the log as it is is one state.
-    inSnapshot: (work) => work(),
+    async inSnapshot(work) {
+      ensureOpen();
+      return work();
+    },
     async close() {
       closed = true;
       changed.notify();

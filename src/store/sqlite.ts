@@ -330,6 +330,10 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   let queue: Pending[] = [];
   let scheduled = false;
   let closed = false;
+  // Once closed, every append and read is refused as such (better-sqlite3's own "The database connection is not open" is a TypeError).
+  const ensureOpen = () => {
+    if (closed) throw new StoreUnavailable('store is closed');
+  };
   // Group commit waits a turn of the event loop to gather concurrent appends; a lone sequential
   // writer would only pay that wait, so it flushes on a microtask until a batch shows concurrency.
   let lastBatchSize = 1;
@@ -419,7 +423,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     append(stream, given, expected) {
       let events: readonly NewEvent[];
       try {
-        if (closed) throw new StoreUnavailable('store is closed');
+        ensureOpen();
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
         checkStreamName(stream);
         checkExpectedVersion(stream, expected);
@@ -446,6 +450,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       return (await this.readStreamRecorded(stream)).map((r) => r.event);
     },
     async readStreamRecorded(stream: string): Promise<RecordedEvent[]> {
+      ensureOpen();
       let prev: string | null = null;
       let position = 0;
       return (streamRows.all(stream) as Row[]).map((row, index) => {
@@ -462,6 +467,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       const size = options.pageSize ?? 1_000;
       let after = options.after ?? 0;
       for (;;) {
+        ensureOpen();
         const rows = readPage(after, size, options.until, options.partition);
         if (rows.length === 0) return;
         yield rows;
@@ -479,12 +485,15 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       );
     },
     async lastPosition() {
+      ensureOpen();
       return (maxPosition.get() as { p: number }).p;
     },
     async streamTails() {
+      ensureOpen();
       return tails.all() as Array<{ stream: string; version: number; hash: string }>;
     },
     async inSnapshot(work) {
+      ensureOpen();
       // BEGIN is deferred: the first read takes the snapshot, and every read until COMMIT sees it.
       db.exec('BEGIN');
       try {

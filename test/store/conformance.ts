@@ -1,6 +1,6 @@
 import { expect, it, describe, afterEach } from 'vitest';
 import type { EventStore } from '../../src/store/types.js';
-import { BadInput, Conflict } from '../../src/errors.js';
+import { BadInput, Conflict, StoreUnavailable } from '../../src/errors.js';
 import type { RecordedEvent } from '../../src/events/envelope.js';
 import { sampleEvent } from '../fixtures/events.js';
 import { newId } from '../../src/ledger/new-event.js';
@@ -226,6 +226,35 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const proxied = new Proxy(sampleEvent(3), {});
       await expect(store.append('run-n', [proxied], 0)).resolves.toMatchObject({ version: 1 });
       expect((await store.readStream('run-n'))[1]!.id).toBe(proxied.id);
+    });
+
+    it('refuses every append and read once closed, as StoreUnavailable, and ends its subscriptions', async () => {
+      const store = await open();
+      for (let i = 0; i < 3; i++) await store.append('run-z', [sampleEvent(i)], 'any');
+      const pages = store.readAllPages({ pageSize: 1 })[Symbol.asyncIterator]();
+      expect((await pages.next()).value).toHaveLength(1);
+      const sub = store.subscribe({ after: 3 });
+      const waiting = sub[Symbol.asyncIterator]().next();
+      await store.close();
+      await store.close();
+      await expect(waiting).resolves.toMatchObject({ done: true });
+      await expect(pages.next()).rejects.toBeInstanceOf(StoreUnavailable);
+      const refused: Array<[string, () => Promise<unknown>]> = [
+        ['append', () => store.append('run-z', [sampleEvent(9)], 'any')],
+        ['readStream', () => store.readStream('run-z')],
+        ['readStreamRecorded', () => store.readStreamRecorded('run-z')],
+        ['lastPosition', () => store.lastPosition()],
+        ['streamTails', () => store.streamTails()],
+        ['inSnapshot', () => store.inSnapshot(async () => 1)],
+        ['readAll', async () => {
+          for await (const r of store.readAll()) void r;
+        }],
+      ];
+      for (const [name, call] of refused) {
+        const err = await call().then(() => null, (e: unknown) => e);
+        expect([name, err]).toEqual([name, expect.any(StoreUnavailable)]);
+        expect((err as Error).message).toBe('store is closed');
+      }
     });
 
     it('subscribes with catch-up then live, with no gap and no duplicate', async () => {
