@@ -117,7 +117,8 @@ export function createMemoryStore(): EventStore {
       ensureOpen();
       return [...streams.entries()]
         .map(([stream, rows]) => ({ stream, version: rows.length - 1, hash: rows[rows.length - 1]!.hash }))
-        .sort((a, b) => a.stream.localeCompare(b.stream));
+        // SQLite's ORDER BY: by code unit (stream names are ASCII), not by the locale's collation.
+        .sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
     },
     // One process, and health makes no append in between: the log as it is is one state.
     async inSnapshot(work) {

@@ -54,6 +54,9 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
         ['run-1', 9],
         ['run-2', 9],
       ]);
+      // In code-unit order, as SQLite's ORDER BY gives them, whatever the locale would say.
+      for (const [i, stream] of ['run-a', 'run-B', 'run-_', 'run-A-b', 'run-a.b'].entries()) await store.append(stream, [sampleEvent(100 + i)], 'any');
+      expect((await store.streamTails()).map((t) => t.stream)).toEqual(['run-0', 'run-1', 'run-2', 'run-A-b', 'run-B', 'run-_', 'run-a', 'run-a.b']);
       // A stream read with positions gives each event the place the global log gives it.
       const recorded = await store.readStreamRecorded('run-1');
       expect(recorded.map((r) => [r.position, r.event.id, r.body])).toEqual(all.filter((r) => r.event.stream === 'run-1').map((r) => [r.position, r.event.id, r.body]));
