@@ -1,5 +1,5 @@
 import { BadInput, Conflict } from '../errors.js';
-import type { NewEvent } from '../events/envelope.js';
+import { validateNew, type NewEvent } from '../events/envelope.js';
 import type { ExpectedVersion } from './types.js';
 
 /**
@@ -33,4 +33,26 @@ export function checkStreamName(stream: string): void {
 /** One append holds each event id once: the log holds each id once. */
 export function checkDistinctIds(stream: string, events: readonly NewEvent[]): void {
   if (new Set(events.map((e) => e.id)).size !== events.length) throw new BadInput(`the same event id twice in one append to ${stream}`);
+}
+
+/**
+ * A deep copy of the events handed to append, taken when it is called: what is validated and sealed is
+ * their own data as it was then, read once. The caller's objects are not sealed themselves, whose
+ * getters, prototype toJSON (which the canonical JSON would follow) or later changes could make
+ * the stored event another than the one validated, breaking its stream for good. structuredClone
+ * refuses a Proxy (a reactive object from a UI framework, say): such events are copied through JSON
+ * instead, the form they are stored in; the copy is validated either way. One that cannot be copied
+ * is refused as validation would refuse it.
+ */
+export function snapshot(events: readonly NewEvent[]): NewEvent[] {
+  try {
+    return structuredClone(events) as NewEvent[];
+  } catch (err) {
+    try {
+      return JSON.parse(JSON.stringify(events)) as NewEvent[];
+    } catch {
+      events.forEach(validateNew);
+      throw new BadInput(`the events cannot be copied for appending: ${(err as Error).message}`);
+    }
+  }
 }

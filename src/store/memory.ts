@@ -1,6 +1,6 @@
 import { BadInput, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
+import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { inPartition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
@@ -39,11 +39,12 @@ export function createMemoryStore(): EventStore {
   return {
     kind: 'memory',
     densePositions: true,
-    async append(stream: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    async append(stream: string, given: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
       ensureOpen();
       checkStreamName(stream);
       checkExpectedVersion(stream, expected);
-      if (events.length === 0) throw new BadInput('nothing to append');
+      if (given.length === 0) throw new BadInput('nothing to append');
+      const events = snapshot(given);
       events.forEach(validateNew);
       checkDistinctIds(stream, events);
       const rows = streams.get(stream) ?? [];

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName } from './append-rules.js';
+import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
 import { sameEvent } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
@@ -150,24 +150,6 @@ function openDatabase(file: string, create: boolean, cacheKiB?: number, readOnly
     const code = (err as { code?: string }).code;
     if (code === 'SQLITE_NOTADB') throw new BadInput(`${file} is not a cto-ledger ledger (not a SQLite database)`);
     throw new StoreUnavailable(`cannot open ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/**
- * A deep copy of the events handed to append. structuredClone refuses a Proxy (a reactive object from
- * a UI framework, say): such events are copied through JSON instead, the form they are stored in; the
- * copy is validated either way. One that cannot be copied is refused as validation would refuse it.
- */
-function snapshot(events: readonly NewEvent[]): NewEvent[] {
-  try {
-    return structuredClone(events) as NewEvent[];
-  } catch (err) {
-    try {
-      return JSON.parse(JSON.stringify(events)) as NewEvent[];
-    } catch {
-      events.forEach(validateNew);
-      throw new BadInput(`the events cannot be copied for appending: ${(err as Error).message}`);
-    }
   }
 }
 

@@ -231,6 +231,26 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect((await store.readStream('run-n'))[1]!.id).toBe(proxied.id);
     });
 
+    it('seals the data an event holds, read once: not what a prototype toJSON or a getter says on another read', async () => {
+      const store = await open();
+      class SystemActor {
+        kind = 'system' as const;
+        id = 'test';
+        toJSON() {
+          return { kind: 'system', id: '' };
+        }
+      }
+      const withClass = Object.assign(sampleEvent(0), { actor: new SystemActor() });
+      const withGetter = sampleEvent(1);
+      let reads = 0;
+      Object.defineProperty(withGetter.data, 'reason', { enumerable: true, get: () => (reads++ === 0 ? 'read once' : 42) });
+      await store.append('run-g', [withClass], 'no-stream');
+      await store.append('run-g', [withGetter], 0);
+      const events = await store.readStream('run-g');
+      expect(events.map((e) => e.actor.id)).toEqual(['test', 'test']);
+      expect((events[1]!.data as { reason: string }).reason).toBe('read once');
+    });
+
     it('refuses every append and read once closed, as StoreUnavailable, and ends its subscriptions', async () => {
       const store = await open();
       for (let i = 0; i < 3; i++) await store.append('run-z', [sampleEvent(i)], 'any');
