@@ -127,6 +127,30 @@ export function validateNew(event: NewEvent): void {
   }
   const result = CATALOGUE[event.type].data.safeParse(event.data);
   if (!result.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(result.error)}`);
+  const lone = loneSurrogateAt(unplaced, []);
+  if (lone) throw new BadInput(`event ${event.type} is invalid: ${lone}: a lone UTF-16 surrogate, which has no RFC 8785 canonical form (no UTF-8 for it; another verifier would refuse the event or hash another body)`);
+}
+
+/** A lone surrogate: \p{Cs} under the u flag matches no well-formed pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The path of the first string or key holding a lone surrogate, as the canonical JSON would visit them; null when none. */
+function loneSurrogateAt(value: unknown, path: string[]): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path.join('.') || '(root)' : null;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = loneSurrogateAt(value[i], [...path, String(i)]);
+      if (at) return at;
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    if (LONE_SURROGATE.test(key)) return [...path, JSON.stringify(key)].join('.');
+    const at = loneSurrogateAt((value as Record<string, unknown>)[key], [...path, key]);
+    if (at) return at;
+  }
+  return null;
 }
 
 /** The envelope of an event at its place in a stream, without its hash. */

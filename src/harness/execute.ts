@@ -331,7 +331,8 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
     let patchError: string | null = null;
     let patch = await timed(spans, 'harness.patch', () => (gitTampered ? Promise.reject(new Error(notLooked)) : makePatch(wt!, started.data.baseCommit))).catch((err: unknown) => {
-      patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500);
+      // Cut at 500 code units, never inside a surrogate pair: half of one is refused on the ledger.
+      patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500).replace(/[\uD800-\uDBFF]$/, '');
       return Buffer.alloc(0);
     });
     if (patch.length > PATCH_CAP) {

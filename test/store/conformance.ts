@@ -280,6 +280,25 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       }
     });
 
+    it('refuses a lone UTF-16 surrogate anywhere in an event (RFC 8785 has no form for it), and keeps pairs, U+2028 and NUL as they are', async () => {
+      const store = await open();
+      const withReason = (n: number, reason: string) => {
+        const e = sampleEvent(n);
+        (e.data as { reason: string }).reason = reason;
+        return e;
+      };
+      for (const reason of ['a\ud800b', '\udc00', 'x\udbff']) {
+        await expect(store.append('run-u', [withReason(0, reason)], 'any')).rejects.toThrow(/data\.reason: a lone UTF-16 surrogate/);
+      }
+      const actor = Object.assign(sampleEvent(1), { actor: { kind: 'system', id: 'op\ud83d' } });
+      await expect(store.append('run-u', [sampleEvent(2), actor], 'any')).rejects.toThrow(/actor\.id: a lone UTF-16 surrogate/);
+      expect(await store.lastPosition()).toBe(0);
+      const kept = '\ud83d\ude00 \u2028\u2029 \u0000 \\ud800 é';
+      await store.append('run-u', [withReason(3, kept)], 'no-stream');
+      const [read] = await store.readStream('run-u');
+      expect((read!.data as { reason: string }).reason).toBe(kept);
+    });
+
     it('subscribes with catch-up then live, with no gap and no duplicate', async () => {
       const store = await open();
       for (let i = 0; i < 40; i++) await store.append(`run-s${i % 4}`, [sampleEvent(i)], 'any');
