@@ -4,6 +4,7 @@ import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName,
 import { sameEvent } from './idempotency.js';
 import { inPartition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
+import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -16,6 +17,9 @@ export function createMemoryStore(): EventStore {
   const byId = new Map<string, Row>();
   const changed = changeSignal(1_000);
   let closed = false;
+  let snapshotDepth = 0;
+  let snapshotEnded: Promise<void> = Promise.resolve();
+  let endSnapshot: () => void = () => {};
   // As the SQLite store: once closed, every append and read is refused the same way.
   const ensureOpen = () => {
     if (closed) throw new StoreUnavailable('store is closed');
@@ -36,17 +40,20 @@ export function createMemoryStore(): EventStore {
     return { version: last.version, position: last.position, duplicate: true, events: [] };
   }
 
-  return {
+  const store: EventStore = {
     kind: 'memory',
     densePositions: true,
     async append(stream: string, given: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
       ensureOpen();
       checkStreamName(stream);
       checkExpectedVersion(stream, expected);
+      checkOutsideSnapshot(store, stream);
       if (given.length === 0) throw new BadInput('nothing to append');
       const events = snapshot(given);
       events.forEach(validateNew);
       checkDistinctIds(stream, events);
+      // As SQLite: an append made while a snapshot is open is made once it ends.
+      while (snapshotDepth > 0) await snapshotEnded;
       const rows = streams.get(stream) ?? [];
       const tail = rows[rows.length - 1];
       const dup = duplicateOf(stream, events);
@@ -121,14 +128,25 @@ export function createMemoryStore(): EventStore {
         // SQLite's ORDER BY: by code unit (stream names are ASCII), not by the locale's collation.
         .sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0));
     },
-    // One process, and health makes no append in between: the log as it is is one state.
+    // The log as it is is one state while appends wait for the snapshot's end, as on SQLite.
     async inSnapshot(work) {
       ensureOpen();
-      return work();
+      if (snapshotDepth === 0) snapshotEnded = new Promise((resolve) => (endSnapshot = resolve));
+      snapshotDepth += 1;
+      try {
+        return await inSnapshotScope(store, work);
+      } finally {
+        snapshotDepth = Math.max(0, snapshotDepth - 1);
+        if (snapshotDepth === 0) endSnapshot();
+      }
     },
     async close() {
+      // As SQLite: appends waiting for a snapshot are made before the store closes.
+      snapshotDepth = 0;
+      endSnapshot();
       closed = true;
       changed.notify();
     },
   };
+  return store;
 }

@@ -8,6 +8,7 @@ import { sameEvent } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
 import { readableCopy } from './readable-copy.js';
+import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -319,6 +320,11 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // Group commit waits a turn of the event loop to gather concurrent appends; a lone sequential
   // writer would only pay that wait, so it flushes on a microtask until a batch shows concurrency.
   let lastBatchSize = 1;
+  // Snapshots open on this connection (inSnapshot, nested or concurrent, share one read transaction).
+  // A batch committed inside it would only be a savepoint of that transaction: acknowledged, yet
+  // neither durable nor seen by other connections until the snapshot ends, and lost if the process
+  // died first. Appends queued meanwhile wait for the snapshot's end.
+  let snapshotDepth = 0;
 
   function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
     const rows = events.map((e) => byId.get(e.id) as (Row & { position: number }) | undefined);
@@ -371,6 +377,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   });
   function flush(): void {
     scheduled = false;
+    if (snapshotDepth > 0) return; // flushed when the snapshot ends
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
@@ -387,6 +394,17 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     changed.notify();
   }
 
+  function endSnapshot(): void {
+    if (snapshotDepth === 0) return; // ended by close()
+    snapshotDepth -= 1;
+    if (snapshotDepth > 0) return;
+    db.exec('COMMIT');
+    if (queue.length > 0 && !scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  }
+
   function readPage(after: number, size: number, until = Number.MAX_SAFE_INTEGER, partition?: Partition): RecordedEvent[] {
     const whole = !partition || (partition.from === 0 && partition.to === partition.of);
     const params = whole ? [after, until, size] : [after, until, partition.from, partition.to - 1, size];
@@ -397,7 +415,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     }));
   }
 
-  return {
+  const store: EventStore & { db: Database.Database } = {
     kind: 'sqlite',
     densePositions: true,
     locator: { kind: 'sqlite', file },
@@ -409,6 +427,7 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
         checkStreamName(stream);
         checkExpectedVersion(stream, expected);
+        checkOutsideSnapshot(store, stream);
         if (given.length === 0) throw new BadInput('nothing to append');
         // Sealed at the flush, a turn later: a copy taken now, so what is validated is what is sealed,
         // whatever the caller does to its objects meanwhile (reuses one for the next append, say).
@@ -477,20 +496,26 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
     async inSnapshot(work) {
       ensureOpen();
       // BEGIN is deferred: the first read takes the snapshot, and every read until COMMIT sees it.
-      db.exec('BEGIN');
+      if (snapshotDepth === 0) db.exec('BEGIN');
+      snapshotDepth += 1;
       try {
-        return await work();
+        return await inSnapshotScope(store, work);
       } finally {
-        db.exec('COMMIT');
+        endSnapshot();
       }
     },
     async close() {
       if (closed) return;
-      if (scheduled) flush();
+      if (snapshotDepth > 0) {
+        snapshotDepth = 1;
+        endSnapshot();
+      }
+      if (queue.length > 0) flush();
       closed = true;
       changed.notify();
       db.close();
       copy?.remove();
     },
   };
+  return store;
 }

@@ -70,7 +70,9 @@ export interface EventStore {
   /**
    * Runs `work`'s reads against one state of the log, whatever other writers append meanwhile (SQLite:
    * one read transaction on a WAL snapshot; a server store reads up to one position). For checks that
-   * compare several reads, as `health` does. No append may be made inside.
+   * compare several reads, as `health` does. Nested or concurrent calls share that state. No append
+   * may be made inside (refused, BadInput); appends made elsewhere meanwhile are made, and resolve,
+   * once it ends.
    */
   inSnapshot<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;

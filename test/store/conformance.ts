@@ -299,6 +299,44 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect((read!.data as { reason: string }).reason).toBe(kept);
     });
 
+    it('reads one state in inSnapshot, nested or concurrent ones too, while appends from elsewhere wait for its end; one inside it is refused', async () => {
+      const store = await open();
+      await store.append('run-s', [sampleEvent(0)], 'no-stream');
+      let appended = false;
+      let append: Promise<unknown> = Promise.resolve();
+      const seen = await store.inSnapshot(async () => {
+        const before = await store.lastPosition();
+        append = store.append('run-s', [sampleEvent(1)], 0).then((r) => ((appended = true), r), (err: unknown) => err);
+        await new Promise((r) => setTimeout(r, 30));
+        const nested = await store.inSnapshot(async () => (await store.readStream('run-s')).length);
+        await expect(store.append('run-s', [sampleEvent(2)], 'any')).rejects.toThrow(/no append may be made inside inSnapshot/);
+        return [before, nested, await store.lastPosition(), appended];
+      }).catch((err: unknown) => err);
+      // The append was not awaited inside: started from the snapshot's work, it is refused too.
+      expect(seen).toEqual([1, 1, 1, false]);
+      expect(await append).toBeInstanceOf(BadInput);
+      expect(((await append) as Error).message).toMatch(/no append may be made inside inSnapshot/);
+      const outside = store.inSnapshot(async () => {
+        const before = await store.lastPosition();
+        await new Promise((r) => setTimeout(r, 30));
+        return [before, await store.lastPosition()];
+      });
+      const concurrent = store.inSnapshot(async () => store.lastPosition());
+      const late = store.append('run-s', [sampleEvent(3)], 0);
+      expect(await Promise.all([outside, concurrent])).toEqual([[1, 1], 1]);
+      await expect(late).resolves.toMatchObject({ version: 1, position: 2 });
+      expect(await store.lastPosition()).toBe(2);
+      // A timer the work left behind runs after the snapshot ended: its append is made.
+      let later: Promise<unknown> = Promise.resolve();
+      const armed = new Promise<void>((resolve) => {
+        void store.inSnapshot(async () => {
+          setTimeout(() => resolve(void (later = store.append('run-s', [sampleEvent(4)], 1))), 20);
+        });
+      });
+      await armed;
+      await expect(later).resolves.toMatchObject({ version: 2, position: 3 });
+    });
+
     it('subscribes with catch-up then live, with no gap and no duplicate', async () => {
       const store = await open();
       for (let i = 0; i < 40; i++) await store.append(`run-s${i % 4}`, [sampleEvent(i)], 'any');

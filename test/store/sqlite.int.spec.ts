@@ -180,6 +180,31 @@ describe('sqlite store: meta is append-only too (schema v2), and a v1 ledger is 
   });
 });
 
+describe('sqlite store: appends while a snapshot is open', () => {
+  it('acknowledges an append made during inSnapshot only once it is committed, seen by another connection', async () => {
+    const { file, tmp, store } = withLedger();
+    await store.append('run-t', [sampleEvent(0)], 'no-stream');
+    const other = openSqliteStore({ file });
+    let seenByOther = -1;
+    const snapshot = store.inSnapshot(async () => {
+      const before = await store.lastPosition();
+      await new Promise((r) => setTimeout(r, 50));
+      return [before, await store.lastPosition()];
+    });
+    // Another part of the same process appends meanwhile (a server answering a request during health).
+    const appended = store.append('run-t', [sampleEvent(1)], 0).then(async (r) => ((seenByOther = await other.lastPosition()), r));
+    await expect(appended).resolves.toMatchObject({ position: 2 });
+    expect(seenByOther).toBe(2);
+    expect(await snapshot).toEqual([1, 1]);
+    await other.close();
+    await store.close();
+    const reopened = openSqliteStore({ file });
+    expect(await reopened.lastPosition()).toBe(2);
+    await reopened.close();
+    tmp.remove();
+  });
+});
+
 describe('sqlite store: several OS processes on one file', () => {
   // upgrade() takes the write lock first (BEGIN IMMEDIATE) and looks at the version again inside: a
   // process that read v1 before another's upgrade committed finds v2 there and does nothing (without
