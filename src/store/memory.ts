@@ -1,7 +1,7 @@
 import { BadInput, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
-import { sameEvent } from './idempotency.js';
+import { duplicateOf } from './idempotency.js';
 import { inPartition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
 import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
@@ -29,17 +29,6 @@ export function createMemoryStore(): EventStore {
     return { position: row.position, event: openSealed(row.body, row.hash, row, prev, canonical), body: row.body };
   }
 
-  function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
-    const rows = events.map((e) => byId.get(e.id));
-    if (rows.every((r) => r === undefined)) return null;
-    const last = rows[rows.length - 1];
-    const consistent = rows.every(
-      (r, i) => r && r.stream === stream && r.version === rows[0]!.version + i && sameEvent(r.body, events[i]!),
-    );
-    if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
-    return { version: last.version, position: last.position, duplicate: true, events: [] };
-  }
-
   const store: EventStore = {
     kind: 'memory',
     densePositions: true,
@@ -56,7 +45,7 @@ export function createMemoryStore(): EventStore {
       while (snapshotDepth > 0) await snapshotEnded;
       const rows = streams.get(stream) ?? [];
       const tail = rows[rows.length - 1];
-      const dup = duplicateOf(stream, events);
+      const dup = duplicateOf(stream, events, (id) => byId.get(id));
       if (dup) return dup;
       checkExpected(stream, expected, tail ? tail.version : -1);
       let prev = tail ? tail.hash : null;

@@ -4,7 +4,7 @@ import { ulid } from 'ulid';
 import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
 import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
-import { sameEvent } from './idempotency.js';
+import { duplicateOf, type RecordedRow } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
 import { readableCopy } from './readable-copy.js';
@@ -326,20 +326,8 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
   // died first. Appends queued meanwhile wait for the snapshot's end.
   let snapshotDepth = 0;
 
-  function duplicateOf(stream: string, events: readonly NewEvent[]): AppendResult | null {
-    const rows = events.map((e) => byId.get(e.id) as (Row & { position: number }) | undefined);
-    if (rows.every((r) => r === undefined)) return null;
-    const first = rows[0];
-    const consistent = rows.every(
-      (r, i) => r && first && r.stream === stream && r.version === first.version + i && sameEvent(r.body, events[i]!),
-    );
-    const last = rows[rows.length - 1];
-    if (!consistent || !last) throw new BadInput(`event ids already recorded with other content or place in ${stream}`);
-    return { version: last.version, position: last.position, duplicate: true, events: [] };
-  }
-
   function appendOneInTransaction(p: Pending): AppendResult {
-    const dup = duplicateOf(p.stream, p.events);
+    const dup = duplicateOf(p.stream, p.events, (id) => byId.get(id) as RecordedRow | undefined);
     if (dup) return dup;
     const tail = tailOf.get(p.stream) as { version: number; hash: string } | undefined;
     checkExpected(p.stream, p.expected, tail ? tail.version : -1);

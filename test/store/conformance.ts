@@ -174,6 +174,15 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       const forged = { ...sampleEvent(9), id: batch[0]!.id };
       await expect(store.append('run-i', [forged], 'any')).rejects.toBeInstanceOf(BadInput);
       expect(await store.lastPosition()).toBe(2);
+      // A batch only partly recorded, reordered, or moved to another stream: told as what it is.
+      const next = sampleEvent(5);
+      await expect(store.append('run-i', [batch[1]!, next], 1)).rejects.toThrow(
+        new RegExp(`partly a re-append: event ${batch[1]!.id} is already recorded, ${next.id} is not`),
+      );
+      await expect(store.append('run-i', [batch[1]!, batch[0]!], 'any')).rejects.toThrow(/not in this order or not one after another/);
+      await expect(store.append('run-k', [batch[0]!], 'no-stream')).rejects.toThrow(new RegExp(`${batch[0]!.id} is already recorded in another stream \\(run-i\\), not in run-k`));
+      await expect(store.append('run-i', [forged], 'any')).rejects.toThrow(new RegExp(`event ${forged.id} is already recorded in run-i with other content`));
+      expect(await store.lastPosition()).toBe(2);
       // One id twice in one append: the log holds each id once.
       const twice = sampleEvent(3);
       await expect(store.append('run-j', [twice, twice], 'no-stream')).rejects.toThrow(/the same event id twice in one append to run-j/);
