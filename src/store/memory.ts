@@ -81,20 +81,22 @@ export function createMemoryStore(): EventStore {
       checkReadOptions(options);
       const size = options.pageSize ?? 1_000;
       const { partition } = options;
-      const end = Math.min(log.length, options.until ?? log.length);
-      let page: RecordedEvent[] = [];
-      ensureOpen();
-      for (let i = options.after ?? 0; i < end; i++) {
-        const row = log[i]!;
-        if (partition && !inPartition(row.stream, partition)) continue;
-        page.push(open(row));
-        if (page.length === size) {
-          yield page;
-          ensureOpen();
-          page = [];
+      const until = options.until ?? Number.MAX_SAFE_INTEGER;
+      // Page by page, each from the log as it is then, as SQLite queries it: events appended while
+      // the reader is at work are read too (up to `until`), and a page ends short only at the end.
+      let i = options.after ?? 0;
+      for (;;) {
+        ensureOpen();
+        const end = Math.min(log.length, until);
+        const page: RecordedEvent[] = [];
+        while (i < end && page.length < size) {
+          const row = log[i++]!;
+          if (partition && !inPartition(row.stream, partition)) continue;
+          page.push(open(row));
         }
+        if (page.length === 0) return;
+        yield page;
       }
-      if (page.length > 0) yield page;
     },
     async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
       for await (const page of this.readAllPages(options)) yield* page;

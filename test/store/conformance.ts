@@ -63,6 +63,30 @@ export function storeConformance(name: string, make: () => Promise<StoreHarness>
       expect(recorded.map((r) => r.event)).toEqual(await store.readStream('run-1'));
     });
 
+    it('reads, page by page, events appended while a reader is at work, up to its end when it names one', async () => {
+      const store = await open();
+      for (let i = 0; i < 5; i++) await store.append('run-r', [sampleEvent(i)], 'any');
+      let next = 5;
+      const seen: number[] = [];
+      for await (const r of store.readAll({ pageSize: 2 })) {
+        seen.push(r.position);
+        if (next < 8) await store.append('run-r', [sampleEvent(next++)], 'any');
+      }
+      expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const pages: number[][] = [];
+      for await (const page of store.readAllPages({ after: 6 })) {
+        pages.push(page.map((r) => r.position));
+        if (next < 10) await store.append('run-r', [sampleEvent(next++)], 'any');
+      }
+      expect(pages).toEqual([[7, 8], [9], [10]]);
+      const bounded: number[] = [];
+      for await (const r of store.readAll({ after: 8, until: 11, pageSize: 1 })) {
+        bounded.push(r.position);
+        await store.append('run-r', [sampleEvent(next++)], 'any');
+      }
+      expect(bounded).toEqual([9, 10, 11]);
+    });
+
     it('splits the log into disjoint partitions by stream, each in global order, up to a shared end', async () => {
       const store = await open();
       const streams = ['a', 'run-01J0000000000000000000000Z', 'target-demo', 'backend-x', ...Array.from({ length: 12 }, (_, i) => `run-${newId()}${i}`)];
