@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { admitContract } from '../../commands/admit-contract.js';
 import { loadRun, recordApproval } from '../../commands/record-approval.js';
@@ -7,7 +7,7 @@ import { recordOutcome } from '../../commands/record-outcome.js';
 import { sweep } from '../../commands/sweep.js';
 import { executeRun } from '../harness/execute.js';
 import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
-import { renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-files.js';
+import { renderRunFiles, renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-files.js';
 import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { readFoldedRuns, type FoldedRun } from '../../projections/projection-db.js';
 import { missingPositions, PROJECTION_FILES } from '../../projections/runner.js';
@@ -15,7 +15,7 @@ import { loadContract } from '../contract/load.js';
 import { foldRun, runStream, type RunState } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
 import { BadInput, ChainBroken, LedgerDamaged, Refused } from '../errors.js';
-import { readRegularFile } from '../read-file.js';
+import { readRegularFile, readUpTo } from '../read-file.js';
 import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
 import { ledgerPaths, type Ledger } from '../ledger/ledger.js';
@@ -154,6 +154,26 @@ function foldedRuns(file: string): Map<string, FoldedRun> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Which of a run's replay paths (relative to the ledger dir) a read-only `status RUN` may not name: a
+ * file that is not there, or whose bytes are not those its stream renders now.
+ */
+function notCurrent(ledgerDir: string, runId: string, events: readonly LedgerEvent[]): (path: string) => boolean {
+  const rendered = renderRunFiles(runId, events);
+  return (path) => {
+    const file = join(ledgerDir, path);
+    if (!existsSync(file)) return true;
+    const want = rendered[basename(path)];
+    if (want === undefined) return false; // the dir: named when a file in it is
+    try {
+      const got = readUpTo(file, Buffer.byteLength(want) + 1);
+      return got.kind !== null || !got.bytes.equals(Buffer.from(want));
+    } catch {
+      return true;
+    }
+  };
 }
 
 export function registerRunCommands(program: Command, ctx: CliContext): void {
@@ -308,8 +328,10 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             standing: approval && target ? await withBase(ledger, approvalStanding(approval, target, ledger.now()), approval, loaded.targetPath) : null,
             // The bundle is there once an execution wrote it: not a path to replay from before.
             evidence: existsSync(join(ledger.dir, 'evidence', runId)),
-            // Read-only, nothing is written: a replay file no earlier command wrote is not there to name.
-            unwritten: ledger.readOnly ? (name: string) => !existsSync(join(ledger.dir, name)) : () => false,
+            // Read-only, nothing is written: a replay file no earlier command wrote is not there to name,
+            // and one written before the run's later events (projections behind the log: a command killed
+            // between its append and its fold, a copy of a ledger in use) tells another state than this.
+            unwritten: ledger.readOnly ? notCurrent(ledger.dir, runId, await ledger.store.readStream(runStream(runId))) : () => false,
           };
         });
         const text = renderRunState(state);
@@ -318,6 +340,7 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
         if (!evidence) delete run.replay.evidence;
         const absent = Object.entries(run.replay).filter(([k, v]) => k !== 'evidence' && unwritten(v)).map(([k]) => k);
         for (const k of absent) delete run.replay[k];
+        if (Object.keys(run.replay).every((k) => k === 'dir' || k === 'evidence')) delete run.replay.dir;
         if (opts.json) return output.out(Object.keys(extra).length || !evidence || absent.length ? JSON.stringify({ ...run, ...extra }, null, 2) : text.trimEnd());
         output.out(
           [
