@@ -94,26 +94,26 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
   // The other streams (targets, backends: few) are not folded, but their links are checked too. From
   // the start of the log each must begin at version 0; after a checkpoint, from the first one seen.
   const tails = new Map<string, { version: number; hash: string }>();
-  function checkLink(event: RecordedEvent['event']): void {
+  function checkLink(event: RecordedEvent['event'], position: number): void {
     const tail = tails.get(event.stream);
     const linked = tail
       ? event.version === tail.version + 1 && event.prevHash === tail.hash
       : !options.fromStart || (event.version === 0 && event.prevHash === null);
-    if (!linked) throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`);
+    if (!linked) throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`, position);
     tails.set(event.stream, { version: event.version, hash: event.hash });
   }
   return {
     fold(page: readonly RecordedEvent[]): void {
-      for (const { event } of page) {
+      for (const { event, position: at } of page) {
         if (!event.stream.startsWith('run-')) {
-          checkLink(event);
+          checkLink(event, at);
           continue;
         }
         const runId = event.stream.slice(4);
         // A run's first event needs no lookup: everything after the checkpoint is replayed in order.
         const state = states.get(runId) ?? (event.version === 0 ? null : pdb.runState(runId)) ?? initialRunState(runId);
         if (event.version !== state.version + 1 || event.prevHash !== state.lastHash) {
-          throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${state.version} of its stream`);
+          throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${state.version} of its stream`, at);
         }
         states.set(runId, evolveRun(state, event));
         touched?.add(runId);

@@ -199,7 +199,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             }
             // Then every other read against one state of the log, so appends made meanwhile by other
             // processes (a ledger in use) can never look like a gap or a moved tail.
-            const { tails, broken, lost, bundles, events, lastPosition, file } = await ledger.store.inSnapshot(async () => {
+            const { tails, broken, lost, bundles, events, lastPosition, missing, file } = await ledger.store.inSnapshot(async () => {
               const tails = await ledger.store.streamTails();
               const broken: string[] = [];
               const lost: string[] = [];
@@ -210,11 +210,17 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               const claims: Array<{ runStream: string; targetStream: string; eventId: string; hash: string }> = [];
               const bundles: Array<{ runId: string; artifacts: ArtifactRef[] }> = [];
               let events = 0;
+              // Which positions the streams hold: on a store that numbers them 1, 2, 3..., those none
+              // holds are events removed, named by position (their streams are gone with them).
+              const lastPosition = await ledger.store.lastPosition();
+              const held = ledger.store.densePositions ? new Uint8Array(lastPosition + 1) : null;
               for (const t of tails) {
                 const run = t.stream.startsWith('run-') ? folded.get(t.stream.slice(4)) : undefined;
                 if (run) folded.delete(t.stream.slice(4));
                 try {
-                  const stream = await ledger.store.readStream(t.stream);
+                  const recorded = await ledger.store.readStreamRecorded(t.stream);
+                  const stream = recorded.map((r) => r.event);
+                  if (held) for (const r of recorded) held[r.position] = 1;
                   events += stream.length;
                   if (stream[stream.length - 1]?.hash !== t.hash) broken.push(`${t.stream}: tail hash differs`);
                   if (run && stream[run.version]?.hash !== run.lastHash) lost.push(foldedRunLost(t.stream.slice(4), stream.length - 1, run.version));
@@ -257,7 +263,9 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
               }
               // Runs the projections folded whose streams are gone altogether.
               for (const [runId, run] of folded) lost.push(foldedRunLost(runId, -1, run.version));
-              return { tails, broken, lost, bundles, events, lastPosition: await ledger.store.lastPosition(), file: inspectStoreFile(ledger.store) };
+              const missing: number[] = [];
+              for (let p = 1; held && p <= lastPosition && missing.length < 4; p++) if (!held[p]) missing.push(p);
+              return { tails, broken, lost, bundles, events, lastPosition, missing, file: inspectStoreFile(ledger.store) };
             });
             // Every digested evidence bundle re-hashed, as `outcome --accept` does: the one the operator
             // reviews and applies (evidence/RUN/) and the content-addressed store.
@@ -270,7 +278,8 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
             const problems = [...broken, ...lost];
             // Every stream read whole: their events add up to the log's length, or some were removed.
             if (ledger.store.densePositions && broken.length === 0 && events !== lastPosition) {
-              problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger`);
+              const which = `${missing.length === 1 ? 'position' : 'positions'} ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`;
+              problems.push(`the log ends at position ${lastPosition} but holds ${events} events: ${lastPosition - events} removed outside cto-ledger (${which})`);
             }
             if (file) problems.push(...file.schema);
             if (file?.integrity.length) problems.push(`SQLite integrity check: ${file.integrity.slice(0, 3).join('; ')}`);

@@ -130,8 +130,9 @@ describe('a ledger changed outside cto-ledger', () => {
     expect(stream.err).toMatch('version 4 is missing');
     const rebuild = await l.run('rebuild');
     expect(rebuild.code).toBe(3);
-    // The first break met: the next event's link, in the thread that folds that run.
+    // The first break met: the next event's link, in the thread that folds that run, named by position too.
     expect(rebuild.err).toMatch(`hash chain broken in stream ${l.runs[0]} at version 5`);
+    expect(rebuild.err).toMatch(`, position ${at + 1}): does not link to version 3 of its stream`);
     const health = await l.run('health', '--json');
     expect(health.code).toBe(3);
     expect(JSON.parse(health.out).problems.join('\n')).toMatch(`position ${at + 1}`);
@@ -144,11 +145,12 @@ describe('a ledger changed outside cto-ledger', () => {
     // The stream alone reads as a valid shorter chain; the gap and the projections tell.
     const health = await l.run('health', '--json');
     expect(health.code).toBe(3);
-    expect(JSON.parse(health.out).problems).toContain(`the log ends at position ${l.count() + 1} but holds ${l.count()} events: 1 removed outside cto-ledger`);
+    // Named by position: the stream it was in is gone with it.
+    expect(JSON.parse(health.out).problems).toContain(`the log ends at position ${l.count() + 1} but holds ${l.count()} events: 1 removed outside cto-ledger (position ${at})`);
     expect((await l.run('status', l.runIds[0]!)).code).toBe(3);
     const rebuild = await l.run('rebuild');
     expect(rebuild.code).toBe(3);
-    expect(rebuild.err).toMatch('the log is missing events');
+    expect(rebuild.err).toMatch(`the log is missing events: position ${at} is gone`);
   });
 
   it("the log's last events cut off: the projections were folded further, and every command stops until a rebuild", async () => {
