@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { sha256Hex } from '../src/events/hashing.js';
-import { readableCopy } from '../src/store/readable-copy.js';
+import { failedForReadOnlyDir, readableCopy } from '../src/store/readable-copy.js';
 import { initialRunState, type RunState } from '../src/domain/run.js';
 import type { RunListEntry } from './run-list.js';
 
@@ -97,14 +97,20 @@ export function runRow(state: RunState, entry: RunListEntry): RunRow {
 }
 
 /** Reads the projection file without the projection lock or any change to it; null when absent or of another layout. */
-function readOnly<T>(file: string, read: (db: Database.Database) => T): T | null {
+function readOnly<T>(file: string, read: (db: Database.Database) => T, force = false): T | null {
   if (!existsSync(file)) return null;
-  const copy = readableCopy(file);
+  const copy = readableCopy(file, force);
   let db: Database.Database | null = null;
   try {
     db = new Database(copy?.file ?? file, { readonly: true, fileMustExist: true });
     if (db.pragma('user_version', { simple: true }) !== PROJECTION_LAYOUT) return null;
     return read(db);
+  } catch (err) {
+    // A -shm there but no -wal (a writer closing just then), in a dir this user cannot write: read from a copy.
+    if (copy || !failedForReadOnlyDir(err, file)) throw err;
+    db?.close();
+    db = null;
+    return readOnly(file, read, true);
   } finally {
     db?.close();
     copy?.remove();

@@ -7,7 +7,7 @@ import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName,
 import { duplicateOf, type RecordedRow } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
-import { readableCopy } from './readable-copy.js';
+import { failedForReadOnlyDir, readableCopy } from './readable-copy.js';
 import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
@@ -254,13 +254,20 @@ export function readLedgerMeta(store: EventStore): Record<string, string> {
 /** The embedded default store: one SQLite file, WAL, durable group commit, several processes at once. */
 export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db: Database.Database } {
   const { file, create = false, pollMs = 50 } = options;
-  const copy = options.readOnly && !create ? readableCopy(file) : null;
+  let copy = options.readOnly && !create ? readableCopy(file) : null;
   let db: Database.Database;
   try {
     db = openDatabase(copy?.file ?? file, create, options.cacheKiB, options.readOnly);
   } catch (err) {
     copy?.remove();
-    throw err;
+    if (copy || !options.readOnly || create || !failedForReadOnlyDir(err, file)) throw err;
+    copy = readableCopy(file, true)!;
+    try {
+      db = openDatabase(copy.file, false, options.cacheKiB, true);
+    } catch (again) {
+      copy.remove();
+      throw again;
+    }
   }
 
   const tailOf = db.prepare(`SELECT version, hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`);
