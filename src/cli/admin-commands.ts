@@ -13,7 +13,8 @@ import { verifyArtifacts, verifyBundle, type ArtifactRef } from '../evidence/ver
 import { detectLimits } from '../harness/limits.js';
 import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import { initLedger, ledgerPaths, type Ledger } from '../ledger/ledger.js';
-import { projectionDifferences, projectionsMatch, rebuildAllProjections, removeOwnRebuild } from '../ledger/projections.js';
+import { projectionDifferences, projectionsFingerprint, projectionsMatch, rebuildAllProjections, removeOwnRebuild } from '../ledger/projections.js';
+import { canWrite } from '../store/readable-copy.js';
 import { readFoldedRuns, type FoldedRun } from '../../projections/projection-db.js';
 import { PROJECTION_FILES } from '../../projections/runner.js';
 import { backupStore, inspectStoreFile, readLedgerMeta } from '../store/sqlite.js';
@@ -56,6 +57,30 @@ export async function backendStatuses(ledger: Ledger) {
 /** As `status RUN` says it: the run's stream no longer holds the event the projections folded last. */
 function foldedRunLost(runId: string, holds: number, folded: number): string {
   return `run ${runId}: the ledger holds it up to version ${holds}, but the projections folded it to version ${folded}${holds >= folded ? ' with another event there' : ''}: its events were removed or rewritten outside cto-ledger`;
+}
+
+/**
+ * Runs a health check again while the projections moved under it. Read-only, the projections are read
+ * without their lock (it cannot be taken), and from a dir the user cannot write the log is read from a
+ * copy made as it is opened: a writer folding meanwhile (an operator at work on the ledger an auditor
+ * reads) leaves them differing from what was read, or past the copy's end, which is no damage. A
+ * check that found problems while they moved is made again (up to 10 times in all); a changed ledger
+ * tells the same the next time.
+ */
+async function whileProjectionsMove<T extends { problems: string[] }>(ctx: CliContext, program: Command, check: () => Promise<T>): Promise<T> {
+  const paths = ledgerPaths(ctx.ledgerDir());
+  const unlocked = program.opts<{ readOnly?: boolean }>().readOnly === true || (existsSync(paths.root) && !canWrite(paths.root));
+  for (let attempt = 1; ; attempt++) {
+    const before = unlocked ? projectionsFingerprint(paths.projections) : '';
+    const report = await check();
+    if (!unlocked || report.problems.length === 0 || projectionsFingerprint(paths.projections) === before) return report;
+    if (attempt === 10) {
+      report.problems.push(`the projections changed under every one of ${attempt} reads (another process is folding them): what differs above may be its work halfway, not damage; run health again when the ledger is quiet`);
+      return report;
+    }
+    // A writer halfway through its fold (the store committed, the files next) is let finish.
+    await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+  }
 }
 
 export function registerAdminCommands(program: Command, ctx: CliContext): void {
@@ -183,7 +208,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
     .description('store reachable, schema version, last position, every chain checked, isolation, active backends')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
-      const report = await ctx
+      const report = await whileProjectionsMove(ctx, program, () => ctx
         .withLedger(
           async (ledger) => {
             const meta = readLedgerMeta(ledger.store);
@@ -316,7 +341,7 @@ export function registerAdminCommands(program: Command, ctx: CliContext): void {
           // Even when the store cannot be read at all, a script asking for JSON gets JSON.
           if (opts.json) output.out(json({ ok: false, ledger: ctx.ledgerDir(), error: (err as Error).message }));
           throw err;
-        });
+        }));
       if (opts.json) output.out(json(report));
       else {
         output.out(

@@ -147,6 +147,35 @@ export function materializeRunFiles(ledger: Ledger, runId: string): Promise<numb
   return withProjectionLock(ledger, () => materializeRun(ledger.store, ledgerPaths(ledger.dir).projections, runId));
 }
 
+/**
+ * What changes whenever a writer folds: the checkpoint, and each projection file's inode, size and
+ * time (every file is replaced whole by a rename). Read without the lock, for a reader that cannot take it.
+ */
+export function projectionsFingerprint(dir: string): string {
+  let checkpoint: string;
+  try {
+    checkpoint = JSON.stringify(readCheckpoint(join(dir, PROJECTION_FILES.db)));
+  } catch (err) {
+    checkpoint = (err as Error).message;
+  }
+  const stat = (rel: string) => {
+    const st = fs.statSync(join(dir, rel), { throwIfNoEntry: false });
+    return st ? `${rel} ${st.ino} ${st.size} ${st.mtimeMs}` : `${rel} -`;
+  };
+  const list = (rel: string): string[] => {
+    try {
+      return readdirSync(join(dir, rel)).sort();
+    } catch {
+      return [];
+    }
+  };
+  const lines = [checkpoint, stat(PROJECTION_FILES.runs), stat(PROJECTION_FILES.controlSurface)];
+  for (const runId of list(PROJECTION_FILES.runsDir)) {
+    for (const name of list(join(PROJECTION_FILES.runsDir, runId))) lines.push(stat(join(PROJECTION_FILES.runsDir, runId, name)));
+  }
+  return lines.join('\n');
+}
+
 /** `unreadable`: what stands where a projection file (or a run's dir of them) goes and is none, with why. */
 type Snapshot = { content: ReturnType<typeof projectionDigests>; files: Map<string, string>; unreadable: Map<string, string> };
 
@@ -188,6 +217,16 @@ function readProjections(dir: string): Snapshot {
   return { content: projectionDigests(join(dir, PROJECTION_FILES.db)), files, unreadable };
 }
 
+/** The projections read whole while no writer replaced any of them (at most 10 reads), for a reader without the lock. */
+function readSettled(dir: string): Snapshot {
+  for (let attempt = 1; ; attempt++) {
+    const before = projectionsFingerprint(dir);
+    const snapshot = readProjections(dir);
+    if (attempt === 10 || projectionsFingerprint(dir) === before) return snapshot;
+  }
+}
+
+
 /**
  * Whether the projections say what the log says. They are what Hermes and \`status\` read, and a file
  * that is no event is not hash-chained: edited (a run shown accepted, say), nothing else would tell.
@@ -199,7 +238,8 @@ function readProjections(dir: string): Snapshot {
 export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
   const dir = ledgerPaths(ledger.dir).projections;
   if (!existsSync(join(dir, PROJECTION_FILES.db))) return [];
-  const live = ledger.readOnly ? readProjections(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
+  // Read-only, the lock cannot be taken: read again until no writer replaced a file meanwhile.
+  const live = ledger.readOnly ? readSettled(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
   if (!live.content) return []; // another layout: the next command folds it afresh
   const { checkpoint } = live.content;
   const fresh = systemTempDir('cto-health-', 'the scratch copy health folds the log into');
