@@ -116,6 +116,7 @@ export function loadConfig(file: string): LedgerConfig {
     return { backends: [] };
   }
   let parsed: ReturnType<typeof parseKeepingPlaces>;
+  let value: unknown;
   try {
     const bytes = readRegularFile(file, MAX_CONFIG_BYTES, file, 'a config.yaml');
     // Strictly UTF-8: a byte decoded loosely to U+FFFD would change a command path or a secret's name.
@@ -127,6 +128,8 @@ export function loadConfig(file: string): LedgerConfig {
       throw err;
     }
     parsed = parseUniqueKeys(file, text);
+    // In the try: an alias bomb (or an alias to no anchor) was a bare ReferenceError, exit 3, the file unnamed.
+    value = parsed.toJS();
   } catch (err) {
     if (err instanceof BadInput) throw err;
     if (err instanceof YAMLParseError) {
@@ -139,7 +142,7 @@ export function loadConfig(file: string): LedgerConfig {
   }
   // Named with the line of the field, as a contract's are: "backends.0.command.1" alone sent people
   // counting list entries.
-  const checked = LedgerConfig.safeParse(parsed.doc.toJS() ?? {});
+  const checked = LedgerConfig.safeParse(value ?? {});
   if (!checked.success) throw new BadInput(`${file}${placeOfIssue(parsed.doc, parsed.lines, checked.error.issues[0]!)}: ${formatIssues(checked.error)}`);
   const ids = checked.data.backends.map((b) => b.id);
   const again = ids.findIndex((id, i) => ids.indexOf(id) !== i);

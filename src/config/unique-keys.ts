@@ -1,4 +1,4 @@
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document } from 'yaml';
 import type { z } from 'zod';
 
 /**
@@ -29,12 +29,38 @@ function firstDuplicateKey(doc: Document): { key: string; offset: number } | nul
  * A YAML (or JSON) text parsed with each node's place kept, the first syntax error thrown as yaml
  * throws it, and the first key given twice in a map found in one pass (line and column, 1-based).
  */
-export function parseKeepingPlaces(text: string): { doc: Document; lines: LineCounter; duplicate: { key: string; line: number; col: number } | null } {
+export function parseKeepingPlaces(text: string): {
+  doc: Document;
+  lines: LineCounter;
+  duplicate: { key: string; line: number; col: number } | null;
+  /** The document's value; an alias yaml refuses to expand (unknown, or a bomb) thrown as a YAMLParseError at the first alias. */
+  toJS: () => unknown;
+} {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
   if (doc.errors.length > 0) throw doc.errors[0];
   const found = firstDuplicateKey(doc);
-  return { doc, lines, duplicate: found && { key: found.key, ...lines.linePos(found.offset) } };
+  const toJS = (): unknown => {
+    try {
+      return doc.toJS();
+    } catch (err) {
+      // yaml throws a bare ReferenceError, placeless: "Excessive alias count indicates a resource
+      // exhaustion attack" (an alias bomb) or "Unresolved alias ...". Placed at the alias it names, or the first.
+      if (!(err instanceof ReferenceError)) throw err;
+      const named = /: (\S+)$/.exec(err.message)?.[1];
+      let at: number | null = null;
+      visit(doc, {
+        Alias(_, alias) {
+          if (named !== undefined && err.message.startsWith('Unresolved alias') && alias.source !== named) return undefined;
+          at = alias.range?.[0] ?? null;
+          return visit.BREAK;
+        },
+      });
+      const place = at ?? 0;
+      throw Object.assign(new YAMLParseError([place, place + 1], 'BAD_ALIAS', err.message), { linePos: [lines.linePos(place)] });
+    }
+  };
+  return { doc, lines, duplicate: found && { key: found.key, ...lines.linePos(found.offset) }, toJS };
 }
 
 /**

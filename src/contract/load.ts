@@ -39,11 +39,11 @@ function parseStructured(file: string, text: string, format: 'yaml' | 'json', li
     // JSON.parse first: YAML would take things JSON does not allow.
     const json: unknown = format === 'json' ? JSON.parse(text) : undefined;
     // Keys unique: JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
-    const { doc, lines, duplicate } = parseKeepingPlaces(text);
+    const { doc, lines, duplicate, toJS } = parseKeepingPlaces(text);
     if (duplicate) {
       throw new BadInput(`contract-invalid: ${file}:${duplicate.line + lineOffset}:${duplicate.col}: malformed ${label}: Map keys must be unique (${JSON.stringify(duplicate.key)} is given twice)`);
     }
-    return { value: format === 'json' ? json : doc.toJS(), doc, lines, lineOffset };
+    return { value: format === 'json' ? json : toJS(), doc, lines, lineOffset };
   } catch (err) {
     if (err instanceof BadInput) throw err;
     throw malformed(file, label, err, lineOffset);
