@@ -26,6 +26,27 @@ function firstDuplicateKey(doc: Document): { key: string; offset: number } | nul
 }
 
 /**
+ * More aliases than any hand-written contract or config needs. yaml finds each alias's anchor by a scan
+ * of every anchor and alias before it, and counts an anchor's own aliases by a walk of the whole
+ * document: a megabyte of `&aN x` and `*aN` took 44 s to read, 2,000 aliases of small lists 11 s.
+ */
+const MAX_ALIASES = 100;
+
+/** Where the alias after the first `max` is (its offset), or null when there are no more than `max`. */
+function aliasPast(doc: Document, max: number): number | null {
+  let count = 0;
+  let past: number | null = null;
+  visit(doc, {
+    Alias(_, alias) {
+      if (++count <= max) return undefined;
+      past = alias.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return past;
+}
+
+/**
  * A YAML (or JSON) text parsed with each node's place kept, the first syntax error thrown as yaml
  * throws it, and the first key given twice in a map found in one pass (line and column, 1-based).
  */
@@ -41,6 +62,11 @@ export function parseKeepingPlaces(text: string): {
   if (doc.errors.length > 0) throw doc.errors[0];
   const found = firstDuplicateKey(doc);
   const toJS = (): unknown => {
+    const excess = aliasPast(doc, MAX_ALIASES);
+    if (excess !== null) {
+      const message = `more than ${MAX_ALIASES} aliases (*name), the first past them here: write the values out`;
+      throw Object.assign(new YAMLParseError([excess, excess + 1], 'RESOURCE_EXHAUSTION', message), { linePos: [lines.linePos(excess)] });
+    }
     try {
       return doc.toJS();
     } catch (err) {

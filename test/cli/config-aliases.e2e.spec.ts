@@ -46,3 +46,20 @@ describe('aliases yaml will not expand in config.yaml', () => {
     expect(r.stderr).toMatch(/^cto-ledger: contract-invalid: .*bomb\.yaml:\d+:10: malformed YAML: Excessive alias count[^\n]*\n$/);
   });
 });
+
+// Each alias costs yaml a scan of every anchor and alias before it: a config.yaml of thousands took
+// every command reading it tens of seconds.
+describe('a config.yaml with more than 100 aliases', () => {
+  const l = cliLedger('cto-config-many-alias-');
+
+  it('is exit 2 naming the first alias past them', () => {
+    l.setUp();
+    const config = join(l.L, 'config.yaml');
+    const anchors = Array.from({ length: 101 }, (_, i) => `      - &p${i} /opt/p${i}\n`).join('');
+    const aliases = Array.from({ length: 101 }, (_, i) => `      - *p${i}\n`).join('');
+    writeFileSync(config, `backends:\n  - id: demo\n    command: [node, backend.js]\n    readOnlyPaths:\n${anchors}  - id: other\n    command: [node, backend.js]\n    readOnlyPaths:\n${aliases}`);
+    const r = l.run('backend', 'list');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`cto-ledger: ${config}:${4 + 101 + 3 + 101}:9: malformed YAML: more than 100 aliases (*name), the first past them here: write the values out\n`);
+  });
+});

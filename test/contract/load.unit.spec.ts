@@ -166,3 +166,20 @@ describe('a Markdown contract whose body the brief refuses', () => {
     expect(failure(spaced)).toBe(`contract-invalid: ${spaced}:${closing + 3}: brief: text without control characters other than newlines and tabs`);
   });
 });
+
+// yaml finds each alias's anchor by scanning every anchor and alias before it: a megabyte of `&aN x`
+// then `*aN` took 44 s to read (and was then admitted), a config.yaml the same on every command.
+describe('a contract with more aliases than any hand-written one needs', () => {
+  it('is refused at once naming the first alias past the limit', () => {
+    const many = (n: number) =>
+      contractYaml({ references: undefined }).replace(/^references:.*\n/m, '') +
+      `references:\n${Array.from({ length: n }, (_, i) => `  - &a${i} r\n`).join('')}${Array.from({ length: n }, (_, i) => `  - *a${i}\n`).join('')}`;
+    const ok = file('.yaml', many(50));
+    expect(loadContract(ok).contract.references).toHaveLength(100);
+    const big = file('.yaml', many(35_000));
+    const line = contractYaml({ references: undefined }).replace(/^references:.*\n/m, '').split('\n').length + 35_000 + 101;
+    const started = Date.now();
+    expect(failure(big)).toBe(`contract-invalid: ${big}:${line}:5: malformed YAML: more than 100 aliases (*name), the first past them here: write the values out`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 60_000);
+});
