@@ -60,6 +60,14 @@ export function parseKeepingPlaces(text: string): {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
   if (doc.errors.length > 0) throw doc.errors[0];
+  // yaml reads a tag it does not know (`!custom x`, `!!float 12`, `!!bool yes`) as the plain string,
+  // an unknown directive as nothing, with only a warning: the value admitted was not the one written.
+  // (A flow collection's ] or } no more indented than its parent, BAD_INDENT, is read as meant.)
+  const warning = doc.warnings.find((w) => w.code !== 'BAD_INDENT');
+  if (warning) {
+    const message = warning.code === 'TAG_RESOLVE_FAILED' ? `${warning.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')} (write the value without a tag)` : warning.message;
+    throw Object.assign(new YAMLParseError(warning.pos, warning.code, message), { linePos: warning.linePos });
+  }
   const found = firstDuplicateKey(doc);
   const toJS = (): unknown => {
     const excess = aliasPast(doc, MAX_ALIASES);

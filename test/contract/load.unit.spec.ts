@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import { loadContract } from '../../src/contract/load.js';
 import { DEFAULT_FORBIDDEN_ACTIONS } from '../../src/contract/schema.js';
 import { BadInput } from '../../src/errors.js';
@@ -182,4 +183,26 @@ describe('a contract with more aliases than any hand-written one needs', () => {
     expect(failure(big)).toBe(`contract-invalid: ${big}:${line}:5: malformed YAML: more than 100 aliases (*name), the first past them here: write the values out`);
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 60_000);
+});
+
+// yaml reads a tag it does not know as the plain string, with only a warning: `title: !!float 12`
+// was admitted as the title "12", `!custom hello` as "hello", an unknown %DIRECTIVE as nothing.
+describe('a YAML tag or directive yaml does not resolve', () => {
+  it('is refused naming its line, as in config.yaml', () => {
+    const lines = contractYaml().split('\n').length;
+    for (const [tagged, message] of [
+      ['title: !custom hello', 'Unresolved tag: !custom (write the value without a tag)'],
+      ['title: !!float 12', 'Unresolved tag: tag:yaml.org,2002:float (write the value without a tag)'],
+      ['title: !!bool yes', 'Unresolved tag: tag:yaml.org,2002:bool (write the value without a tag)'],
+    ] as const) {
+      const path = file('.yaml', `${contractYaml({ title: undefined }).replace(/^title:.*\n/m, '')}${tagged}\n`);
+      expect(failure(path), tagged).toBe(`contract-invalid: ${path}:${lines - 1}:8: malformed YAML: ${message}`);
+    }
+    const directive = file('.yaml', `%FOO bar\n---\n${contractYaml()}`);
+    expect(failure(directive)).toBe(`contract-invalid: ${directive}:1:1: malformed YAML: Unknown directive %FOO`);
+    // tags yaml resolves stay as they were: a string made so, a value zod then judges
+    expect(loadContract(file('.yaml', contractYaml({ title: undefined }).replace(/^title:.*\n/m, '') + 'title: !!str 123\n')).contract.title).toBe('123');
+    const config = file('.yaml', 'backends:\n  - id: agent\n    command: [/bin/true]\n    description: !secret x\n');
+    expect(() => loadConfig(config)).toThrow(`${config}:4:18: malformed YAML: Unresolved tag: !secret (write the value without a tag)`);
+  });
 });
