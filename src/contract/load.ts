@@ -96,6 +96,23 @@ function readContractText(file: string): string {
 }
 
 /**
+ * Why a Markdown contract's front matter was not found, at its line: one not on line 1 (a blank line
+ * or a heading above it) or never closed was told "needs YAML front matter", which it has.
+ */
+function noFrontMatter(file: string, text: string): BadInput {
+  const lines = text.split('\n');
+  const fence = (line: string) => /^---[ \t]*$/.test(line);
+  if (fence(lines[0]!)) {
+    return new BadInput(`contract-invalid: ${file}:1: the front matter opened by --- on line 1 is never closed: end it with a --- line, the brief below it`);
+  }
+  const first = lines.findIndex(fence);
+  if (first > 0) {
+    return new BadInput(`contract-invalid: ${file}:${first + 1}: Markdown contract needs YAML front matter between --- lines, the first on line 1: the first --- is on line ${first + 1}, below ${lines.slice(0, first).every((l) => !l.trim()) ? 'blank lines' : 'other text'}`);
+  }
+  return new BadInput(`contract-invalid: ${file}: Markdown contract needs YAML front matter between --- lines`);
+}
+
+/**
  * Reads a contract from YAML, JSON, or Markdown whose YAML front matter holds the fields and whose
  * body is the brief (as PRDs and issues are written). Every failure names the file and the field.
  */
@@ -113,7 +130,7 @@ export function loadContract(file: string): LoadedContract {
       throw new BadInput(`contract-invalid: ${file}: the front matter is empty: between the --- lines a contract needs ${CONTRACT_FIELDS} (the body below it is the brief)`);
     }
     const match = FRONT_MATTER.exec(text);
-    if (!match) throw new BadInput(`contract-invalid: ${file}: Markdown contract needs YAML front matter between --- lines`);
+    if (!match) throw noFrontMatter(file, text);
     parsed = parseStructured(file, match[1]!, 'yaml', 1);
     raw = parsed.value;
     const body = match[2]!.trim();

@@ -206,3 +206,21 @@ describe('a YAML tag or directive yaml does not resolve', () => {
     expect(() => loadConfig(config)).toThrow(`${config}:4:18: malformed YAML: Unresolved tag: !secret (write the value without a tag)`);
   });
 });
+
+// A Markdown contract whose front matter is there but not on line 1 (a blank line or a heading above
+// it) or never closed was told "needs YAML front matter between --- lines", which it has, with no line.
+describe('a Markdown contract whose front matter is not on line 1, or not closed', () => {
+  const front = contractYaml().replace(/^brief:.*\n/m, '');
+
+  it('is told where the front matter is, and what is wrong with it', () => {
+    const below = file('.md', `\n---\n${front}---\nThe brief.\n`);
+    expect(failure(below)).toBe(`contract-invalid: ${below}:2: Markdown contract needs YAML front matter between --- lines, the first on line 1: the first --- is on line 2, below blank lines`);
+    const heading = file('.md', `# Greet\r\n\r\n---\r\n${front.replace(/\n/g, '\r\n')}---\r\nThe brief.\r\n`);
+    expect(failure(heading)).toBe(`contract-invalid: ${heading}:3: Markdown contract needs YAML front matter between --- lines, the first on line 1: the first --- is on line 3, below other text`);
+    for (const end of ['', '...\nThe brief.\n']) {
+      const open = file('.md', `---\n${front}${end}`);
+      expect(failure(open)).toBe(`contract-invalid: ${open}:1: the front matter opened by --- on line 1 is never closed: end it with a --- line, the brief below it`);
+    }
+    expect(loadContract(file('.md', `---\n${front}---\nThe brief.\n\n---\n\nMore of it.\n`)).contract.brief).toBe('The brief.\n\n---\n\nMore of it.');
+  });
+});
