@@ -32,12 +32,82 @@ function malformed(file: string, label: string, err: unknown, lineOffset: number
   return new BadInput(`contract-invalid: ${file}: malformed ${label}: ${(err as Error).message}`);
 }
 
+/**
+ * Where JSON's grammar first fails in `text` (an offset), or -1: for the line of a JSON.parse error,
+ * whose message gives a position only at times ("Unexpected token '/', ... is not valid JSON" none).
+ * Iterative: a contract may nest deeper than the call stack.
+ */
+export function jsonFaultOffset(text: string): number {
+  const ws = /[ \t\n\r]*/y;
+  const literal = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+  const string = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+  let i = 0;
+  const take = (re: RegExp): boolean => {
+    re.lastIndex = i;
+    if (!re.test(text)) return false;
+    i = re.lastIndex;
+    return true;
+  };
+  /** A key and its colon: true when given. */
+  const key = (): boolean => {
+    take(ws);
+    if (!take(string)) return false;
+    take(ws);
+    if (text[i] !== ':') return false;
+    i++;
+    return true;
+  };
+  const open: string[] = [];
+  for (;;) {
+    take(ws);
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      i++;
+      take(ws);
+      if (text[i] === (c === '{' ? '}' : ']')) i++;
+      else {
+        if (c === '{' && !key()) return i;
+        open.push(c);
+        continue;
+      }
+    } else if (!take(string) && !take(literal)) return i;
+    for (;;) {
+      take(ws);
+      const top = open[open.length - 1];
+      if (top === undefined) return i < text.length ? i : -1;
+      if (text[i] === ',') {
+        i++;
+        if (top === '{' && !key()) return i;
+        break;
+      }
+      if (text[i] !== (top === '{' ? '}' : ']')) return i;
+      i++;
+      open.pop();
+    }
+  }
+}
+
+/** JSON.parse, its error placed at a line and column of the file (it gave a character position at best). */
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    const given = / (?:in JSON )?at position (\d+)(?: \(line \d+ column \d+\))?$/.exec(message);
+    const offset = given ? Number(given[1]) : jsonFaultOffset(text);
+    if (offset < 0) throw err;
+    const before = text.slice(0, offset).split('\n');
+    const why = given ? message.slice(0, given.index) : message;
+    throw new BadInput(`contract-invalid: ${file}:${before.length}:${before[before.length - 1]!.length + 1}: malformed JSON: ${why}`);
+  }
+}
+
 /** Parses YAML (or JSON, which YAML reads too, for the positions) keeping each node's place in the file. */
 function parseStructured(file: string, text: string, format: 'yaml' | 'json', lineOffset = 0): Parsed {
   const label = format === 'json' ? 'JSON' : 'YAML';
   try {
     // JSON.parse first: YAML would take things JSON does not allow.
-    const json: unknown = format === 'json' ? JSON.parse(text) : undefined;
+    const json: unknown = format === 'json' ? parseJson(file, text) : undefined;
     // Keys unique: JSON.parse keeps the last of two equal keys without a word; a contract must not say two things.
     const { doc, lines, duplicate, toJS } = parseKeepingPlaces(text);
     if (duplicate) {

@@ -92,7 +92,7 @@ describe('the CLI, as a user runs it', () => {
     const before = position();
     const cases: Array<[string[], RegExp]> = [
       [['contract', 'admit', contract('bad.yaml', 'title: [oops\n')], /bad\.yaml:\d+:\d+: malformed YAML/],
-      [['contract', 'admit', contract('bad.json', '{"title": 1,')], /bad\.json: malformed JSON/],
+      [['contract', 'admit', contract('bad.json', '{"title": 1,')], /bad\.json:1:13: malformed JSON/],
       // Schema errors name the line of the field (an unknown key's own line; a missing one's mapping).
       [['contract', 'admit', contract('extra.yaml', contractYaml({ colour: 'blue' }))], /extra\.yaml:\d+:1: .*Unrecognized key: "colour"/],
       [['contract', 'admit', contract('missing.yaml', contractYaml({ successCriteria: undefined }))], /missing\.yaml:1:1: successCriteria/],

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
-import { loadContract } from '../../src/contract/load.js';
+import { jsonFaultOffset, loadContract } from '../../src/contract/load.js';
 import { DEFAULT_FORBIDDEN_ACTIONS } from '../../src/contract/schema.js';
 import { BadInput } from '../../src/errors.js';
 import { contractYaml } from '../fixtures/ledgers.js';
@@ -222,5 +222,38 @@ describe('a Markdown contract whose front matter is not on line 1, or not closed
       expect(failure(open)).toBe(`contract-invalid: ${open}:1: the front matter opened by --- on line 1 is never closed: end it with a --- line, the brief below it`);
     }
     expect(loadContract(file('.md', `---\n${front}---\nThe brief.\n\n---\n\nMore of it.\n`)).contract.brief).toBe('The brief.\n\n---\n\nMore of it.');
+  });
+});
+
+// A malformed JSON contract was told "malformed JSON: Expected double-quoted property name in JSON at
+// position 282" (a character count), or with no place at all ("Unexpected token '/', ... is not valid
+// JSON"), where every other fault names its line and column.
+describe('a malformed JSON contract', () => {
+  const fields = JSON.parse(JSON.stringify(loadContract(file('.yaml', contractYaml())).contract)) as Record<string, unknown>;
+  const pretty = JSON.stringify(fields, null, 2);
+
+  it('is refused naming the line and column of the fault', () => {
+    const trailing = file('.json', pretty.replace(/\n}$/, ',\n}'));
+    const lines = pretty.split('\n').length;
+    expect(failure(trailing)).toBe(`contract-invalid: ${trailing}:${lines}:1: malformed JSON: Expected double-quoted property name`);
+    const comment = file('.json', pretty.replace('{\n', '{\n  // the greeting task\n'));
+    expect(failure(comment)).toBe(`contract-invalid: ${comment}:2:3: malformed JSON: Expected property name or '}'`);
+    const above = file('.json', `\n// the greeting task\n${pretty}`);
+    expect(failure(above)).toMatch(new RegExp(`^contract-invalid: ${above}:2:1: malformed JSON: Unexpected token '/'`));
+    const nan = file('.json', pretty.replace('"backendSeconds": 900', '"backendSeconds": NaN'));
+    const line = pretty.split('\n').findIndex((l) => l.includes('"backendSeconds"')) + 1;
+    expect(failure(nan)).toMatch(new RegExp(`^contract-invalid: ${nan}:${line}:23: malformed JSON: Unexpected token 'N'`));
+    const after = file('.json', `${pretty}\n}`);
+    expect(failure(after)).toBe(`contract-invalid: ${after}:${lines + 1}:1: malformed JSON: Unexpected non-whitespace character after JSON`);
+    expect(loadContract(file('.json', pretty)).contractDigest).toBe(loadContract(file('.yaml', contractYaml())).contractDigest);
+  });
+
+  it('finds no fault in JSON that parses, however deep', () => {
+    for (const text of [pretty, '[]', '{}', ' "x" ', '[1, -2.5e+3, true, false, null, {"a": [{}]}]', '"\\u00e9\\n"', `${'['.repeat(100_000)}${']'.repeat(100_000)}`]) {
+      expect(jsonFaultOffset(text), text.slice(0, 40)).toBe(-1);
+    }
+    for (const [text, at] of [['{"a" 1}', 5], ['[1,]', 3], ['{"a":1,}', 7], ['tru', 0], ['01', 1], ['"a\tb"', 0], ['{"a":1}}', 7], ['', 0]] as const) {
+      expect(jsonFaultOffset(text), text).toBe(at);
+    }
   });
 });
