@@ -165,6 +165,18 @@ function readContractText(file: string): string {
   return (text.startsWith('\uFEFF') ? text.slice(1) : text).replace(/\r\n/g, '\n');
 }
 
+/** The contract fields a block of YAML gives, or null when it gives none (or is no YAML mapping). */
+function frontMatterFields(text: string): string[] | null {
+  try {
+    const value: unknown = parseKeepingPlaces(text).toJS();
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+    const known = Object.keys(value).filter((key) => key in ContractInput.shape);
+    return known.length ? known : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Why a Markdown contract's front matter was not found, at its line: one not on line 1 (a blank line
  * or a heading above it) or never closed was told "needs YAML front matter", which it has.
@@ -204,6 +216,13 @@ export function loadContract(file: string): LoadedContract {
     parsed = parseStructured(file, match[1]!, 'yaml', 1);
     raw = parsed.value;
     const body = match[2]!.trim();
+    const second = FRONT_MATTER.exec(match[2]!.replace(/^(?:[ \t]*\n)*/, ''));
+    const fields = second && frontMatterFields(second[1]!);
+    if (fields) {
+      // A second block of fields below the first was read as the brief, its fields never applied.
+      const line = match[1]!.split('\n').length + 3 + (/^(?:[ \t]*\n)*/.exec(match[2]!)![0].split('\n').length - 1);
+      throw new BadInput(`contract-invalid: ${file}:${line}: a second front matter (${fields.join(', ')}) begins the body: put its fields in the one on line 1; the body is the brief`);
+    }
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && !body && !('brief' in raw)) {
       // The brief is the body: zod would say "brief: expected string" at the front matter's first line.
       const closing = match[1]!.split('\n').length + 2; // the opening ---, the front matter, then it

@@ -257,3 +257,21 @@ describe('a malformed JSON contract', () => {
     }
   });
 });
+
+// A Markdown contract whose body began with a second block of fields between --- lines (two front
+// matters run together, a template pasted above the brief) was admitted with that block as the
+// brief: `backend:` and `allowedPaths:` there were never applied, and the agent was handed them as its task.
+describe('a Markdown contract whose body begins with a second front matter', () => {
+  const front = contractYaml().replace(/^brief:.*\n/m, '');
+  const closing = front.split('\n').length + 1; // the line of the closing ---
+
+  it('is refused at its --- line, naming the contract fields it gives', () => {
+    const twice = file('.md', `---\n${front}---\n\n---\nbackend: other\nallowedPaths: ["**"]\n---\nThe brief.\n`);
+    expect(failure(twice)).toBe(`contract-invalid: ${twice}:${closing + 2}: a second front matter (backend, allowedPaths) begins the body: put its fields in the one on line 1; the body is the brief`);
+  });
+
+  it('leaves a body of --- rules, or a block of other keys, as the brief', () => {
+    expect(loadContract(file('.md', `---\n${front}---\n---\nThe brief.\n---\nMore.\n`)).contract.brief).toBe('---\nThe brief.\n---\nMore.');
+    expect(loadContract(file('.md', `---\n${front}---\n---\nlayout: post\n---\nThe brief.\n`)).contract.brief).toBe('---\nlayout: post\n---\nThe brief.');
+  });
+});
