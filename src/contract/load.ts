@@ -5,7 +5,7 @@ import { BadInput } from '../errors.js';
 import { readRegularFile } from '../read-file.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
-import { parseKeepingPlaces, placeOfIssue } from '../config/unique-keys.js';
+import { parseKeepingPlaces, placeOf, placeOfIssue } from '../config/unique-keys.js';
 import { ContractInput, normalizeContract, type Contract } from './schema.js';
 
 export type LoadedContract = {
@@ -20,6 +20,10 @@ type Parsed = { value: unknown; doc: Document; lines: LineCounter; lineOffset: n
 
 /** The fields a contract must give (the rest have defaults), as told for an empty front matter. */
 const CONTRACT_FIELDS = 'title, target, backend, references, allowedPaths, successCriteria, rollback, and validation (or noTestRationale)';
+
+function emptyFrontMatter(file: string): string {
+  return `contract-invalid: ${file}: the front matter is empty: between the --- lines a contract needs ${CONTRACT_FIELDS} (the body below it is the brief)`;
+}
 
 function malformed(file: string, label: string, err: unknown, lineOffset: number): BadInput {
   if (err instanceof YAMLParseError) {
@@ -209,7 +213,7 @@ export function loadContract(file: string): LoadedContract {
     format = 'markdown';
     // `---` then `---` (or only blank lines between them): front matter there, but empty.
     if (/^---[ \t]*\n(?:[ \t]*\n)*---[ \t]*(?:\n|$)/.test(text)) {
-      throw new BadInput(`contract-invalid: ${file}: the front matter is empty: between the --- lines a contract needs ${CONTRACT_FIELDS} (the body below it is the brief)`);
+      throw new BadInput(emptyFrontMatter(file));
     }
     const match = FRONT_MATTER.exec(text);
     if (!match) throw noFrontMatter(file, text);
@@ -229,7 +233,7 @@ export function loadContract(file: string): LoadedContract {
       throw new BadInput(`contract-invalid: ${file}:${closing}: the body, which is the brief, is empty: write the task below the closing --- line`);
     }
     if (raw && typeof raw === 'object' && !Array.isArray(raw) && body) {
-      if ('brief' in raw) throw new BadInput(`contract-invalid: ${file}: brief is given twice (front matter and body)`);
+      if ('brief' in raw) throw new BadInput(`contract-invalid: ${file}${placeOf(parsed.doc, parsed.lines, [], 'brief', parsed.lineOffset)}: brief is given twice (front matter and body)`);
       raw = { ...raw, brief: body };
       // The body's first line of text: a fault in the brief was placed in the front matter (its line 2).
       briefLine = match[1]!.split('\n').length + 3 + (/^\s*/.exec(match[2]!)![0].split('\n').length - 1);
@@ -246,7 +250,12 @@ export function loadContract(file: string): LoadedContract {
     throw new BadInput(`contract-invalid: ${file}: unknown contract format ${ext || '(none)'}; use .yaml, .json or .md`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BadInput(`contract-invalid: ${file}: the contract must be a mapping of fields`);
+    if (raw === null || raw === undefined) {
+      // Nothing but comments (or nothing at all): told as an empty front matter is, with the fields needed.
+      throw new BadInput(format === 'markdown' ? emptyFrontMatter(file) : `contract-invalid: ${file}: the contract is empty: it needs ${CONTRACT_FIELDS}`);
+    }
+    // At the value's first line (a list, a lone word).
+    throw new BadInput(`contract-invalid: ${file}${placeOf(parsed.doc, parsed.lines, [], undefined, parsed.lineOffset)}: the contract must be a mapping of fields`);
   }
   const checked = ContractInput.safeParse(raw);
   if (!checked.success) {

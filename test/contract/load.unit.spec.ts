@@ -275,3 +275,23 @@ describe('a Markdown contract whose body begins with a second front matter', () 
     expect(loadContract(file('.md', `---\n${front}---\n---\nlayout: post\n---\nThe brief.\n`)).contract.brief).toBe('---\nlayout: post\n---\nThe brief.');
   });
 });
+
+// Three refusals named no line, or the wrong thing: a brief in the front matter and in the body, a
+// contract that is a list or a lone word, and one of nothing but comments ("must be a mapping of
+// fields", where an empty front matter is told the fields a contract needs).
+describe('a contract that is no mapping of fields, or gives the brief twice', () => {
+  it('is told where, or what it needs', () => {
+    const front = contractYaml();
+    const briefLine = front.split('\n').findIndex((l) => l.startsWith('brief:')) + 2; // after the opening ---
+    const twice = file('.md', `---\n${front}---\nThe brief again.\n`);
+    expect(failure(twice)).toBe(`contract-invalid: ${twice}:${briefLine}:1: brief is given twice (front matter and body)`);
+    const list = file('.yaml', '# a contract\n- title: x\n- target: y\n');
+    expect(failure(list)).toBe(`contract-invalid: ${list}:2:1: the contract must be a mapping of fields`);
+    const listed = file('.md', '---\n- title: x\n---\nThe brief.\n');
+    expect(failure(listed)).toBe(`contract-invalid: ${listed}:2:1: the contract must be a mapping of fields`);
+    const comments = file('.yaml', '# to fill in\n');
+    expect(failure(comments)).toMatch(/^contract-invalid: .*: the contract is empty: it needs title, target, backend, references, allowedPaths/);
+    const commentedFront = file('.md', '---\n# title: to fill in\n---\nThe brief.\n');
+    expect(failure(commentedFront)).toMatch(/^contract-invalid: .*: the front matter is empty: between the --- lines a contract needs title, /);
+  });
+});
