@@ -17,8 +17,14 @@ export const DEFAULT_FORBIDDEN_ACTIONS = [
 // none in one-line fields, and only newlines and tabs in prose.
 const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]*$/;
 const PROSE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]*$/;
-const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, without control characters');
-const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs');
+// Half of a UTF-16 surrogate pair alone, as a JSON or YAML escape (`\ud800`) can write it: no character.
+// Written out as UTF-8 (the brief handed to the backend, the terminal) it becomes U+FFFD, so two
+// contracts of different digests read the same, neither as it was digested.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const WHOLE_CHARACTERS = 'a lone surrogate escape (\\ud800-\\udfff) is no character: write the character itself';
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, without control characters').refine(wellFormed, WHOLE_CHARACTERS);
+const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs').refine(wellFormed, WHOLE_CHARACTERS);
 const prose = proseText.min(1);
 
 /**
@@ -67,7 +73,7 @@ export const ContractInput = z
     allowedPaths: z
       .array(
         // Not nonEmpty: an empty entry is told as such, once, below.
-        z.string().trim().regex(ONE_LINE, 'one line of text, without control characters').superRefine((entry, ctx) => {
+        z.string().trim().regex(ONE_LINE, 'one line of text, without control characters').refine(wellFormed, WHOLE_CHARACTERS).superRefine((entry, ctx) => {
           const why = unmatchablePath(entry);
           if (why) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} ${why}` });
         }),

@@ -295,3 +295,17 @@ describe('a contract that is no mapping of fields, or gives the brief twice', ()
     expect(failure(commentedFront)).toMatch(/^contract-invalid: .*: the front matter is empty: between the --- lines a contract needs title, /);
   });
 });
+
+// JSON and YAML escapes can write half a surrogate pair (`\ud800`), which is no character: admitted,
+// its digest bound a string that, written as UTF-8 (the brief handed to the backend, the terminal),
+// reads U+FFFD, the same for `\ud800` and `\udbff` under two digests.
+describe('a contract with a lone surrogate escape', () => {
+  it('is refused naming the field; whole pairs (an emoji) are read as before', () => {
+    const fields = JSON.parse(JSON.stringify(loadContract(file('.yaml', contractYaml())).contract)) as Record<string, unknown>;
+    const lone = file('.json', JSON.stringify({ ...fields, brief: 'Greet \ud800 people' }));
+    expect(failure(lone)).toMatch(/^contract-invalid: .*c\d+\.json:1:\d+: brief: a lone surrogate escape \(\\ud800-\\udfff\) is no character/);
+    const path = file('.yaml', `${contractYaml({ allowedPaths: undefined }).replace(/^allowedPaths:.*\n(  - .*\n)*/m, '')}allowedPaths: ["src/\\udc00/**"]\n`);
+    expect(failure(path)).toMatch(/allowedPaths\.0: a lone surrogate escape/);
+    expect(loadContract(file('.json', JSON.stringify({ ...fields, title: 'Greet \ud83d\ude00' }))).contract.title).toBe('Greet 😀');
+  });
+});
