@@ -1,23 +1,62 @@
-import { isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document } from 'yaml';
 import type { z } from 'zod';
+
+/**
+ * A map key as JavaScript takes it (yaml's toJS: null is '', a scalar its string), through an alias to
+ * the node it names; null for a key that is a list or a map (or an alias to one), undefined for an
+ * alias to no anchor (toJS says so).
+ */
+function jsKey(key: unknown, targets: ReadonlyMap<unknown, unknown>): string | null | undefined {
+  const node = isAlias(key) ? targets.get(key) : key;
+  if (node === undefined) return undefined;
+  if (!isScalar(node)) return null;
+  const value = node.value;
+  return value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Each alias of a document and the node its anchor names, found in document order (in one pass). */
+function aliasTargets(doc: Document): Map<unknown, unknown> {
+  const anchors = new Map<string, unknown>();
+  const targets = new Map<unknown, unknown>();
+  visit(doc, {
+    Node(_, node) {
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (target !== undefined) targets.set(node, target);
+      } else if (node.anchor) anchors.set(node.anchor, node);
+      return undefined;
+    },
+  });
+  return targets;
+}
 
 /**
  * The first key given twice in one map of a parsed document, or null. yaml's own check (`uniqueKeys`)
  * compares every key with every earlier one of its map: 40,000 keys took 15 s. Here a set per map,
- * in one pass; documents are parsed with `uniqueKeys: false` and checked with this.
+ * in one pass; documents are parsed with `uniqueKeys: false` and checked with this. Keys compare as
+ * JavaScript takes them: `*t` naming a `&t title` is a second title (it was, silently, the one kept),
+ * as `1` is `"1"`. A key that is a list or a map (no field is named so; yaml warned on stderr) is `collection`.
  */
-function firstDuplicateKey(doc: Document): { key: string; offset: number } | null {
-  let duplicate: { key: string; offset: number } | null = null;
+function firstDuplicateKey(doc: Document): { key: string; offset: number; collection?: true } | null {
+  let duplicate: { key: string; offset: number; collection?: true } | null = null;
+  let targets: Map<unknown, unknown> | null = null;
   visit(doc, {
     Map(_, map) {
-      const seen = new Set<unknown>();
+      const seen = new Set<string>();
       for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        if (seen.has(pair.key.value)) {
-          duplicate = { key: String(pair.key.value), offset: pair.key.range?.[0] ?? 0 };
+        if (isAlias(pair.key)) targets ??= aliasTargets(doc);
+        const key = isScalar(pair.key) ? jsKey(pair.key, new Map()) : jsKey(pair.key, targets ?? new Map());
+        const offset = (pair.key as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+        if (key === undefined) continue;
+        if (key === null) {
+          duplicate = { key: '', offset, collection: true };
           return visit.BREAK;
         }
-        seen.add(pair.key.value);
+        if (seen.has(key)) {
+          duplicate = { key, offset };
+          return visit.BREAK;
+        }
+        seen.add(key);
       }
       return undefined;
     },
@@ -69,6 +108,10 @@ export function parseKeepingPlaces(text: string): {
     throw Object.assign(new YAMLParseError(warning.pos, warning.code, message), { linePos: warning.linePos });
   }
   const found = firstDuplicateKey(doc);
+  if (found?.collection) {
+    const message = 'a key that is a list or a map: field names are plain words';
+    throw Object.assign(new YAMLParseError([found.offset, found.offset + 1], 'BAD_COLLECTION_TYPE', message), { linePos: [lines.linePos(found.offset)] });
+  }
   const toJS = (): unknown => {
     const excess = aliasPast(doc, MAX_ALIASES);
     if (excess !== null) {
@@ -107,7 +150,7 @@ export function placeOf(doc: Document, lines: LineCounter, fieldPath: ReadonlyAr
   let node: unknown = null;
   if (unknownKey !== undefined) {
     const map = path.length ? doc.getIn(path, true) : doc.contents;
-    if (isMap(map)) node = map.items.find((pair) => isScalar(pair.key) && pair.key.value === unknownKey)?.key ?? null;
+    if (isMap(map)) node = map.items.find((pair) => isScalar(pair.key) && jsKey(pair.key, new Map()) === unknownKey)?.key ?? null;
   }
   for (; !node && path.length > 0; path = path.slice(0, -1)) node = doc.getIn(path, true) ?? null;
   node ??= doc.contents;

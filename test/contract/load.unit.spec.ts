@@ -309,3 +309,26 @@ describe('a contract with a lone surrogate escape', () => {
     expect(loadContract(file('.json', JSON.stringify({ ...fields, title: 'Greet \ud83d\ude00' }))).contract.title).toBe('Greet 😀');
   });
 });
+
+// Keys were compared for uniqueness only when written out as plain scalars: `*t : Evil` naming a
+// `&t title` was a second title, kept silently over the first (a config.yaml's `*k : other` a second
+// id); a key that is a list or a map printed node's "Warning: Keys with collection values will be
+// stringified" on stderr, and an unknown key `1:` or `null:` was placed at line 1, not at its own.
+describe('map keys as JavaScript takes them', () => {
+  const lines = contractYaml().split('\n').length; // the line after the last field
+
+  it('are unique through an alias, in a contract and in config.yaml', () => {
+    const text = `${contractYaml({ references: undefined })}references: [&t title]\n*t : Evil title\n`;
+    const aliased = file('.yaml', text);
+    expect(failure(aliased)).toBe(`contract-invalid: ${aliased}:${text.split('\n').length - 1}:1: malformed YAML: Map keys must be unique ("title" is given twice)`);
+    const config = file('.yaml', 'backends:\n  - &k id: agent\n    command: [/bin/true]\n    *k : other\n');
+    expect(() => loadConfig(config)).toThrow(`${config}:4:5: malformed YAML: Map keys must be unique ("id" is given twice)`);
+  });
+
+  it('refuse a key that is a list or a map at its line, and place an unknown key that is a number at its own', () => {
+    const listKey = file('.yaml', `${contractYaml()}? [title]\n: x\n`);
+    expect(failure(listKey)).toBe(`contract-invalid: ${listKey}:${lines}:3: malformed YAML: a key that is a list or a map: field names are plain words`);
+    const numberKey = file('.yaml', `${contractYaml()}1: x\n`);
+    expect(failure(numberKey)).toBe(`contract-invalid: ${numberKey}:${lines}:1: (root): Unrecognized key: "1"`);
+  });
+});
