@@ -34,7 +34,12 @@ export const BackendConfig = z
     enabled: z.boolean().default(true),
     eligibleRisks: z.array(z.enum(['low', 'medium', 'high'])).min(1).default(['low']),
     /** 'none', or the exact hosts reachable through the harness's filtering proxy. */
-    network: z.union([z.literal('none'), z.object({ allow: z.array(host).min(1) }).strict()]).default('none'),
+    // Neither form (`None`, a list of hosts) was told only "Invalid input": the two forms are named.
+    network: z
+      .union([z.literal('none'), z.object({ allow: z.array(host).min(1) }).strict()], {
+        error: (issue) => (issue.code === 'invalid_union' ? 'none, or { allow: [host:port, ...] } (exact hosts)' : undefined),
+      })
+      .default('none'),
     /** Names of environment variables passed through to the backend; values never reach the ledger. */
     secrets: z
       .array(

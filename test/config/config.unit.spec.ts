@@ -30,6 +30,15 @@ describe('config.yaml: backends', () => {
     expect(load({ network: { allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] } })().backends[0]!.network).toEqual({ allow: ['api.example.com:443', 'localhost', 'a.b-c.d:8080'] });
   });
 
+  // `network: None` or a bare list of hosts was told only "backends.0.network: Invalid input".
+  it('names the two forms network takes when it is neither', () => {
+    for (const network of ['None', 'all', ['api.example.com:443'], null]) {
+      expect(load({ network }), JSON.stringify(network)).toThrow(/:\d+:\d+: backends\.0\.network: none, or \{ allow: \[host:port, \.\.\.\] \} \(exact hosts\)$/);
+    }
+    expect(load({ network: { allow: ['api.example.com:443'], deny: ['x'] } })).toThrow(/Unrecognized key: "deny"/);
+    expect(load({ network: { allow: ['bad host'] } })).toThrow(/backends\.0\.network\.allow\.0: an exact host/);
+  });
+
   it('takes process and memory caps within bounds, and leaves an entry without them as it was', () => {
     for (const limits of [{ processes: 0 }, { processes: 8 }, { memoryMiB: 10 }, { memoryMiB: 1.5 }, { memoryMiB: 1e15 }, { memoryMiB: 2 ** 31 }, { cpus: 2 }, { processes: '64' }]) {
       expect(load({ limits }), JSON.stringify(limits)).toThrow(BadInput);
