@@ -98,7 +98,12 @@ export function parseKeepingPlaces(text: string): {
 } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
-  if (doc.errors.length > 0) throw doc.errors[0];
+  const error = doc.errors[0];
+  if (error?.code === 'MULTIPLE_DOCS') {
+    // yaml's "Source contains multiple documents; please use YAML.parseAllDocuments()" is said to a programmer.
+    throw Object.assign(new YAMLParseError(error.pos, error.code, 'a second YAML document begins here (a --- or ... line ends the first): the file is one document'), { linePos: error.linePos });
+  }
+  if (error) throw error;
   // yaml reads a tag it does not know (`!custom x`, `!!float 12`, `!!bool yes`) as the plain string,
   // an unknown directive as nothing, with only a warning: the value admitted was not the one written.
   // (A flow collection's ] or } no more indented than its parent, BAD_INDENT, is read as meant.)

@@ -30,7 +30,9 @@ function malformed(file: string, label: string, err: unknown, lineOffset: number
     const pos = err.linePos?.[0];
     const where = pos ? `:${pos.line + lineOffset}:${pos.col}` : '';
     // The prefix names the line in the file; yaml's own "at line" counts from the front matter.
-    const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+    let first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+    // Fields between --- lines, the brief below them: a Markdown contract saved as .yaml.
+    if (err.code === 'MULTIPLE_DOCS' && label === 'YAML' && lineOffset === 0) first += ' (fields between --- lines and the brief below them make a Markdown contract: name it .md)';
     return new BadInput(`contract-invalid: ${file}${where}: malformed ${label}: ${first}`);
   }
   return new BadInput(`contract-invalid: ${file}: malformed ${label}: ${(err as Error).message}`);

@@ -332,3 +332,20 @@ describe('map keys as JavaScript takes them', () => {
     expect(failure(numberKey)).toBe(`contract-invalid: ${numberKey}:${lines}:1: (root): Unrecognized key: "1"`);
   });
 });
+
+// A .yaml contract with a second document (a Markdown contract saved as .yaml, a trailing ---) was
+// told yaml's "Source contains multiple documents; please use YAML.parseAllDocuments()", said to a programmer.
+describe('a YAML contract or config.yaml of two documents', () => {
+  it('is told the file is one document, at the line that begins the second', () => {
+    const lines = contractYaml().split('\n').length;
+    const markdown = file('.yaml', `---\n${contractYaml({ brief: undefined })}---\nThe brief.\n`);
+    const front = contractYaml({ brief: undefined }).split('\n').length;
+    expect(failure(markdown)).toBe(
+      `contract-invalid: ${markdown}:${front + 1}:1: malformed YAML: a second YAML document begins here (a --- or ... line ends the first): the file is one document (fields between --- lines and the brief below them make a Markdown contract: name it .md)`,
+    );
+    const trailing = file('.yaml', `${contractYaml()}---\n`);
+    expect(failure(trailing)).toMatch(new RegExp(`^contract-invalid: .*:${lines}:1: malformed YAML: a second YAML document begins here`));
+    const config = file('.yaml', 'backends: []\n...\nbackends: []\n');
+    expect(() => loadConfig(config)).toThrow(`${config}:3:1: malformed YAML: a second YAML document begins here (a --- or ... line ends the first): the file is one document`);
+  });
+});
