@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { newId } from '../../src/ledger/new-event.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { CLI, cli } from '../fixtures/cli.js';
 import { tempDir } from '../fixtures/tmp.js';
+import { chmodTree } from '../fixtures/tree.js';
 
 // A ledger in a dir the user cannot write is read where it is when its `-shm` is there (SQLite reads a
 // WAL file read-only through it), else from a private copy. A `-shm` with no `-wal` beside it (what a
@@ -15,15 +16,6 @@ import { tempDir } from '../fixtures/tmp.js';
 // its -wal) made SQLite want to create the -wal in that dir: every command, `events` and `status`
 // included, failed with "cannot open .../ledger.db: attempt to write a readonly database", exit 3, and
 // `health` reported the projections unreadable for the same reason. Such a file is read from a copy too.
-
-function chmodTree(root: string, dirMode: number, fileMode: number): void {
-  for (const name of readdirSync(root)) {
-    const path = join(root, name);
-    if (statSync(path).isDirectory()) chmodTree(path, dirMode, fileMode);
-    else chmodSync(path, fileMode);
-  }
-  chmodSync(root, dirMode);
-}
 
 describe('a ledger the user cannot write, holding a -shm but no -wal', () => {
   const tmp = tempDir('cto-stray-shm-');

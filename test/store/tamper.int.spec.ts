@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { CLI } from '../fixtures/cli.js';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,7 @@ import { tempDir } from '../fixtures/tmp.js';
 import { makeTargetRepo } from '../fixtures/repos.js';
 import { contractYaml, DEMO_BACKEND } from '../fixtures/ledgers.js';
 import { stringify } from 'yaml';
-import { snapshotTree } from '../fixtures/tree.js';
+import { chmodTree, snapshotTree } from '../fixtures/tree.js';
 import { lineChild, STORE_CHILD } from '../fixtures/child.js';
 
 // Someone with write access to ledger.db changes it behind cto-ledger's back (the triggers dropped
@@ -499,12 +499,3 @@ describe('a ledger in use', () => {
     expect((await l.run('backup', dest)).err).toMatch('exists and is not empty');
   }, 60_000);
 });
-
-function chmodTree(root: string, dirMode: number, fileMode: number): void {
-  for (const name of readdirSync(root)) {
-    const path = join(root, name);
-    if (statSync(path).isDirectory()) chmodTree(path, dirMode, fileMode);
-    else chmodSync(path, fileMode);
-  }
-  chmodSync(root, dirMode);
-}
