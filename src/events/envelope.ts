@@ -127,12 +127,23 @@ export function validateNew(event: NewEvent): void {
   }
   const result = CATALOGUE[event.type].data.safeParse(event.data);
   if (!result.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(result.error)}`);
-  const lone = loneSurrogateAt(unplaced, []);
+  // The walk that names the field builds a path at every node: only taken once one is known to be there.
+  const lone = hasLoneSurrogate(unplaced) ? loneSurrogateAt(unplaced, []) : null;
   if (lone) throw new BadInput(`event ${event.type} is invalid: ${lone}: a lone UTF-16 surrogate, which has no RFC 8785 canonical form (no UTF-8 for it; another verifier would refuse the event or hash another body)`);
 }
 
 /** A lone surrogate: \p{Cs} under the u flag matches no well-formed pair. */
 const LONE_SURROGATE = /\p{Cs}/u;
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  for (const key of Object.keys(value)) {
+    if (LONE_SURROGATE.test(key) || hasLoneSurrogate((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
 
 /** The path of the first string or key holding a lone surrogate, as the canonical JSON would visit them; null when none. */
 function loneSurrogateAt(value: unknown, path: string[]): string | null {
