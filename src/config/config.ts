@@ -6,6 +6,7 @@ import { readRegularFile } from '../read-file.js';
 import { parseKeepingPlaces, placeOf, placeOfIssue } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
 import { digestOf } from '../events/hashing.js';
+import { wellFormed, WHOLE_CHARACTERS } from '../contract/schema.js';
 
 // A DNS name of dot-separated labels (no empty label, none starting or ending with a dash) and an
 // optional port 1-65535: an entry that can never match a real connection is a mistake to point out.
@@ -27,9 +28,11 @@ const RESERVED_SECRET = /^(PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|SHELL|USER|LOGNAME|PW
 export const BackendConfig = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
-    description: z.string().default(''),
+    // Half a surrogate pair (a `\ud800` escape) is no character: what runs, and what the enablement
+    // binds by digest, would differ from what the file shows once written out as UTF-8.
+    description: z.string().refine(wellFormed, WHOLE_CHARACTERS).default(''),
     /** argv, run without a shell; the harness resolves relative paths against the ledger dir. */
-    command: z.array(z.string().min(1)).min(1),
+    command: z.array(z.string().min(1).refine(wellFormed, WHOLE_CHARACTERS)).min(1),
     /** A kill switch: false means it can never be activated, whatever the ledger says. */
     enabled: z.boolean().default(true),
     eligibleRisks: z.array(z.enum(['low', 'medium', 'high'])).min(1).default(['low']),
@@ -53,7 +56,7 @@ export const BackendConfig = z
      * Absolute paths the backend may read although they lie in a hidden place (an agent installed
      * under a home directory, say). Optional without a default, so entries without it keep their digest.
      */
-    readOnlyPaths: z.array(z.string().refine((p) => p.startsWith('/'), 'an absolute path')).optional(),
+    readOnlyPaths: z.array(z.string().refine((p) => p.startsWith('/'), 'an absolute path').refine(wellFormed, WHOLE_CHARACTERS)).optional(),
     /**
      * Caps for every process a run starts (setup, backend, validation), enforced by cgroups where the
      * machine has them; each defaults (4096 processes; half the RAM, at most 8 GiB). Optional, as above.

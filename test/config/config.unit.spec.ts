@@ -23,6 +23,15 @@ describe('config.yaml: backends', () => {
     expect(load({ secrets: ['OPENAI_API_KEY'] })().backends[0]!.secrets).toEqual(['OPENAI_API_KEY']);
   });
 
+  // Half a surrogate pair, written as an escape, is no character: the command run (and the digest the
+  // enablement binds) would not be the one the file shows once written out as UTF-8.
+  it('refuses a lone surrogate in the command, the description and the read-only paths, naming the field', () => {
+    expect(load({ command: ['/bin/t\ud800rue'] })).toThrow(/config\.yaml:\d+:\d+: backends\.0\.command\.0: a lone surrogate escape/);
+    expect(load({ description: 'an agent \udfff' })).toThrow(/backends\.0\.description: a lone surrogate escape/);
+    expect(load({ readOnlyPaths: ['/opt/\udbffagent'] })).toThrow(/backends\.0\.readOnlyPaths\.0: a lone surrogate escape/);
+    expect(load({ command: ['/bin/echo', 'héllo 😀'], description: '😀' })().backends[0]!.command).toEqual(['/bin/echo', 'héllo 😀']);
+  });
+
   it('refuses network entries that can never match a connection', () => {
     for (const entry of ['evil.com:99999', 'evil.com:0', 'a..b:1', '-a.com', 'a.com:', '*.example.com']) {
       expect(load({ network: { allow: [entry] } }), entry).toThrow(BadInput);
