@@ -5,8 +5,8 @@ import { BadInput } from '../errors.js';
 import { readRegularFile } from '../read-file.js';
 import { parseKeepingPlaces, placeOf, placeOfIssue } from './unique-keys.js';
 import { formatIssues } from '../events/envelope.js';
-import { digestOf } from '../events/hashing.js';
-import { wellFormed, WHOLE_CHARACTERS } from '../contract/schema.js';
+import { digestOf, wellFormed } from '../events/hashing.js';
+import { WHOLE_CHARACTERS } from '../contract/schema.js';
 
 // A DNS name of dot-separated labels (no empty label, none starting or ending with a dash) and an
 // optional port 1-65535: an entry that can never match a real connection is a mistake to point out.

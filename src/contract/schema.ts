@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wellFormed } from '../events/hashing.js';
 
 // Forbidden in every contract; a contract may add to this set, never remove from it.
 export const DEFAULT_FORBIDDEN_ACTIONS = [
@@ -20,9 +21,7 @@ const PROSE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2
 // Half of a UTF-16 surrogate pair alone, as a JSON or YAML escape (`\ud800`) can write it: no character.
 // Written out as UTF-8 (the brief handed to the backend, the terminal) it becomes U+FFFD, so two
 // contracts of different digests read the same, neither as it was digested.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const WHOLE_CHARACTERS = 'a lone surrogate escape (\\ud800-\\udfff) is no character: write the character itself';
-export const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
 const nonEmpty = z.string().trim().min(1).regex(ONE_LINE, 'one line of text, without control characters').refine(wellFormed, WHOLE_CHARACTERS);
 const proseText = z.string().trim().regex(PROSE, 'text without control characters other than newlines and tabs').refine(wellFormed, WHOLE_CHARACTERS);
 const prose = proseText.min(1);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BadInput, ChainBroken } from '../errors.js';
 import { CATALOGUE, SHA256_HEX, ULID, type EventData, type EventDraft, type EventType } from './catalogue.js';
-import { canonicalize, sha256Hex } from './hashing.js';
+import { canonicalize, sha256Hex, wellFormed } from './hashing.js';
 
 export const Actor = z
   .object({ kind: z.enum(['operator', 'harness', 'system']), id: z.string().min(1) })
@@ -127,39 +127,29 @@ export function validateNew(event: NewEvent): void {
   }
   const result = CATALOGUE[event.type].data.safeParse(event.data);
   if (!result.success) throw new BadInput(`event ${event.type} is invalid: ${formatIssues(result.error)}`);
-  // The walk that names the field builds a path at every node: only taken once one is known to be there.
-  const lone = hasLoneSurrogate(unplaced) ? loneSurrogateAt(unplaced, []) : null;
-  if (lone) throw new BadInput(`event ${event.type} is invalid: ${lone}: a lone UTF-16 surrogate, which has no RFC 8785 canonical form (no UTF-8 for it; another verifier would refuse the event or hash another body)`);
+  const lone = loneSurrogateAt(unplaced);
+  if (lone) throw new BadInput(`event ${event.type} is invalid: ${lone.join('.') || '(root)'}: a lone UTF-16 surrogate, which has no RFC 8785 canonical form (no UTF-8 for it; another verifier would refuse the event or hash another body)`);
 }
 
-/** A lone surrogate: \p{Cs} under the u flag matches no well-formed pair. */
-const LONE_SURROGATE = /\p{Cs}/u;
-
-function hasLoneSurrogate(value: unknown): boolean {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value);
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
-  for (const key of Object.keys(value)) {
-    if (LONE_SURROGATE.test(key) || hasLoneSurrogate((value as Record<string, unknown>)[key])) return true;
-  }
-  return false;
-}
-
-/** The path of the first string or key holding a lone surrogate, as the canonical JSON would visit them; null when none. */
-function loneSurrogateAt(value: unknown, path: string[]): string | null {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path.join('.') || '(root)' : null;
+/**
+ * The path of the first string or key holding a lone surrogate, as the canonical JSON would visit
+ * them; null when none. The path is built on the way back from a find, so a clean event (every
+ * append's) allocates nothing.
+ */
+function loneSurrogateAt(value: unknown): string[] | null {
+  if (typeof value === 'string') return wellFormed(value) ? null : [];
   if (typeof value !== 'object' || value === null) return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const at = loneSurrogateAt(value[i], [...path, String(i)]);
-      if (at) return at;
+      const at = loneSurrogateAt(value[i]);
+      if (at) return [String(i), ...at];
     }
     return null;
   }
   for (const key of Object.keys(value)) {
-    if (LONE_SURROGATE.test(key)) return [...path, JSON.stringify(key)].join('.');
-    const at = loneSurrogateAt((value as Record<string, unknown>)[key], [...path, key]);
-    if (at) return at;
+    if (!wellFormed(key)) return [JSON.stringify(key)];
+    const at = loneSurrogateAt((value as Record<string, unknown>)[key]);
+    if (at) return [key, ...at];
   }
   return null;
 }

@@ -11,4 +11,15 @@ export function digestOf(value: unknown): string {
   return sha256Hex(canonicalize(value));
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether a string has an RFC 8785 form: no half of a UTF-16 surrogate pair alone (`\p{Cs}` under the
+ * u flag matches no whole pair). Such a string has no UTF-8; another verifier would refuse it or read
+ * U+FFFD, and hash another body. Events, contracts and config.yaml are all held to it.
+ */
+export function wellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 export { canonicalize };

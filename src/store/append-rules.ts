@@ -1,5 +1,6 @@
 import { BadInput, Conflict } from '../errors.js';
 import { validateNew, type NewEvent } from '../events/envelope.js';
+import { checkOutsideSnapshot } from './snapshot-scope.js';
 import type { ExpectedVersion } from './types.js';
 
 /**
@@ -62,15 +63,13 @@ function plainCopy(value: unknown, depth: number): unknown {
  * A deep copy of the events handed to append, taken when it is called: what is validated and sealed is
  * their own data as it was then, read once. The caller's objects are not sealed themselves, whose
  * getters, prototype toJSON (which the canonical JSON would follow) or later changes could make
- * the stored event another than the one validated, breaking its stream for good. structuredClone
- * refuses a Proxy (a reactive object from a UI framework, say): such events are copied through JSON
- * instead, the form they are stored in; the copy is validated either way. One that cannot be copied
- * is refused as validation would refuse it.
+ * the stored event another than the one validated, breaking its stream for good. Events as the
+ * ledger makes them (and a transparent Proxy of one) are plain objects of JSON values, copied by hand
+ * at a third of structuredClone's cost; anything else (a class instance, a Date, a cycle, a
+ * `__proto__` key) goes through structuredClone. One that cannot be copied is refused as validation
+ * would refuse it.
  */
-export function snapshot(events: readonly NewEvent[]): NewEvent[] {
-  // Events as the ledger makes them are plain objects of JSON values: copied by hand, a third of
-  // structuredClone's cost on the append path. Anything else (a class instance, a Date, a cycle, a
-  // __proto__ key) goes the general way below.
+function snapshot(events: readonly NewEvent[]): NewEvent[] {
   try {
     return events.map((e) => plainCopy(e, 0)) as NewEvent[];
   } catch (err) {
@@ -79,11 +78,24 @@ export function snapshot(events: readonly NewEvent[]): NewEvent[] {
   try {
     return structuredClone(events) as NewEvent[];
   } catch (err) {
-    try {
-      return JSON.parse(JSON.stringify(events)) as NewEvent[];
-    } catch {
-      events.forEach(validateNew);
-      throw new BadInput(`the events cannot be copied for appending: ${(err as Error).message}`);
-    }
+    events.forEach(validateNew);
+    throw new BadInput(`the events cannot be copied for appending: ${(err as Error).message}`);
   }
+}
+
+/**
+ * What every store checks of an append before it queues or makes it, in one place so they refuse
+ * alike: the stream's name, the expected version, no append from inside the store's own snapshot,
+ * something to append, and a validated copy of the events, each id once. Returns the copy to seal.
+ */
+export function admitAppend(store: object, stream: string, given: readonly NewEvent[], expected: unknown): NewEvent[] {
+  checkStreamName(stream);
+  checkExpectedVersion(stream, expected);
+  checkOutsideSnapshot(store, stream);
+  if (given.length === 0) throw new BadInput('nothing to append');
+  const events = snapshot(given);
+  events.forEach(validateNew);
+  // Caught here, so an insert inside a group commit never trips over its own batch.
+  checkDistinctIds(stream, events);
+  return events;
 }

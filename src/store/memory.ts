@@ -1,10 +1,10 @@
-import { BadInput, StoreUnavailable } from '../errors.js';
-import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
+import { StoreUnavailable } from '../errors.js';
+import { openSealed, seal, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
+import { admitAppend, checkExpected } from './append-rules.js';
 import { duplicateOf } from './idempotency.js';
 import { inPartition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
-import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
+import { inSnapshotScope } from './snapshot-scope.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -34,13 +34,7 @@ export function createMemoryStore(): EventStore {
     densePositions: true,
     async append(stream: string, given: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
       ensureOpen();
-      checkStreamName(stream);
-      checkExpectedVersion(stream, expected);
-      checkOutsideSnapshot(store, stream);
-      if (given.length === 0) throw new BadInput('nothing to append');
-      const events = snapshot(given);
-      events.forEach(validateNew);
-      checkDistinctIds(stream, events);
+      const events = admitAppend(store, stream, given, expected);
       // As SQLite: an append made while a snapshot is open is made once it ends.
       while (snapshotDepth > 0) await snapshotEnded;
       const rows = streams.get(stream) ?? [];

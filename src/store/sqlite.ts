@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { BadInput, ChainBroken, Conflict, LedgerDamaged, StoreUnavailable } from '../errors.js';
-import { openSealed, seal, validateNew, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
-import { checkDistinctIds, checkExpected, checkExpectedVersion, checkStreamName, snapshot } from './append-rules.js';
+import { openSealed, seal, type LedgerEvent, type NewEvent, type RecordedEvent } from '../events/envelope.js';
+import { admitAppend, checkExpected } from './append-rules.js';
 import { duplicateOf, type RecordedRow } from './idempotency.js';
 import { streamPartitionSql, type Partition } from './partition.js';
 import { checkReadOptions } from './read-rules.js';
 import { failedForReadOnlyDir, readableCopy } from './readable-copy.js';
-import { checkOutsideSnapshot, inSnapshotScope } from './snapshot-scope.js';
+import { inSnapshotScope } from './snapshot-scope.js';
 import { changeSignal, pollingSubscription } from './subscription.js';
 import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions } from './types.js';
 
@@ -420,16 +420,9 @@ export function openSqliteStore(options: SqliteStoreOptions): EventStore & { db:
       try {
         ensureOpen();
         if (options.readOnly) throw new StoreUnavailable(`${file} is open read-only: this command appends, and nothing was appended`);
-        checkStreamName(stream);
-        checkExpectedVersion(stream, expected);
-        checkOutsideSnapshot(store, stream);
-        if (given.length === 0) throw new BadInput('nothing to append');
         // Sealed at the flush, a turn later: a copy taken now, so what is validated is what is sealed,
         // whatever the caller does to its objects meanwhile (reuses one for the next append, say).
-        events = snapshot(given);
-        events.forEach(validateNew);
-        // Caught here, so an insert inside a group commit never trips over its own batch.
-        checkDistinctIds(stream, events);
+        events = admitAppend(store, stream, given, expected);
       } catch (err) {
         return Promise.reject(err);
       }
