@@ -93,15 +93,7 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
   let pendingBytes = 0;
   // The other streams (targets, backends: few) are not folded, but their links are checked too. From
   // the start of the log each must begin at version 0; after a checkpoint, from the first one seen.
-  const tails = new Map<string, { version: number; hash: string }>();
-  function checkLink(event: RecordedEvent['event'], position: number): void {
-    const tail = tails.get(event.stream);
-    const linked = tail
-      ? event.version === tail.version + 1 && event.prevHash === tail.hash
-      : !options.fromStart || (event.version === 0 && event.prevHash === null);
-    if (!linked) throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`, position);
-    tails.set(event.stream, { version: event.version, hash: event.hash });
-  }
+  const checkLink = streamLinks(options.fromStart);
   return {
     fold(page: readonly RecordedEvent[]): void {
       for (const { event, position: at } of page) {
@@ -143,6 +135,33 @@ export function runFolder(pdb: ProjectionDb, touched: Set<string> | null, option
 export function missingPositions(from: number, before: number): LedgerDamaged {
   const which = before - from === 1 ? `position ${from} is` : `positions ${from} to ${before - 1} are`;
   return new LedgerDamaged(`the log is missing events: ${which} gone (removed from the store outside cto-ledger)`);
+}
+
+/**
+ * For a reader of the global log in order from `after`, on a store that numbers its events 1, 2, 3...:
+ * each position must follow the one before, or events were removed (named by position).
+ */
+export function positionsFollowOn(after: number): (position: number) => void {
+  let next = after + 1;
+  return (position) => {
+    if (position !== next) throw missingPositions(next, position);
+    next = position + 1;
+  };
+}
+
+/**
+ * For a reader of the global log in order: each event must link to the last one read of its stream
+ * (version and prevHash), as a stream read checks. Read from the start of the log, a stream must begin
+ * at version 0; read from a later position, a stream first met there has nothing read to link to.
+ */
+export function streamLinks(fromStart: boolean): (event: RecordedEvent['event'], position: number) => void {
+  const tails = new Map<string, { version: number; hash: string }>();
+  return (event, position) => {
+    const tail = tails.get(event.stream);
+    const linked = tail ? event.version === tail.version + 1 && event.prevHash === tail.hash : !fromStart || (event.version === 0 && event.prevHash === null);
+    if (!linked) throw new ChainBroken(event.stream, event.version, event.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`, position);
+    tails.set(event.stream, { version: event.version, hash: event.hash });
+  };
 }
 
 /**
@@ -200,14 +219,9 @@ export function projectionRunner(store: EventStore, dir: string, options: Runner
     const touched = materialize === 'touched' ? new Set<string>() : null;
     const folder = runFolder(pdb, touched, { fromStart: pdb.position() === 0 });
     let applied = 0;
-    let next = pdb.position() + 1;
+    const follows = positionsFollowOn(pdb.position());
     for await (const page of store.readAllPages({ after: pdb.position(), pageSize: READ_PAGE, until: options.until })) {
-      if (store.densePositions) {
-        for (const { position } of page) {
-          if (position !== next) throw missingPositions(next, position);
-          next += 1;
-        }
-      }
+      if (store.densePositions) for (const { position } of page) follows(position);
       folder.fold(page);
       applied += page.length;
       if (folder.due(batchSize)) {

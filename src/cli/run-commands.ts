@@ -10,11 +10,11 @@ import { executionLiveness, forgetDeadExecution } from '../harness/liveness.js';
 import { renderRunFiles, renderRunState, RUN_FILES, writeRunFiles } from '../../projections/run-files.js';
 import { listEntry, type RunListEntry } from '../../projections/run-list.js';
 import { readFoldedRuns, type FoldedRun } from '../../projections/projection-db.js';
-import { missingPositions, PROJECTION_FILES } from '../../projections/runner.js';
+import { positionsFollowOn, PROJECTION_FILES, streamLinks } from '../../projections/runner.js';
 import { loadContract } from '../contract/load.js';
 import { foldRun, runStream, type RunState } from '../domain/run.js';
 import { approvalStanding, foldTarget, targetStream, type ApprovalStanding, type TargetState } from '../domain/target.js';
-import { BadInput, ChainBroken, LedgerDamaged, Refused } from '../errors.js';
+import { BadInput, LedgerDamaged, Refused } from '../errors.js';
 import { readRegularFile, readUpTo } from '../read-file.js';
 import { exitInterrupted, whileInterruptible } from './interrupt.js';
 import type { LedgerEvent, RecordedEvent } from '../events/envelope.js';
@@ -442,16 +442,11 @@ export function registerRunCommands(program: Command, ctx: CliContext): void {
             // prevHash), as a stream read and rebuild check, and the positions of a store that numbers
             // them 1, 2, 3... must follow on (a gap is a removed event). The first event of a stream
             // met after --after has no predecessor here to link to.
-            const tails = new Map<string, { version: number; hash: string }>();
-            let next = after + 1;
+            const follows = positionsFollowOn(after);
+            const links = streamLinks(after === 0);
             for await (const r of ledger.store.readAll({ after }) as AsyncIterable<RecordedEvent>) {
-              const e = r.event;
-              if (ledger.store.densePositions && r.position !== next) throw missingPositions(next, r.position);
-              next = r.position + 1;
-              const tail = tails.get(e.stream);
-              const linked = tail ? e.version === tail.version + 1 && e.prevHash === tail.hash : after > 0 || (e.version === 0 && e.prevHash === null);
-              if (!linked) throw new ChainBroken(e.stream, e.version, e.id, `does not link to version ${tail ? tail.version : 'none'} of its stream`, r.position);
-              tails.set(e.stream, { version: e.version, hash: e.hash });
+              if (ledger.store.densePositions) follows(r.position);
+              links(r.event, r.position);
               print(r);
               await output.drained?.();
             }

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData, Worker } from 'node:worker_threads';
 import { openProjectionDb } from '../../projections/projection-db.js';
-import { missingPositions, PROJECTION_FILES, READ_PAGE, runFolder, writeViews, type CatchUpResult, type Progress } from '../../projections/runner.js';
+import { positionsFollowOn, PROJECTION_FILES, READ_PAGE, runFolder, writeViews, type CatchUpResult, type Progress } from '../../projections/runner.js';
 import { BadInput, ChainBroken, LedgerDamaged, StoreUnavailable } from '../errors.js';
 import { openStoreAt } from '../store/open.js';
 import type { Partition } from '../store/partition.js';
@@ -148,13 +148,8 @@ export async function rebuildInParallel(locator: StoreLocator, dir: string, opti
     const total = applied.reduce((a, b) => a + b, 0);
     if (store.densePositions && total !== until) {
       // Named by position, as the single-threaded fold names it: the threads each saw only their streams.
-      let next = 1;
-      for await (const page of store.readAllPages({ until, pageSize: 1_000 })) {
-        for (const { position } of page) {
-          if (position !== next) throw missingPositions(next, position);
-          next += 1;
-        }
-      }
+      const follows = positionsFollowOn(0);
+      for await (const page of store.readAllPages({ until, pageSize: 1_000 })) for (const { position } of page) follows(position);
       throw new LedgerDamaged(`the log is missing events: ${until - total} of positions 1 to ${until} are gone (removed from the store outside cto-ledger)`);
     }
     let lastHash: string | null = null;

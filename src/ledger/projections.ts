@@ -217,16 +217,6 @@ function readProjections(dir: string): Snapshot {
   return { content: projectionDigests(join(dir, PROJECTION_FILES.db)), files, unreadable };
 }
 
-/** The projections read whole while no writer replaced any of them (at most 10 reads), for a reader without the lock. */
-function readSettled(dir: string): Snapshot {
-  for (let attempt = 1; ; attempt++) {
-    const before = projectionsFingerprint(dir);
-    const snapshot = readProjections(dir);
-    if (attempt === 10 || projectionsFingerprint(dir) === before) return snapshot;
-  }
-}
-
-
 /**
  * Whether the projections say what the log says. They are what Hermes and \`status\` read, and a file
  * that is no event is not hash-chained: edited (a run shown accepted, say), nothing else would tell.
@@ -238,8 +228,9 @@ function readSettled(dir: string): Snapshot {
 export async function projectionDifferences(ledger: Ledger): Promise<string[]> {
   const dir = ledgerPaths(ledger.dir).projections;
   if (!existsSync(join(dir, PROJECTION_FILES.db))) return [];
-  // Read-only, the lock cannot be taken: read again until no writer replaced a file meanwhile.
-  const live = ledger.readOnly ? readSettled(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
+  // Read-only, the lock cannot be taken: a writer may replace files meanwhile. health's check is made
+  // again while the projections move (whileProjectionsMove), so the read here is not repeated.
+  const live = ledger.readOnly ? readProjections(dir) : await withProjectionLock(ledger, async () => readProjections(dir));
   if (!live.content) return []; // another layout: the next command folds it afresh
   const { checkpoint } = live.content;
   const fresh = systemTempDir('cto-health-', 'the scratch copy health folds the log into');
