@@ -22,4 +22,10 @@ export function wellFormed(text: string): boolean {
   return !LONE_SURROGATE.test(text);
 }
 
+/** The first `max` code units of `text`, one fewer where the cut would leave half a surrogate pair (refused on the ledger). */
+export function cutWhole(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  return /[\ud800-\udbff]$/.test(cut) && /^[\udc00-\udfff]/.test(text.slice(max)) ? cut.slice(0, -1) : cut;
+}
+
 export { canonicalize };

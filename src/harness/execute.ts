@@ -24,6 +24,7 @@ import { runSandboxed, type Connection, type SandboxResult } from './sandbox.js'
 import { readShimAttempts, writeShims } from './shims.js';
 import { checkScratchDirs, createWorktree, removeWorktree, type Worktree } from './worktree.js';
 import { holdExecution } from './liveness.js';
+import { cutWhole } from '../events/hashing.js';
 
 export type ExecuteResult = {
   runId: string;
@@ -331,8 +332,7 @@ export async function executeRun(ledger: Ledger, runId: string, options: Execute
     // A tree git cannot stage (an empty nested repository, say) still gets judged and evidenced.
     let patchError: string | null = null;
     let patch = await timed(spans, 'harness.patch', () => (gitTampered ? Promise.reject(new Error(notLooked)) : makePatch(wt!, started.data.baseCommit))).catch((err: unknown) => {
-      // Cut at 500 code units, never inside a surrogate pair: half of one is refused on the ledger.
-      patchError = ((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' ').slice(0, 500).replace(/[\uD800-\uDBFF]$/, '');
+      patchError = cutWhole(((err as Error).message ?? String(err)).split('\n').filter(Boolean).slice(-2).join(' '), 500);
       return Buffer.alloc(0);
     });
     if (patch.length > PATCH_CAP) {

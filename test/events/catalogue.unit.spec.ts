@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { CATALOGUE } from '../../src/events/catalogue.js';
 import { EnvelopeHead, envelopeHeadOf, openSealed, seal } from '../../src/events/envelope.js';
-import { canonicalize, sha256Hex } from '../../src/events/hashing.js';
+import { canonicalize, cutWhole, sha256Hex, wellFormed } from '../../src/events/hashing.js';
 import { newEvent } from '../../src/ledger/new-event.js';
 import { runEvent } from '../../bench/workload.js';
 import { sampleEvent } from '../fixtures/events.js';
@@ -95,5 +95,18 @@ describe('event catalogue', () => {
     }
     // The valid envelope and its valid variants (another id, time, actor...) take the hand-checked way.
     expect(accepted).toBeGreaterThan(10);
+  });
+});
+
+// A detail cut to a length before it goes on the ledger (the harness's "the patch could not be made")
+// must not end in half a surrogate pair: the append refuses it, and the run's record with it.
+describe('cutWhole', () => {
+  it('never leaves half of a surrogate pair at the cut, and cuts elsewhere as slice does', () => {
+    const text = `${'x'.repeat(499)}😀 and more`;
+    expect(text.slice(0, 500)).not.toSatisfy(wellFormed);
+    expect(cutWhole(text, 500)).toBe('x'.repeat(499));
+    expect(cutWhole(text, 501)).toBe(`${'x'.repeat(499)}😀`);
+    expect(cutWhole('short', 500)).toBe('short');
+    expect(cutWhole('a\ud800', 500)).toBe('a\ud800'); // not cut there: not its to mend (the append names it)
   });
 });
